@@ -1,0 +1,46 @@
+# Thin wrapper over meson: the two commands of the README live here.
+#   make demo   install missing Debian packages, build, run the demo
+#   make test   install missing Debian packages, build, run every test suite,
+#               then the same suites again under AddressSanitizer + UBSan
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
+ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+
+.PHONY: all build deps test test-plain test-asan demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	@command -v meson >/dev/null || { echo "meson not found: run 'make deps' first"; exit 1; }
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) $(ASAN_OPTS)
+
+build: $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+
+test-plain: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+test-asan: $(ASAN_BUILD)/build.ninja
+	meson compile -C $(ASAN_BUILD)
+	meson test -C $(ASAN_BUILD) --setup=asan --print-errorlogs --num-processes 2
+
+test: deps
+	$(MAKE) test-plain
+	$(MAKE) test-asan
+
+demo: deps
+	$(MAKE) build
+	meson compile -C $(BUILD) demo-run
+
+bench: build
+	meson compile -C $(BUILD) bench-run
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,16 @@
+/* ckeras: Keras models in C, with the Keras HDF5 file as the native format.
+ * This umbrella header includes the whole public API. */
+#ifndef CKERAS_H
+#define CKERAS_H
+
+#include "ckeras/defs.h"
+#include "ckeras/version.h"
+#include "ckeras/error.h"
+#include "ckeras/alloc.h"
+#include "ckeras/runtime.h"
+#include "ckeras/tensor.h"
+#include "ckeras/random.h"
+#include "ckeras/ops.h"
+#include "ckeras/autodiff.h"
+
+#endif /* CKERAS_H */

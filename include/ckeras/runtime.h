@@ -1,0 +1,20 @@
+/* ckeras: library-wide settings: threads and the random seed. */
+#ifndef CKERAS_RUNTIME_H
+#define CKERAS_RUNTIME_H
+
+#include "defs.h"
+
+#include <stdint.h>
+
+KC_BEGIN_DECLS
+
+/* Number of threads for matrix products (OpenBLAS) and ckeras' own parallel
+ * loops. n < 1 means "one per CPU core". Call it from the main thread,
+ * outside of any running computation. */
+KC_API void kc_set_num_threads(int n);
+/* The current setting (>= 1). */
+KC_API int kc_get_num_threads(void);
+
+KC_END_DECLS
+
+#endif /* CKERAS_RUNTIME_H */

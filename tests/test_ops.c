@@ -1,0 +1,408 @@
+/* Forward values of every op against hand-computed ones, broadcasting, and
+ * error cases. Gradients are in test_grad.c. */
+#include "testutil.h"
+
+#include <string.h>
+
+#define D(...) ((int64_t[]){__VA_ARGS__})
+#define F(...) ((float[]){__VA_ARGS__})
+
+static kc_error err;
+
+static void setup(void) { kc_error_clear(&err); }
+
+/* check and drop */
+static void expect(kc_tensor *t, int nd, const int64_t *dims, const float *want, const char *what)
+{
+    ck_assert_msg(t != NULL, "%s: %s (%s)", what, err.message, err.context);
+    tu_assert_close(t, nd, dims, want, 1e-6, 1e-6, what);
+    kc_tensor_unref(t);
+}
+
+START_TEST(binary_arithmetic_same_shape)
+{
+    kc_tensor *a = TU_T1(4, 1, -2, 3, 0.5f), *b = TU_T1(4, 2, 4, -1, 2);
+    expect(kc_add(a, b, &err), 1, D(4), F(3, 2, 2, 2.5f), "add");
+    expect(kc_sub(a, b, &err), 1, D(4), F(-1, -6, 4, -1.5f), "sub");
+    expect(kc_mul(a, b, &err), 1, D(4), F(2, -8, -3, 1), "mul");
+    expect(kc_div(a, b, &err), 1, D(4), F(0.5f, -0.5f, -3, 0.25f), "div");
+    expect(kc_maximum(a, b, &err), 1, D(4), F(2, 4, 3, 2), "maximum");
+    expect(kc_minimum(a, b, &err), 1, D(4), F(1, -2, -1, 0.5f), "minimum");
+    kc_tensor *p = TU_T1(3, 2, 9, 0.25f), *e = TU_T1(3, 3, 0.5f, -1);
+    expect(kc_pow(p, e, &err), 1, D(3), F(8, 3, 4), "pow");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    kc_tensor_unref(p);
+    kc_tensor_unref(e);
+}
+END_TEST
+
+START_TEST(binary_broadcasting_like_numpy)
+{
+    /* [2,3] + [3] (bias add), [2,1] * [1,3] (outer), [] - [2,3] */
+    kc_tensor *m = TU_T2(2, 3, 1, 2, 3, 4, 5, 6), *row = TU_T1(3, 10, 20, 30);
+    expect(kc_add(m, row, &err), 2, D(2, 3), F(11, 22, 33, 14, 25, 36), "bias add");
+    kc_tensor *col = TU_T2(2, 1, 2, 3), *r2 = TU_T2(1, 3, 1, 10, 100);
+    expect(kc_mul(col, r2, &err), 2, D(2, 3), F(2, 20, 200, 3, 30, 300), "outer product");
+    expect(kc_scalar_sub(1.0f, m, &err), 2, D(2, 3), F(0, -1, -2, -3, -4, -5), "scalar - matrix");
+    /* rank 3 against rank 1 in the middle: [2,1,2] + [3,1] -> [2,3,2] */
+    kc_tensor *x = tu_tensor(3, D(2, 1, 2), F(1, 2, 3, 4));
+    kc_tensor *y = TU_T2(3, 1, 10, 20, 30);
+    expect(kc_add(x, y, &err), 3, D(2, 3, 2),
+           F(11, 12, 21, 22, 31, 32, 13, 14, 23, 24, 33, 34), "3-d broadcast");
+    kc_tensor *bad = TU_T1(2, 1, 2);
+    ck_assert_ptr_null(kc_add(m, bad, &err));
+    CK_ERR(err, KC_ESHAPE, "(2, 3) and (2,)");
+    kc_tensor_unref(m);
+    kc_tensor_unref(row);
+    kc_tensor_unref(col);
+    kc_tensor_unref(r2);
+    kc_tensor_unref(x);
+    kc_tensor_unref(y);
+    kc_tensor_unref(bad);
+}
+END_TEST
+
+START_TEST(scalar_forms)
+{
+    kc_tensor *a = TU_T1(3, 1, 2, 3);
+    expect(kc_add_scalar(a, 1, &err), 1, D(3), F(2, 3, 4), "add_scalar");
+    expect(kc_sub_scalar(a, 1, &err), 1, D(3), F(0, 1, 2), "sub_scalar");
+    expect(kc_mul_scalar(a, -2, &err), 1, D(3), F(-2, -4, -6), "mul_scalar");
+    expect(kc_div_scalar(a, 2, &err), 1, D(3), F(0.5f, 1, 1.5f), "div_scalar");
+    expect(kc_pow_scalar(a, 2, &err), 1, D(3), F(1, 4, 9), "pow_scalar");
+    expect(kc_maximum_scalar(a, 2, &err), 1, D(3), F(2, 2, 3), "maximum_scalar");
+    expect(kc_minimum_scalar(a, 2, &err), 1, D(3), F(1, 2, 2), "minimum_scalar");
+    expect(kc_less_scalar(a, 2, &err), 1, D(3), F(1, 0, 0), "less_scalar");
+    expect(kc_greater_scalar(a, 2, &err), 1, D(3), F(0, 0, 1), "greater_scalar");
+    kc_tensor_unref(a);
+}
+END_TEST
+
+START_TEST(comparisons_and_where)
+{
+    kc_tensor *a = TU_T1(4, 1, 2, 3, 4), *b = TU_T1(4, 2, 2, 2, 2);
+    expect(kc_less(a, b, &err), 1, D(4), F(1, 0, 0, 0), "less");
+    expect(kc_less_equal(a, b, &err), 1, D(4), F(1, 1, 0, 0), "less_equal");
+    expect(kc_greater(a, b, &err), 1, D(4), F(0, 0, 1, 1), "greater");
+    expect(kc_greater_equal(a, b, &err), 1, D(4), F(0, 1, 1, 1), "greater_equal");
+    expect(kc_equal(a, b, &err), 1, D(4), F(0, 1, 0, 0), "equal");
+    expect(kc_not_equal(a, b, &err), 1, D(4), F(1, 0, 1, 1), "not_equal");
+    kc_tensor *c = TU_T1(4, 1, 0, 0, 5);
+    expect(kc_where(c, a, b, &err), 1, D(4), F(1, 2, 2, 4), "where");
+    kc_tensor *s = kc_tensor_scalar(-1, &err);
+    expect(kc_where(c, a, s, &err), 1, D(4), F(1, -1, -1, 4), "where broadcast");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    kc_tensor_unref(c);
+    kc_tensor_unref(s);
+}
+END_TEST
+
+START_TEST(unary_math)
+{
+    kc_tensor *x = TU_T1(4, -2, -0.5f, 0, 4);
+    expect(kc_neg(x, &err), 1, D(4), F(2, 0.5f, 0, -4), "neg");
+    expect(kc_abs(x, &err), 1, D(4), F(2, 0.5f, 0, 4), "abs");
+    expect(kc_sign(x, &err), 1, D(4), F(-1, -1, 0, 1), "sign");
+    expect(kc_square(x, &err), 1, D(4), F(4, 0.25f, 0, 16), "square");
+    expect(kc_clip(x, -1, 1, &err), 1, D(4), F(-1, -0.5f, 0, 1), "clip");
+    kc_tensor *p = TU_T1(3, 0.25f, 1, 4);
+    expect(kc_sqrt(p, &err), 1, D(3), F(0.5f, 1, 2), "sqrt");
+    expect(kc_rsqrt(p, &err), 1, D(3), F(2, 1, 0.5f), "rsqrt");
+    expect(kc_log(p, &err), 1, D(3), F(-1.3862944f, 0, 1.3862944f), "log");
+    expect(kc_log1p(p, &err), 1, D(3), F(0.22314355f, 0.6931472f, 1.609438f), "log1p");
+    expect(kc_exp(x, &err), 1, D(4), F(0.13533528f, 0.60653066f, 1, 54.59815f), "exp");
+    ck_assert_ptr_null(kc_clip(x, 2, 1, &err));
+    CK_ERR(err, KC_EINVAL, "above");
+    kc_tensor_unref(x);
+    kc_tensor_unref(p);
+}
+END_TEST
+
+START_TEST(activations_match_keras)
+{
+    kc_tensor *x = TU_T1(5, -3, -1, 0, 1, 3);
+    expect(kc_relu(x, &err), 1, D(5), F(0, 0, 0, 1, 3), "relu");
+    expect(kc_sigmoid(x, &err), 1, D(5), F(0.04742587f, 0.26894142f, 0.5f, 0.7310586f, 0.95257413f), "sigmoid");
+    expect(kc_tanh(x, &err), 1, D(5), F(-0.9950548f, -0.7615942f, 0, 0.7615942f, 0.9950548f), "tanh");
+    expect(kc_softplus(x, &err), 1, D(5), F(0.04858735f, 0.31326169f, 0.6931472f, 1.3132617f, 3.0485873f), "softplus");
+    expect(kc_softsign(x, &err), 1, D(5), F(-0.75f, -0.5f, 0, 0.5f, 0.75f), "softsign");
+    expect(kc_elu(x, 1.0f, &err), 1, D(5), F(-0.95021296f, -0.63212056f, 0, 1, 3), "elu");
+    expect(kc_elu(x, 0.5f, &err), 1, D(5), F(-0.47510648f, -0.31606028f, 0, 1, 3), "elu alpha");
+    expect(kc_selu(x, &err), 1, D(5), F(-1.6705687f, -1.1113307f, 0, 1.050701f, 3.152103f), "selu");
+    expect(kc_gelu(x, false, &err), 1, D(5), F(-0.00404969f, -0.15865526f, 0, 0.8413447f, 2.9959502f), "gelu exact");
+    expect(kc_gelu(x, true, &err), 1, D(5), F(-0.00363739f, -0.15880801f, 0, 0.841192f, 2.9963627f), "gelu tanh");
+    expect(kc_swish(x, &err), 1, D(5), F(-0.14227761f, -0.26894142f, 0, 0.7310586f, 2.8577223f), "swish");
+    expect(kc_hard_sigmoid(x, &err), 1, D(5), F(0, 0.3f, 0.5f, 0.7f, 1), "hard_sigmoid");
+    expect(kc_mish(x, &err), 1, D(5), F(-0.14564739f, -0.30340144f, 0, 0.86509836f, 2.9865351f), "mish");
+    kc_tensor *r6 = TU_T1(3, -1, 3, 9);
+    expect(kc_relu6(r6, &err), 1, D(3), F(0, 3, 6), "relu6");
+    kc_tensor_unref(r6);
+    expect(kc_leaky_relu(x, 0.2f, &err), 1, D(5), F(-0.6f, -0.2f, 0, 1, 3), "leaky_relu");
+    /* Keras relu(x, negative_slope=0.1, max_value=2, threshold=0.5) */
+    expect(kc_relu_ex(x, 0.1f, 2.0f, 0.5f, &err), 1, D(5), F(-0.35f, -0.15f, -0.05f, 1, 2), "relu_ex");
+    kc_tensor_unref(x);
+}
+END_TEST
+
+START_TEST(stable_functions_stay_finite)
+{
+    kc_tensor *x = TU_T1(4, -100, 100, -1000, 1000);
+    kc_tensor *sp = kc_softplus(x, &err), *sg = kc_sigmoid(x, &err);
+    CK_NN(sp, err);
+    CK_NN(sg, err);
+    for (int i = 0; i < 4; i++) {
+        ck_assert(isfinite(kc_tensor_get(sp, i)));
+        ck_assert(isfinite(kc_tensor_get(sg, i)));
+    }
+    ck_assert(kc_tensor_get(sp, 1) == 100.0);
+    ck_assert(kc_tensor_get(sg, 3) == 1.0);
+    kc_tensor *big = TU_T1(3, 1000, 0, -1000);
+    kc_tensor *sm = kc_softmax(big, -1, &err), *lsm = kc_log_softmax(big, 0, &err);
+    expect(sm, 1, D(3), F(1, 0, 0), "softmax of large logits");
+    expect(lsm, 1, D(3), F(0, -1000, -2000), "log_softmax of large logits");
+    kc_tensor_unref(x);
+    kc_tensor_unref(sp);
+    kc_tensor_unref(sg);
+    kc_tensor_unref(big);
+}
+END_TEST
+
+START_TEST(softmax_on_any_axis)
+{
+    kc_tensor *x = TU_T2(2, 2, 0, 1, 2, 4);
+    expect(kc_softmax(x, -1, &err), 2, D(2, 2), F(0.26894142f, 0.7310586f, 0.11920292f, 0.8807971f), "softmax rows");
+    expect(kc_softmax(x, 0, &err), 2, D(2, 2), F(0.11920292f, 0.04742587f, 0.8807971f, 0.95257413f), "softmax columns");
+    expect(kc_log_softmax(x, 1, &err), 2, D(2, 2), F(-1.3132617f, -0.31326169f, -2.126928f, -0.12692805f), "log_softmax");
+    ck_assert_ptr_null(kc_softmax(x, 2, &err));
+    CK_ERR(err, KC_EINVAL, "axis 2");
+    kc_tensor_unref(x);
+}
+END_TEST
+
+START_TEST(matmul_plain_transposed_and_batched)
+{
+    kc_tensor *a = TU_T2(2, 3, 1, 2, 3, 4, 5, 6), *b = TU_T2(3, 2, 7, 8, 9, 10, 11, 12);
+    expect(kc_matmul(a, b, false, false, &err), 2, D(2, 2), F(58, 64, 139, 154), "a @ b");
+    expect(kc_matmul(a, a, false, true, &err), 2, D(2, 2), F(14, 32, 32, 77), "a @ a^T");
+    expect(kc_matmul(a, a, true, false, &err), 2, D(3, 3), F(17, 22, 27, 22, 29, 36, 27, 36, 45), "a^T @ a");
+    expect(kc_matmul(b, a, true, true, &err), 2, D(2, 2), F(58, 139, 64, 154), "b^T @ a^T");
+    /* batch [2,2,3] @ [3,2] folds into one GEMM */
+    kc_tensor *ab = tu_tensor(3, D(2, 2, 3), F(1, 2, 3, 4, 5, 6, 0, 0, 1, 1, 0, 0));
+    expect(kc_matmul(ab, b, false, false, &err), 3, D(2, 2, 2), F(58, 64, 139, 154, 11, 12, 7, 8), "batched @ matrix");
+    /* broadcast batch: [2,1,2,2] @ [3,2,2] -> [2,3,2,2] */
+    kc_tensor *x = tu_tensor(4, D(2, 1, 2, 2), F(1, 0, 0, 1, 2, 0, 0, 2));
+    kc_tensor *y = tu_tensor(3, D(3, 2, 2), F(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+    expect(kc_matmul(x, y, false, false, &err), 4, D(2, 3, 2, 2),
+           F(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24),
+           "broadcast batch");
+    ck_assert_ptr_null(kc_matmul(a, a, false, false, &err));
+    CK_ERR(err, KC_ESHAPE, "(2, 3) @ (2, 3)");
+    kc_error_clear(&err);
+    kc_tensor *v = TU_T1(3, 1, 2, 3);
+    ck_assert_ptr_null(kc_matmul(v, b, false, false, &err));
+    CK_ERR(err, KC_ESHAPE, "rank >= 2");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    kc_tensor_unref(ab);
+    kc_tensor_unref(x);
+    kc_tensor_unref(y);
+    kc_tensor_unref(v);
+}
+END_TEST
+
+START_TEST(reshape_transpose_concat_slice_split)
+{
+    kc_tensor *a = TU_T2(2, 3, 1, 2, 3, 4, 5, 6);
+    expect(kc_reshape(a, 2, D(3, -1), &err), 2, D(3, 2), F(1, 2, 3, 4, 5, 6), "reshape -1");
+    ck_assert_ptr_null(kc_reshape(a, 2, D(4, -1), &err));
+    CK_ERR(err, KC_ESHAPE, "(2, 3)");
+    kc_error_clear(&err);
+    expect(kc_transpose(a, NULL, &err), 2, D(3, 2), F(1, 4, 2, 5, 3, 6), "transpose");
+    kc_tensor *t3 = tu_tensor(3, D(2, 2, 2), F(0, 1, 2, 3, 4, 5, 6, 7));
+    expect(kc_transpose(t3, (int[]){1, 2, 0}, &err), 3, D(2, 2, 2), F(0, 4, 1, 5, 2, 6, 3, 7), "permute 1,2,0");
+    ck_assert_ptr_null(kc_transpose(t3, (int[]){0, 0, 1}, &err));
+    CK_ERR(err, KC_EINVAL, "permutation");
+    kc_error_clear(&err);
+    kc_tensor *b = TU_T2(2, 1, 7, 8);
+    kc_tensor *parts[2] = {a, b};
+    expect(kc_concat(parts, 2, 1, &err), 2, D(2, 4), F(1, 2, 3, 7, 4, 5, 6, 8), "concat axis 1");
+    ck_assert_ptr_null(kc_concat(parts, 2, 0, &err));
+    CK_ERR(err, KC_ESHAPE, "(2, 1)");
+    kc_error_clear(&err);
+    expect(kc_slice(a, D(0, 1), D(-1, 2), &err), 2, D(2, 2), F(2, 3, 5, 6), "slice");
+    ck_assert_ptr_null(kc_slice(a, D(0, 2), D(1, 2), &err));
+    CK_ERR(err, KC_EINVAL, "outside");
+    kc_error_clear(&err);
+    kc_tensor *outs[3];
+    CK_OK(kc_split(a, 3, NULL, 1, outs, &err));
+    expect(outs[0], 2, D(2, 1), F(1, 4), "split 0");
+    expect(outs[1], 2, D(2, 1), F(2, 5), "split 1");
+    expect(outs[2], 2, D(2, 1), F(3, 6), "split 2");
+    CK_OK(kc_split(a, 2, D(1, 2), -1, outs, &err));
+    expect(outs[0], 2, D(2, 1), F(1, 4), "split sizes 0");
+    expect(outs[1], 2, D(2, 2), F(2, 3, 5, 6), "split sizes 1");
+    ck_assert_int_eq(kc_split(a, 2, D(1, 1), 1, outs, &err), KC_ESHAPE);
+    ck_assert_ptr_null(outs[0]);
+    kc_error_clear(&err);
+    expect(kc_expand_dims(a, 0, &err), 3, D(1, 2, 3), F(1, 2, 3, 4, 5, 6), "expand_dims");
+    kc_tensor *e = kc_expand_dims(a, -1, &err);
+    expect(kc_squeeze(e, 2, &err), 2, D(2, 3), F(1, 2, 3, 4, 5, 6), "squeeze");
+    ck_assert_ptr_null(kc_squeeze(a, 0, &err));
+    kc_tensor_unref(e);
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    kc_tensor_unref(t3);
+}
+END_TEST
+
+START_TEST(gather_pad_broadcast_to)
+{
+    kc_tensor *emb = TU_T2(3, 2, 0, 1, 10, 11, 20, 21);
+    kc_tensor *idx = kc_tensor_from_data(KC_INT32, 2, D(2, 2), (int32_t[]){2, 0, 1, 2}, &err);
+    expect(kc_gather(emb, idx, 0, &err), 3, D(2, 2, 2), F(20, 21, 0, 1, 10, 11, 20, 21), "embedding lookup");
+    kc_tensor *i64 = kc_tensor_from_data(KC_INT64, 1, D(2), (int64_t[]){1, 1}, &err);
+    expect(kc_gather(emb, i64, 1, &err), 2, D(3, 2), F(1, 1, 11, 11, 21, 21), "gather axis 1");
+    kc_tensor *badi = kc_tensor_from_data(KC_INT32, 1, D(1), (int32_t[]){3}, &err);
+    ck_assert_ptr_null(kc_gather(emb, badi, 0, &err));
+    CK_ERR(err, KC_EINVAL, "index 3");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_gather(emb, emb, 0, &err));
+    CK_ERR(err, KC_ETYPE, "int32 or int64");
+    kc_error_clear(&err);
+    kc_tensor *x = TU_T2(1, 2, 1, 2);
+    expect(kc_pad(x, D(1, 0, 0, 2), -1, &err), 2, D(2, 4), F(-1, -1, -1, -1, 1, 2, -1, -1), "pad");
+    ck_assert_ptr_null(kc_pad(x, D(-1, 0, 0, 0), 0, &err));
+    kc_error_clear(&err);
+    kc_tensor *v2 = TU_T1(2, 5, 6);
+    expect(kc_broadcast_to(v2, 2, D(3, 2), &err), 2, D(3, 2), F(5, 6, 5, 6, 5, 6), "broadcast_to");
+    kc_tensor_unref(v2);
+    ck_assert_ptr_null(kc_broadcast_to(x, 2, D(3, 3), &err));
+    CK_ERR(err, KC_ESHAPE, "(1, 2)");
+    kc_tensor_unref(emb);
+    kc_tensor_unref(idx);
+    kc_tensor_unref(i64);
+    kc_tensor_unref(badi);
+    kc_tensor_unref(x);
+}
+END_TEST
+
+START_TEST(reductions_with_axes_and_keepdims)
+{
+    kc_tensor *x = tu_tensor(3, D(2, 2, 3), F(1, 2, 3, 4, 5, 6, -1, -2, -3, 0, 10, 2));
+    expect(kc_reduce_sum(x, NULL, 0, false, &err), 0, D(0), F(27), "sum all");
+    expect(kc_reduce_sum(x, (int[]){-1}, 1, false, &err), 2, D(2, 2), F(6, 15, -6, 12), "sum last");
+    expect(kc_reduce_sum(x, (int[]){0, 2}, 2, true, &err), 3, D(1, 2, 1), F(0, 27), "sum 0,2 keepdims");
+    expect(kc_reduce_mean(x, (int[]){1}, 1, false, &err), 2, D(2, 3), F(2.5f, 3.5f, 4.5f, -0.5f, 4, -0.5f), "mean axis 1");
+    expect(kc_reduce_max(x, (int[]){0}, 1, false, &err), 2, D(2, 3), F(1, 2, 3, 4, 10, 6), "max axis 0");
+    expect(kc_reduce_min(x, (int[]){2}, 1, true, &err), 3, D(2, 2, 1), F(1, 4, -3, 0), "min axis 2");
+    expect(kc_reduce_prod(x, (int[]){2}, 1, false, &err), 2, D(2, 2), F(6, 120, -6, 0), "prod");
+    ck_assert_ptr_null(kc_reduce_sum(x, (int[]){3}, 1, false, &err));
+    CK_ERR(err, KC_EINVAL, "axis 3");
+    kc_error_clear(&err);
+    kc_tensor *am = kc_argmax(x, -1, &err);
+    CK_NN(am, err);
+    ck_assert_int_eq(kc_tensor_dtype(am), KC_INT64);
+    int64_t *av = kc_tensor_data(am);
+    ck_assert(av[0] == 2 && av[1] == 2 && av[2] == 0 && av[3] == 1);
+    kc_tensor *an = kc_argmin(x, 0, &err);
+    int64_t *nv = kc_tensor_data(an);
+    ck_assert(nv[0] == 1 && nv[5] == 1 && nv[4] == 0);
+    kc_tensor *ties = TU_T1(3, 5, 5, 1);
+    kc_tensor *at = kc_argmax(ties, 0, &err);
+    ck_assert(((int64_t *)kc_tensor_data(at))[0] == 0); /* first maximum wins */
+    kc_tensor_unref(am);
+    kc_tensor_unref(an);
+    kc_tensor_unref(at);
+    kc_tensor_unref(ties);
+    kc_tensor_unref(x);
+}
+END_TEST
+
+START_TEST(one_hot_cast_stop_gradient)
+{
+    kc_tensor *idx = kc_tensor_from_data(KC_INT64, 1, D(3), (int64_t[]){2, 0, 5}, &err);
+    expect(kc_one_hot(idx, 3, &err), 2, D(3, 3), F(0, 0, 1, 1, 0, 0, 0, 0, 0), "one_hot (5 is out of range)");
+    kc_tensor *f = TU_T1(4, 1.9f, -1.9f, 3e10f, NAN);
+    kc_tensor *i = kc_cast(f, KC_INT32, &err);
+    CK_NN(i, err);
+    int32_t *iv = kc_tensor_data(i);
+    ck_assert(iv[0] == 1 && iv[1] == -1 && iv[2] == INT32_MAX && iv[3] == 0);
+    kc_tensor *back = kc_cast(i, KC_FLOAT32, &err);
+    ck_assert(kc_tensor_get(back, 1) == -1.0);
+    kc_tensor *same = kc_cast(f, KC_FLOAT32, &err);
+    ck_assert_ptr_eq(same, f);
+    kc_tensor *sg = kc_stop_gradient(f, &err);
+    ck_assert_ptr_ne(sg, f);
+    ck_assert(kc_tensor_get(sg, 0) == kc_tensor_get(f, 0));
+    kc_tensor_unref(idx);
+    kc_tensor_unref(f);
+    kc_tensor_unref(i);
+    kc_tensor_unref(back);
+    kc_tensor_unref(same);
+    kc_tensor_unref(sg);
+}
+END_TEST
+
+START_TEST(null_inputs_propagate_and_dtypes_are_checked)
+{
+    /* a failed op's NULL flows through a chain; the first error stays */
+    kc_tensor *a = TU_T1(2, 1, 2), *b = TU_T1(3, 1, 2, 3);
+    kc_tensor *bad = kc_add(a, b, &err);
+    kc_tensor *r = kc_exp(kc_scope_take(NULL, bad), &err);
+    ck_assert_ptr_null(r);
+    kc_tensor *r2 = kc_mul(r, a, &err);
+    ck_assert_ptr_null(r2);
+    CK_ERR(err, KC_ESHAPE, "broadcast");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_exp(NULL, &err));
+    CK_ERR(err, KC_EINVAL, "NULL");
+    kc_error_clear(&err);
+    kc_tensor *i = kc_tensor_zeros(KC_INT32, 1, D(2), &err);
+    ck_assert_ptr_null(kc_add(a, i, &err));
+    CK_ERR(err, KC_ETYPE, "int32");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    kc_tensor_unref(i);
+}
+END_TEST
+
+START_TEST(scopes_release_intermediates)
+{
+    kc_scope *s = kc_scope_new(&err);
+    kc_tensor *x = kc_scope_take(s, TU_T1(3, 1, -2, 3));
+    kc_tensor *y = kc_scope_take(s, kc_abs(x, &err));
+    kc_tensor *z = kc_scope_take(s, kc_mul_scalar(y, 2, &err));
+    kc_tensor *keep = kc_tensor_ref(z);
+    kc_scope_free(s);
+    expect(keep, 1, D(3), F(2, 4, 6), "kept beyond the scope");
+    kc_scope_free(NULL);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("forward");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, binary_arithmetic_same_shape);
+    tcase_add_test(tc, binary_broadcasting_like_numpy);
+    tcase_add_test(tc, scalar_forms);
+    tcase_add_test(tc, comparisons_and_where);
+    tcase_add_test(tc, unary_math);
+    tcase_add_test(tc, activations_match_keras);
+    tcase_add_test(tc, stable_functions_stay_finite);
+    tcase_add_test(tc, softmax_on_any_axis);
+    tcase_add_test(tc, matmul_plain_transposed_and_batched);
+    tcase_add_test(tc, reshape_transpose_concat_slice_split);
+    tcase_add_test(tc, gather_pad_broadcast_to);
+    tcase_add_test(tc, reductions_with_axes_and_keepdims);
+    tcase_add_test(tc, one_hot_cast_stop_gradient);
+    tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
+    tcase_add_test(tc, scopes_release_intermediates);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(make_suite)

@@ -1,0 +1,154 @@
+/* Test helpers; see testutil.h. */
+#define _DEFAULT_SOURCE
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tu_check_error(const kc_error *err, kc_status code, const char *needle, const char *file,
+                    int line)
+{
+    ck_assert_msg(err->code == code, "[%s:%d] expected %s, got %s: %s (%s)", file, line,
+                  kc_status_name(code), kc_status_name(err->code), err->message, err->context);
+    if (needle) {
+        ck_assert_msg(strstr(err->message, needle) || strstr(err->context, needle),
+                      "[%s:%d] error text lacks '%s': %s (%s)", file, line, needle, err->message,
+                      err->context);
+    }
+}
+
+kc_tensor *tu_tensor(int ndim, const int64_t *dims, const float *vals)
+{
+    kc_error err = {0};
+    kc_tensor *t = kc_tensor_from_data(KC_FLOAT32, ndim, dims, vals, &err);
+    ck_assert_msg(t != NULL, "tu_tensor: %s", err.message);
+    return t;
+}
+
+kc_tensor *tu_random(int ndim, const int64_t *dims, float lo, float hi, uint64_t seed)
+{
+    kc_error err = {0};
+    kc_tensor *t = kc_tensor_empty(KC_FLOAT32, ndim, dims, &err);
+    ck_assert_msg(t != NULL, "tu_random: %s", err.message);
+    kc_rng rng;
+    kc_rng_seed(&rng, seed);
+    kc_rng_fill_uniform(&rng, kc_tensor_f32(t), (size_t)kc_tensor_size(t), lo, hi);
+    return t;
+}
+
+kc_tensor *tu_random_away(int ndim, const int64_t *dims, float min_abs, float max_abs,
+                          uint64_t seed)
+{
+    kc_tensor *t = tu_random(ndim, dims, min_abs, max_abs, seed);
+    kc_rng rng;
+    kc_rng_seed(&rng, seed ^ 0x5a5a5a5aULL);
+    float *p = kc_tensor_f32(t);
+    for (int64_t i = 0; i < kc_tensor_size(t); i++)
+        if (kc_rng_next(&rng) & 1) p[i] = -p[i];
+    return t;
+}
+
+static int close_enough(double got, double want, double rtol, double atol)
+{
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    return fabs(got - want) <= atol + rtol * fabs(want);
+}
+
+void tu_assert_close(const kc_tensor *got, int ndim, const int64_t *dims, const float *want,
+                     double rtol, double atol, const char *what)
+{
+    ck_assert_msg(got != NULL, "%s: tensor is NULL", what);
+    ck_assert_msg(kc_tensor_ndim(got) == ndim, "%s: rank %d, expected %d", what,
+                  kc_tensor_ndim(got), ndim);
+    for (int i = 0; i < ndim; i++)
+        ck_assert_msg(kc_tensor_dims(got)[i] == dims[i], "%s: dim %d is %lld, expected %lld", what,
+                      i, (long long)kc_tensor_dims(got)[i], (long long)dims[i]);
+    for (int64_t i = 0; i < kc_tensor_size(got); i++) {
+        double g = kc_tensor_get(got, i);
+        ck_assert_msg(close_enough(g, want[i], rtol, atol), "%s: [%lld] = %.9g, expected %.9g",
+                      what, (long long)i, g, (double)want[i]);
+    }
+}
+
+void tu_assert_tensors_close(const kc_tensor *got, const kc_tensor *want, double rtol, double atol,
+                             const char *what)
+{
+    ck_assert_msg(want != NULL, "%s: expected tensor is NULL", what);
+    int64_t n = kc_tensor_size(want);
+    float *w = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) w[i] = (float)kc_tensor_get(want, i);
+    tu_assert_close(got, kc_tensor_ndim(want), kc_tensor_dims(want), w, rtol, atol, what);
+    free(w);
+}
+
+/* ---- gradient harness -------------------------------------------------------- */
+
+typedef struct {
+    tu_op_fn fn;
+    const void *ctx;
+    const kc_tensor *r;
+} probe_ctx;
+
+/* sum(fn(x) * R) in double, for the numeric side */
+static kc_status probe(void *ud, kc_tensor *const *in, int n, double *value, kc_error *err)
+{
+    (void)n;
+    probe_ctx *p = ud;
+    kc_tensor *y = p->fn(in, p->ctx, err);
+    if (!y) return err->code;
+    double s = 0.0;
+    for (int64_t i = 0; i < kc_tensor_size(y); i++) s += kc_tensor_get(y, i) * kc_tensor_get(p->r, i);
+    kc_tensor_unref(y);
+    *value = s;
+    return KC_OK;
+}
+
+void tu_grad_check(const char *what, tu_op_fn fn, const void *ctx, kc_tensor *const *inputs,
+                   int n_inputs, double eps, double rtol, double atol)
+{
+    kc_error err = {0};
+    kc_tape *tape = kc_tape_begin(0, &err);
+    CK_NN(tape, err);
+    for (int i = 0; i < n_inputs; i++) ck_assert(kc_tape_watch(tape, inputs[i], &err) == KC_OK);
+    kc_tensor *y = fn(inputs, ctx, &err);
+    kc_tape_end(tape);
+    ck_assert_msg(y != NULL, "%s: forward failed: %s (%s)", what, err.message, err.context);
+    kc_tensor *r = tu_random(kc_tensor_ndim(y), kc_tensor_dims(y), -1.0f, 1.0f, 99);
+    kc_tensor *analytic[8] = {0}, *numeric[8] = {0};
+    ck_assert(n_inputs <= 8);
+    kc_status rc = kc_tape_gradient_ex(tape, &y, 1, &r, inputs, n_inputs, analytic, &err);
+    ck_assert_msg(rc == KC_OK, "%s: gradient failed: %s (%s)", what, err.message, err.context);
+    probe_ctx pc = {fn, ctx, r};
+    rc = kc_numeric_gradient(probe, &pc, inputs, n_inputs, eps, numeric, &err);
+    ck_assert_msg(rc == KC_OK, "%s: numeric gradient failed: %s", what, err.message);
+    for (int i = 0; i < n_inputs; i++) {
+        ck_assert_msg(analytic[i] != NULL, "%s: no gradient for input %d", what, i);
+        char label[200];
+        snprintf(label, sizeof(label), "%s: d/d input %d (tape vs finite differences)", what, i);
+        tu_assert_tensors_close(analytic[i], numeric[i], rtol, atol, label);
+        kc_tensor_unref(analytic[i]);
+        kc_tensor_unref(numeric[i]);
+    }
+    kc_tensor_unref(r);
+    kc_tensor_unref(y);
+    kc_tape_free(tape);
+}
+
+const char *tu_data(const char *rel)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf), "%s/%s", TEST_DATA_DIR, rel);
+    return buf;
+}
+
+const char *tu_tmpdir(void)
+{
+    static char buf[4096];
+    if (buf[0]) return buf;
+    snprintf(buf, sizeof(buf), "%s/tmp-%ld", TEST_BUILD_DIR, (long)getpid());
+    mkdir(buf, 0700);
+    return buf;
+}

@@ -1,0 +1,73 @@
+/* Helpers shared by the Check suites: tensor builders, closeness checks with
+ * messages, and the finite-difference gradient harness. */
+#ifndef CKERAS_TESTUTIL_H
+#define CKERAS_TESTUTIL_H
+
+#include <ckeras.h>
+#include <check.h>
+
+#include <math.h>
+#include <stdio.h>
+
+/* Assert a kc_status is KC_OK, printing the error otherwise. */
+#define CK_OK(expr)                                                                                \
+    do {                                                                                           \
+        kc_error ck_err_ = {0};                                                                    \
+        (void)ck_err_;                                                                             \
+        kc_status ck_rc_ = (expr);                                                                 \
+        ck_assert_msg(ck_rc_ == KC_OK, "%s failed: %s", #expr, kc_status_name(ck_rc_));            \
+    } while (0)
+
+/* Assert err holds `code` and that its message or context contains `needle`. */
+#define CK_ERR(err, code, needle) tu_check_error(&(err), (code), (needle), __FILE__, __LINE__)
+void tu_check_error(const kc_error *err, kc_status code, const char *needle, const char *file,
+                    int line);
+
+/* Abort the test with the error's text when ptr is NULL. */
+#define CK_NN(ptr, err)                                                                            \
+    ck_assert_msg((ptr) != NULL, "%s is NULL: %s (%s) [%s:%d]", #ptr, (err).message,               \
+                  (err).context, (err).src_file ? (err).src_file : "", (err).src_line)
+
+/* float32 tensor from values; dims may be NULL when ndim == 0. */
+kc_tensor *tu_tensor(int ndim, const int64_t *dims, const float *vals);
+/* Shorthand for rank 1/2 literal tensors. */
+#define TU_T1(n, ...) tu_tensor(1, (int64_t[]){n}, (float[]){__VA_ARGS__})
+#define TU_T2(r, c, ...) tu_tensor(2, (int64_t[]){r, c}, (float[]){__VA_ARGS__})
+/* Uniform random values in [lo, hi) from a fixed seed. */
+kc_tensor *tu_random(int ndim, const int64_t *dims, float lo, float hi, uint64_t seed);
+/* Random values whose magnitude is in [min_abs, max_abs), random sign:
+ * keeps test points away from kinks at zero. */
+kc_tensor *tu_random_away(int ndim, const int64_t *dims, float min_abs, float max_abs,
+                          uint64_t seed);
+
+/* Assert shape and values (|got - want| <= atol + rtol * |want|; NaN == NaN). */
+void tu_assert_close(const kc_tensor *got, int ndim, const int64_t *dims, const float *want,
+                     double rtol, double atol, const char *what);
+void tu_assert_tensors_close(const kc_tensor *got, const kc_tensor *want, double rtol, double atol,
+                             const char *what);
+
+/* Finite-difference check of the gradients of fn w.r.t. inputs: the tape's
+ * gradient of sum(fn(inputs) * R) (R random, fixed) against central
+ * differences with step eps. */
+typedef kc_tensor *(*tu_op_fn)(kc_tensor *const *in, const void *ctx, kc_error *err);
+void tu_grad_check(const char *what, tu_op_fn fn, const void *ctx, kc_tensor *const *inputs,
+                   int n_inputs, double eps, double rtol, double atol);
+
+/* Path of a file under tests/data. Returns a static buffer. */
+const char *tu_data(const char *rel);
+/* A fresh scratch directory under the build tree for this test. */
+const char *tu_tmpdir(void);
+
+/* Standard main: runs the suite built by make_suite; exit status = failures. */
+#define TU_MAIN(make_suite)                                                                        \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        SRunner *sr = srunner_create(make_suite());                                                \
+        srunner_run_all(sr, CK_NORMAL);                                                            \
+        int failed = srunner_ntests_failed(sr);                                                    \
+        srunner_free(sr);                                                                          \
+        kc_release_caches();                                                                       \
+        return failed ? 1 : 0;                                                                     \
+    }
+
+#endif
