@@ -12,5 +12,11 @@
 #include "ckeras/random.h"
 #include "ckeras/ops.h"
 #include "ckeras/autodiff.h"
+#include "ckeras/object.h"
+#include "ckeras/config.h"
+#include "ckeras/activation.h"
+#include "ckeras/initializer.h"
+#include "ckeras/regularizer.h"
+#include "ckeras/constraint.h"
 
 #endif /* CKERAS_H */

@@ -12,7 +12,12 @@ pc=$(find "$tmp" -name ckeras.pc | head -n 1)
 [ -n "$pc" ] || { echo "check-install: ckeras.pc was not installed" >&2; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 export PKG_CONFIG_SYSROOT_DIR="$tmp"
-${CC:-cc} -std=c11 -o "$tmp/demo" "$src/samples/tape_demo.c" $(pkg-config --cflags --libs ckeras) -lm
+# a sanitizer build's library needs the program built the same way
+san=""
+if ldd "$(find "$tmp" -name 'libckeras.so' | head -n 1)" | grep -q libasan; then
+    san="-fsanitize=address,undefined"
+fi
+${CC:-cc} -std=c11 $san -o "$tmp/demo" "$src/samples/tape_demo.c" $(pkg-config --cflags --libs ckeras) -lm
 libdir=$(dirname "$(find "$tmp" -name 'libckeras.so' | head -n 1)")
 LD_LIBRARY_PATH="$libdir" "$tmp/demo" > "$tmp/out"
 grep -q "tape: *36.000000 *10.000000" "$tmp/out" || { cat "$tmp/out"; exit 1; }

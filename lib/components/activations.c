@@ -1,0 +1,117 @@
+/* Activations: Keras' built-in activation functions as function objects,
+ * and the dispatch that calls any activation (function or class).
+ *
+ * Built-ins are registered as plain functions because that is what Keras
+ * saves: the name alone. "silu" is an alias of "swish", so a model built
+ * with either writes "swish", the name tf.keras and TensorFlow.js know. */
+#include "../objects/objects_int.h"
+#include <ckeras/activation.h>
+#include <ckeras/ops.h>
+
+#include <math.h>
+
+static kc_status check_activation_class(const kc_class *cls, kc_error *err)
+{
+    const kc_activation_methods *m = cls->methods;
+    if (!m || !m->call)
+        return kc__errf(err, KC_EINVAL, "activation class '%s' needs methods with a call slot",
+                        cls->name);
+    return KC_OK;
+}
+
+const kc__kind_info kc__activation_kind = {
+    .name = "activation",
+    .base_size = sizeof(kc_object),
+    .check_class = check_activation_class,
+    .function_class = &kc__function_classes[KC_KIND_ACTIVATION],
+};
+
+kc_tensor *kc_activation_call(kc_object *activation, kc_tensor *x, kc_error *err)
+{
+    if (!activation) {
+        kc__errf(err, KC_EINVAL, "activation is NULL");
+        return NULL;
+    }
+    if (kc_object_kind(activation) != KC_KIND_ACTIVATION) {
+        kc__errf(err, KC_ETYPE, "'%s' is a %s, not an activation", kc_object_name(activation),
+                 kc_kind_name(kc_object_kind(activation)));
+        return NULL;
+    }
+    kc_tensor *y;
+    if (kc_object_is_function(activation)) {
+        const kc__function *f = (const kc__function *)activation;
+        y = ((kc_activation_fn)f->fn)(x, f->params, err);
+    } else {
+        const kc_activation_methods *m = activation->cls->methods;
+        y = m->call(activation, x, err);
+    }
+    if (!y && err && err->code == KC_OK)
+        kc__errf(err, KC_EINTERNAL, "activation '%s' failed without saying why",
+                 kc_object_name(activation));
+    return y;
+}
+
+kc_object *kc_activation_get(const char *name, kc_error *err)
+{
+    return kc_object_create(KC_KIND_ACTIVATION, name ? name : "", err);
+}
+
+/* ---- built-ins ------------------------------------------------------------- */
+
+static kc_tensor *act_linear(kc_tensor *x, void *p, kc_error *err)
+{
+    (void)p;
+    if (!x) return kc_neg(NULL, err); /* reports the NULL input */
+    return kc_tensor_ref(x);
+}
+#define WRAP(fname, expr)                                                                          \
+    static kc_tensor *fname(kc_tensor *x, void *p, kc_error *err)                                  \
+    {                                                                                              \
+        (void)p;                                                                                   \
+        return expr;                                                                               \
+    }
+WRAP(act_relu, kc_relu(x, err))
+WRAP(act_sigmoid, kc_sigmoid(x, err))
+WRAP(act_hard_sigmoid, kc_hard_sigmoid(x, err))
+WRAP(act_tanh, kc_tanh(x, err))
+WRAP(act_softmax, kc_softmax(x, -1, err))
+WRAP(act_log_softmax, kc_log_softmax(x, -1, err))
+WRAP(act_softplus, kc_softplus(x, err))
+WRAP(act_softsign, kc_softsign(x, err))
+WRAP(act_elu, kc_elu(x, 1.0f, err))
+WRAP(act_selu, kc_selu(x, err))
+WRAP(act_exponential, kc_exp(x, err))
+WRAP(act_swish, kc_swish(x, err))
+WRAP(act_gelu, kc_gelu(x, false, err))
+WRAP(act_leaky_relu, kc_leaky_relu(x, 0.2f, err))
+WRAP(act_relu6, kc_relu6(x, err))
+WRAP(act_mish, kc_mish(x, err))
+#undef WRAP
+
+#define FN(name, f) {KC_KIND_ACTIVATION, name, KC_FN(f)}
+static const kc__builtin_fn functions[] = {
+    FN("linear", act_linear),       FN("relu", act_relu),
+    FN("sigmoid", act_sigmoid),     FN("hard_sigmoid", act_hard_sigmoid),
+    FN("tanh", act_tanh),           FN("softmax", act_softmax),
+    FN("log_softmax", act_log_softmax), FN("softplus", act_softplus),
+    FN("softsign", act_softsign),   FN("elu", act_elu),
+    FN("selu", act_selu),           FN("exponential", act_exponential),
+    FN("swish", act_swish),         FN("gelu", act_gelu),
+    FN("leaky_relu", act_leaky_relu), FN("relu6", act_relu6),
+    FN("mish", act_mish),
+};
+#undef FN
+
+static const kc__builtin_alias aliases[] = {
+    {KC_KIND_ACTIVATION, "silu", "swish"},
+    /* TensorFlow.js' camel-cased names, for files it wrote */
+    {KC_KIND_ACTIVATION, "hardSigmoid", "hard_sigmoid"},
+    {KC_KIND_ACTIVATION, "logSoftmax", "log_softmax"},
+};
+
+const kc__builtins kc__activation_builtins = {
+    .functions = functions,
+    .n_functions = sizeof(functions) / sizeof(functions[0]),
+    .aliases = aliases,
+    .n_aliases = sizeof(aliases) / sizeof(aliases[0]),
+};
