@@ -18,5 +18,7 @@
 #include "ckeras/initializer.h"
 #include "ckeras/regularizer.h"
 #include "ckeras/constraint.h"
+#include "ckeras/layer.h"
+#include "ckeras/model.h"
 
 #endif /* CKERAS_H */

@@ -7,12 +7,16 @@ extern const kc__kind_info kc__activation_kind;
 extern const kc__kind_info kc__initializer_kind;
 extern const kc__kind_info kc__regularizer_kind;
 extern const kc__kind_info kc__constraint_kind;
+extern const kc__kind_info kc__layer_kind;
+extern const kc__kind_info kc__model_kind;
 
 static const kc__kind_info *const defined[KC_KIND_COUNT] = {
     [KC_KIND_ACTIVATION] = &kc__activation_kind,
     [KC_KIND_INITIALIZER] = &kc__initializer_kind,
     [KC_KIND_REGULARIZER] = &kc__regularizer_kind,
     [KC_KIND_CONSTRAINT] = &kc__constraint_kind,
+    [KC_KIND_LAYER] = &kc__layer_kind,
+    [KC_KIND_MODEL] = &kc__model_kind,
 };
 
 static const kc__kind_info minimal[KC_KIND_COUNT] = {

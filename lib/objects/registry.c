@@ -31,12 +31,16 @@ extern const kc__builtins kc__activation_builtins;
 extern const kc__builtins kc__initializer_builtins;
 extern const kc__builtins kc__regularizer_builtins;
 extern const kc__builtins kc__constraint_builtins;
+extern const kc__builtins kc__layer_builtins;
+extern const kc__builtins kc__model_builtins;
 
 static const kc__builtins *const builtin_tables[] = {
     &kc__activation_builtins,
     &kc__initializer_builtins,
     &kc__regularizer_builtins,
     &kc__constraint_builtins,
+    &kc__layer_builtins,
+    &kc__model_builtins,
 };
 
 static entry *find_exact(kc_kind kind, const char *name)

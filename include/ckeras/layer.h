@@ -1,0 +1,182 @@
+/* ckeras: layers (keras.layers.Layer).
+ *
+ * A layer is a kc_object of kind KC_KIND_LAYER whose instance struct starts
+ * with kc_layer (models are layers too: kc_model starts with kc_layer).
+ * The base handles what every Keras layer has:
+ *   - config keys "name" (automatic unique names as Keras: dense, dense_1,
+ *     ...), "trainable", "dtype" and "batch_input_shape" (also read:
+ *     "batch_shape", "input_shape", "input_dim", DTypePolicy dicts);
+ *     "activity_regularizer" is read by the base and written by classes
+ *     that list it (Dense, Conv*).
+ *   - weights created in build with kc_layer_add_weight, listed trainable
+ *     first then non-trainable (Keras' legacy order, used by the .h5 file);
+ *     freezing (trainable = false) takes them out of the trainable list and
+ *     out of gradient tapes;
+ *   - built on first call from the input shapes (unknown dims are -1);
+ *   - losses and metric values added during a call (kc_layer_add_loss /
+ *     kc_layer_add_metric), kept until the next call;
+ *   - masks: a mask tensor per input (or NULL) enters call, and
+ *     compute_mask gives the outputs' masks (default: pass the first input's
+ *     mask through when the layer supports masking, else none).
+ * A class provides kc_layer_methods: build, call, compute_output_shape and
+ * optionally compute_mask. */
+#ifndef CKERAS_LAYER_H
+#define CKERAS_LAYER_H
+
+#include "autodiff.h"
+#include "defs.h"
+#include "error.h"
+#include "object.h"
+#include "tensor.h"
+
+#include <stdbool.h>
+
+KC_BEGIN_DECLS
+
+/* Most outputs a layer call may produce (RNNs with states, ...). */
+#define KC_MAX_LAYER_OUTPUTS 16
+
+typedef struct kc__layer_state kc__layer_state;
+
+/* Base of every layer instance (embed first). */
+typedef struct kc_layer {
+    kc_object base;               /* must stay first */
+    char *name;                   /* read-only: unique name */
+    bool trainable;               /* read-only: use kc_layer_set_trainable */
+    bool built;                   /* read-only */
+    bool supports_masking;        /* set by the class (init): passes masks through */
+    char *dtype;                  /* read-only: config dtype name ("float32") */
+    bool has_batch_input_shape;   /* read-only: config batch_input_shape given */
+    kc_shape batch_input_shape;   /* read-only */
+    kc_object *activity_regularizer; /* owned; may be NULL */
+    kc__layer_state *state;       /* private: weights, call losses, metrics */
+} kc_layer;
+
+/* Arguments of a call. */
+typedef struct kc_call_args {
+    kc_tensor *const *inputs; /* n_inputs tensors */
+    kc_tensor *const *masks;  /* NULL, or n_inputs masks (entries may be NULL) */
+    int n_inputs;
+    bool training;            /* Dropout, BatchNormalization, noise layers */
+} kc_call_args;
+
+typedef struct kc_layer_methods {
+    /* Fewest and most inputs a call takes (0 means 1). */
+    int min_inputs, max_inputs;
+    /* Optional: create weights for these input shapes (batch dim first,
+     * -1 where unknown). Called once, before the first call. */
+    kc_status (*build)(kc_object *self, const kc_shape *in, int n_in, kc_error *err);
+    /* The forward pass: store n_out new references in out (n_out is what
+     * compute_output_shape gives). Ops run here are recorded on active
+     * tapes. */
+    kc_status (*call)(kc_object *self, const kc_call_args *args, kc_tensor **out, int n_out,
+                      kc_error *err);
+    /* Output shapes for input shapes (-1 = unknown), at most
+     * KC_MAX_LAYER_OUTPUTS; *n_out receives the count. Check the inputs
+     * here: it runs on symbolic and real shapes, before build, and its
+     * errors name the layer and both shapes. */
+    kc_status (*compute_output_shape)(const kc_object *self, const kc_shape *in, int n_in,
+                                      kc_shape *out, int *n_out, kc_error *err);
+    /* Optional: masks of the outputs (new references, or NULL entries). */
+    kc_status (*compute_mask)(kc_object *self, const kc_call_args *args, kc_tensor *const *out,
+                              int n_out, kc_tensor **out_masks, kc_error *err);
+} kc_layer_methods;
+
+/* --- using layers ---------------------------------------------------------- */
+
+/* A layer of a registered class configured from JSON text or a name, e.g.
+ *   kc_layer_create("Dense", "{\"units\": 8, \"activation\": \"relu\"}", &err)
+ * config may be NULL (defaults; fails when a key is required).
+ * Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_layer_create(const char *class_name, const char *config,
+                                               kc_error *err);
+/* Eager call: builds on first use, checks input counts and shapes (errors
+ * name the layer and the shapes), computes outputs (and their masks when
+ * out_masks is not NULL). out receives *n_out new references.
+ * masks may be NULL. */
+KC_API KC_NODISCARD kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs,
+                                            int n_inputs, kc_tensor *const *masks, bool training,
+                                            kc_tensor **out, kc_tensor **out_masks, int *n_out,
+                                            kc_error *err);
+/* One input, one output. Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_tensor *kc_layer_call1(kc_object *layer, kc_tensor *x, bool training,
+                                              kc_error *err);
+/* Build for these input shapes (batch dim first; -1 unknown). Idempotent. */
+KC_API KC_NODISCARD kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in,
+                                             kc_error *err);
+KC_API KC_NODISCARD kc_status kc_layer_compute_output_shape(const kc_object *layer,
+                                                            const kc_shape *in, int n_in,
+                                                            kc_shape *out, int *n_out,
+                                                            kc_error *err);
+/* True for objects of kind layer or model. */
+KC_API bool kc_is_layer(const kc_object *obj);
+/* Borrowed. */
+KC_API const char *kc_layer_name(const kc_object *layer);
+KC_API bool kc_layer_trainable(const kc_object *layer);
+/* Freeze or unfreeze (models: every sub-layer too, as Keras). */
+KC_API void kc_layer_set_trainable(kc_object *layer, bool trainable);
+
+/* --- weights ---------------------------------------------------------------- */
+
+/* All weights in Keras' legacy order (trainable first, then non-trainable;
+ * models: all sub-layers' trainable weights, then non-trainable).
+ * Borrowed; index < kc_layer_num_weights. */
+KC_API int kc_layer_num_weights(const kc_object *layer);
+KC_API kc_variable *kc_layer_weight(const kc_object *layer, int i);
+KC_API int kc_layer_num_trainable_weights(const kc_object *layer);
+KC_API kc_variable *kc_layer_trainable_weight(const kc_object *layer, int i);
+KC_API int kc_layer_num_non_trainable_weights(const kc_object *layer);
+KC_API kc_variable *kc_layer_non_trainable_weight(const kc_object *layer, int i);
+/* Number of scalars in all weights. */
+KC_API int64_t kc_layer_count_params(const kc_object *layer);
+/* Copy new values into the weights (legacy order). The count and every
+ * shape must match: KC_ESHAPE names the layer, the weight and both shapes. */
+KC_API KC_NODISCARD kc_status kc_layer_set_weights(kc_object *layer, kc_tensor *const *values,
+                                                   int n, kc_error *err);
+/* Copies of the weights' values (legacy order): out receives n new
+ * references (n = kc_layer_num_weights). */
+KC_API KC_NODISCARD kc_status kc_layer_get_weights(const kc_object *layer, kc_tensor **out,
+                                                   kc_error *err);
+
+/* For layer classes, in build: create a weight named "<layer>/<name>:0"
+ * initialized by `initializer` (NULL: zeros), with an optional regularizer
+ * (its penalty joins the layer's losses) and constraint (applied by
+ * optimizers). The layer keeps references to all three. Returns: the
+ * variable (borrowed, owned by the layer) or NULL. */
+KC_API kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim,
+                                        const int64_t *dims, kc_object *initializer,
+                                        kc_object *regularizer, kc_object *constraint,
+                                        bool trainable, kc_error *err);
+
+/* --- losses and metrics added during a call ------------------------------------- */
+
+/* Add a scalar loss term (Keras' add_loss) for the current call; the layer
+ * takes a reference. Training adds it to the total loss. */
+KC_API KC_NODISCARD kc_status kc_layer_add_loss(kc_object *layer, kc_tensor *loss,
+                                                kc_error *err);
+/* Report a metric value (Keras' add_metric, aggregated as a mean). */
+KC_API KC_NODISCARD kc_status kc_layer_add_metric(kc_object *layer, kc_tensor *value,
+                                                  const char *name, kc_error *err);
+/* Losses of the last call (activity regularization and add_loss terms) of
+ * this layer and, for models, of every sub-layer. Borrowed. */
+KC_API int kc_layer_num_losses(const kc_object *layer);
+KC_API kc_tensor *kc_layer_loss(const kc_object *layer, int i);
+/* Metric values of the last call (layer and sub-layers). Borrowed. */
+KC_API int kc_layer_num_metric_values(const kc_object *layer);
+KC_API kc_tensor *kc_layer_metric_value(const kc_object *layer, int i, const char **name);
+/* Sum of the weight regularization penalties (recorded on active tapes),
+ * or NULL with KC_OK when no weight has a regularizer. Returns: new
+ * reference in *out. */
+KC_API KC_NODISCARD kc_status kc_layer_regularization_loss(const kc_object *layer, kc_tensor **out,
+                                                           kc_error *err);
+/* Forget the losses and metric values of the last call (this layer and
+ * sub-layers). Models do it at the start of every forward pass. */
+KC_API void kc_layer_clear_call_losses(kc_object *layer);
+
+/* Reset the automatic name counters (keras.backend.clear_session()): the
+ * next Dense is "dense" again. */
+KC_API void kc_clear_session(void);
+
+KC_END_DECLS
+
+#endif /* CKERAS_LAYER_H */

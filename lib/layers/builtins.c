@@ -1,0 +1,31 @@
+/* The built-in layer and model classes registered by kc_init(). */
+#include "../models/models_int.h"
+
+extern const kc_class kc__dense_class;
+
+static const kc_class *const layer_classes[] = {
+    &kc__input_layer_class,
+    &kc__dense_class,
+};
+
+const kc__builtins kc__layer_builtins = {
+    .classes = layer_classes,
+    .n_classes = sizeof(layer_classes) / sizeof(layer_classes[0]),
+};
+
+static const kc_class *const model_classes[] = {
+    &kc__sequential_class,
+    &kc__functional_class,
+};
+
+static const kc__builtin_alias model_aliases[] = {
+    /* tf.keras <= 2.2 and Keras 2 multi-backend wrote "Model" */
+    {KC_KIND_MODEL, "Model", "Functional"},
+};
+
+const kc__builtins kc__model_builtins = {
+    .classes = model_classes,
+    .n_classes = sizeof(model_classes) / sizeof(model_classes[0]),
+    .aliases = model_aliases,
+    .n_aliases = sizeof(model_aliases) / sizeof(model_aliases[0]),
+};

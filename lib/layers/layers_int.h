@@ -1,0 +1,88 @@
+/* ckeras private: layer machinery shared by lib/layers and lib/models. */
+#ifndef CKERAS_LAYERS_INT_H
+#define CKERAS_LAYERS_INT_H
+
+#include "../autodiff/autodiff_int.h"
+#include "../objects/objects_int.h"
+#include <ckeras/activation.h>
+#include <ckeras/config.h>
+#include <ckeras/constraint.h>
+#include <ckeras/initializer.h>
+#include <ckeras/layer.h>
+#include <ckeras/model.h>
+#include <ckeras/regularizer.h>
+
+struct kc__layer_state {
+    /* weights in creation order, with their regularizers and whether each
+     * is trainable by nature (BatchNormalization's moving statistics are not) */
+    kc_variable **w;
+    kc_object **w_reg;
+    bool *w_trainable;
+    int n_w, cap_w;
+    /* the last call's add_loss terms and add_metric values */
+    kc_tensor **losses;
+    size_t n_losses, cap_losses;
+    kc_tensor **mvals;
+    char **mnames;
+    size_t n_mvals, cap_mvals;
+    /* weight lists in legacy order, recomputed when kc__layers_generation moves */
+    kc_variable **cache_tr, **cache_ntr;
+    int n_tr, n_ntr, cap_cache;
+    unsigned long cache_gen;
+    /* calls made symbolically (functional nodes), numbering nodes per layer */
+    int n_nodes;
+};
+
+/* Bumped on any change of weight lists or trainability anywhere. */
+extern unsigned long kc__layers_generation;
+void kc__layers_changed(void);
+
+/* The layer method table of a layer or model class (models put theirs
+ * first in kc_model_methods). */
+static inline const kc_layer_methods *kc__layer_methods(const kc_object *o)
+{
+    return (const kc_layer_methods *)o->cls->methods;
+}
+static inline kc_layer *kc__as_layer(const kc_object *o) { return (kc_layer *)o; }
+
+/* Kind hooks of layers, reused by the model kind. */
+kc_status kc__layer_base_init(kc_object *self, kc_error *err);
+void kc__layer_base_fini(kc_object *self);
+kc_status kc__layer_base_get_config(const kc_object *self, json_t *cfg, kc_error *err);
+kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx,
+                                     kc_error *err);
+kc_status kc__layer_check_methods(const kc_class *cls, const kc_layer_methods *m, kc_error *err);
+
+/* Give the layer an automatic unique name if it has none. */
+kc_status kc__layer_ensure_name(kc_object *layer, kc_error *err);
+/* Keras' unique_object_name(to_snake_case(class name)): "dense", "dense_1". */
+char *kc__unique_name(const char *base, kc_error *err);
+/* Keras' to_snake_case. Returns malloc'd (kc) string. */
+char *kc__snake_case(const char *class_name);
+/* Rename (used by Sequential for its automatic InputLayer). */
+kc_status kc__layer_set_name(kc_object *layer, const char *name, kc_error *err);
+
+/* Write "activity_regularizer" (classes whose Keras config lists it). */
+kc_status kc__layer_write_activity_regularizer(const kc_object *self, json_t *cfg, kc_error *err);
+
+/* Read a shape: a list of integers or nulls (None -> -1). */
+kc_status kc__cfg_shape(const kc_config_ctx *ctx, const json_t *cfg, const char *key,
+                        bool *present, kc_shape *out, kc_error *err);
+json_t *kc__shape_to_json(const kc_shape *s);
+
+/* Symbolic call support for lib/models: input checks and output shapes. */
+kc_status kc__layer_output_shapes(kc_object *layer, const kc_shape *in, int n_in, kc_shape *out,
+                                  int *n_out, kc_error *err);
+
+/* Sub-layers of a model, for weight lists and loss collection (NULL for
+ * plain layers): count and items in model.layers order. */
+int kc__sublayer_count(const kc_object *layer);
+kc_object *kc__sublayer(const kc_object *layer, int i);
+
+/* Call depth on this thread: the outermost call clears call losses. */
+extern _Thread_local int kc__call_depth;
+
+/* "(None, 8)" style text of shapes for messages. */
+const char *kc__shapes_format(const kc_shape *s, int n, char *buf, size_t size);
+
+#endif /* CKERAS_LAYERS_INT_H */

@@ -1,0 +1,257 @@
+/* Models: the base every model shares (Keras' Model is a Layer made of
+ * layers): the list of sub-layers, input and output shapes, building,
+ * batched prediction, and the kind hooks. Sequential, Functional and
+ * subclassed models differ only in how they call their layers. */
+#include "models_int.h"
+
+#include <string.h>
+
+static kc_status model_base_init(kc_object *self, kc_error *err)
+{
+    kc_status rc = kc__layer_base_init(self, err);
+    if (rc != KC_OK) return rc;
+    kc_model *m = (kc_model *)self;
+    m->state = kc__calloc(1, sizeof(kc__model_state));
+    if (!m->state) return kc__errf(err, KC_ENOMEM, "out of memory creating a model");
+    return KC_OK;
+}
+
+static void model_base_fini(kc_object *self)
+{
+    kc__model_state *s = ((kc_model *)self)->state;
+    if (s) {
+        if (s->trainer && s->trainer_free) s->trainer_free(s->trainer);
+        kc__graph_free(s->graph);
+        for (int i = 0; i < s->n_layers; i++) kc_object_unref(s->layers[i]);
+        kc__free(s->layers);
+        kc_object_unref(s->input_layer);
+        kc__free(s);
+    }
+    kc__layer_base_fini(self);
+}
+
+static kc_status model_base_get_config(const kc_object *self, json_t *cfg, kc_error *err)
+{
+    const kc_layer *l = kc__as_layer(self);
+    if (json_object_set_new(cfg, "name", json_string(l->name ? l->name : "")))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    if (!kc__is_sequential(self) && json_object_set_new(cfg, "trainable", json_boolean(l->trainable)))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    return KC_OK;
+}
+
+static kc_status check_model_class(const kc_class *cls, kc_error *err)
+{
+    const kc_model_methods *m = cls->methods;
+    if (!m || !m->layer.call)
+        return kc__errf(err, KC_EINVAL, "model class '%s' needs kc_model_methods with layer.call",
+                        cls->name);
+    return KC_OK;
+}
+
+const kc__kind_info kc__model_kind = {
+    .name = "model",
+    .base_size = sizeof(kc_model),
+    .base_init = model_base_init,
+    .base_fini = model_base_fini,
+    .base_get_config = model_base_get_config,
+    .base_from_config = kc__layer_base_from_config,
+    .check_class = check_model_class,
+    .function_class = &kc__function_classes[KC_KIND_MODEL],
+};
+
+bool kc_is_model(const kc_object *obj)
+{
+    return obj && !kc_object_is_function(obj) && obj->cls->kind == KC_KIND_MODEL;
+}
+
+int kc__sublayer_count(const kc_object *layer)
+{
+    return kc_is_model(layer) ? kc__mstate(layer)->n_layers : 0;
+}
+
+kc_object *kc__sublayer(const kc_object *layer, int i) { return kc__mstate(layer)->layers[i]; }
+
+kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err)
+{
+    kc__model_state *s = kc__mstate(model);
+    size_t cap = (size_t)s->cap_layers;
+    if (!kc__grow((void **)&s->layers, &cap, (size_t)s->n_layers + 1, sizeof(kc_object *)))
+        return kc__errf(err, KC_ENOMEM, "out of memory adding a layer");
+    s->cap_layers = (int)cap;
+    s->layers[s->n_layers++] = kc_object_ref(layer);
+    kc__layers_changed();
+    return KC_OK;
+}
+
+kc_status kc_model_track_layer(kc_object *model, kc_object *layer, kc_error *err)
+{
+    if (!kc_is_model(model) || !kc_is_layer(layer))
+        return kc__errf(err, KC_EINVAL, "kc_model_track_layer: needs a model and a layer");
+    if (layer == model) return kc__errf(err, KC_EINVAL, "a model cannot contain itself");
+    kc__model_state *s = kc__mstate(model);
+    for (int i = 0; i < s->n_layers; i++)
+        if (s->layers[i] == layer) return KC_OK;
+    kc_status rc = kc__layer_ensure_name(layer, err);
+    if (rc != KC_OK) return rc;
+    return kc__model_append_layer(model, layer, err);
+}
+
+int kc_model_num_layers(const kc_object *model) { return kc_is_model(model) ? kc__mstate(model)->n_layers : 0; }
+
+kc_object *kc_model_layer(const kc_object *model, int i)
+{
+    if (!kc_is_model(model) || i < 0 || i >= kc__mstate(model)->n_layers) return NULL;
+    return kc__mstate(model)->layers[i];
+}
+
+kc_object *kc_model_get_layer(const kc_object *model, const char *name)
+{
+    if (!kc_is_model(model) || !name) return NULL;
+    const kc__model_state *s = kc__mstate(model);
+    for (int i = 0; i < s->n_layers; i++)
+        if (strcmp(kc_layer_name(s->layers[i]), name) == 0) return s->layers[i];
+    if (s->input_layer && strcmp(kc_layer_name(s->input_layer), name) == 0) return s->input_layer;
+    return NULL;
+}
+
+int kc_model_num_inputs(const kc_object *model)
+{
+    return kc_is_model(model) && kc__mstate(model)->io_known ? kc__mstate(model)->n_inputs : 0;
+}
+
+int kc_model_num_outputs(const kc_object *model)
+{
+    return kc_is_model(model) && kc__mstate(model)->io_known ? kc__mstate(model)->n_outputs : 0;
+}
+
+kc_shape kc_model_input_shape(const kc_object *model, int i)
+{
+    if (i < 0 || i >= kc_model_num_inputs(model)) return kc_shape_make(0, NULL);
+    return kc__mstate(model)->in_shapes[i];
+}
+
+kc_shape kc_model_output_shape(const kc_object *model, int i)
+{
+    if (i < 0 || i >= kc_model_num_outputs(model)) return kc_shape_make(0, NULL);
+    return kc__mstate(model)->out_shapes[i];
+}
+
+kc_status kc_model_build(kc_object *model, const kc_shape *in, int n_in, kc_error *err)
+{
+    if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_build: not a model");
+    kc_shape out[KC_MAX_LAYER_OUTPUTS];
+    int n_out;
+    kc_status rc = kc__layer_output_shapes(model, in, n_in, out, &n_out, err);
+    if (rc == KC_OK) rc = kc_layer_build(model, in, n_in, err);
+    if (rc != KC_OK) return rc;
+    kc__model_state *s = kc__mstate(model);
+    if (!s->io_known && n_in <= KC__MAX_MODEL_IO) {
+        s->n_inputs = n_in;
+        for (int i = 0; i < n_in; i++) s->in_shapes[i] = in[i];
+        s->n_outputs = n_out;
+        for (int i = 0; i < n_out; i++) s->out_shapes[i] = out[i];
+        s->io_known = true;
+    }
+    return KC_OK;
+}
+
+/* ---- prediction ------------------------------------------------------------------------ */
+
+/* Rows [start, start+count) of t as a view, without copying. */
+static kc_tensor *rows_view(kc_tensor *t, int64_t start, int64_t count, kc_error *err)
+{
+    kc_tensor *v = kc__tensor_view(t, t->ndim, t->dims, err);
+    if (!v) return NULL;
+    int64_t row = t->dims[0] ? t->size / t->dims[0] : 0;
+    v->dims[0] = count;
+    v->size = row * count;
+    v->data = (char *)t->data + (size_t)(start * row) * kc_dtype_size(t->dtype);
+    return v;
+}
+
+kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inputs,
+                           int64_t batch_size, kc_tensor **outputs, int *n_out, kc_error *err)
+{
+    *n_out = 0;
+    if (!kc_is_layer(model)) return kc__errf(err, KC_EINVAL, "kc_model_predict: not a model");
+    if (n_inputs < 1 || n_inputs > KC__MAX_MODEL_IO || !inputs)
+        return kc__errf(err, KC_EINVAL, "kc_model_predict: needs 1 to %d inputs", KC__MAX_MODEL_IO);
+    if (batch_size <= 0) batch_size = 32;
+    int64_t n = -1;
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i] || kc_tensor_ndim(inputs[i]) < 1)
+            return kc__errf(err, KC_EINVAL, "predict: input %d must be a tensor with a batch axis", i);
+        int64_t b = kc_tensor_dim(inputs[i], 0);
+        if (n >= 0 && b != n)
+            return kc__errf(err, KC_ESHAPE, "predict: input %d has %lld samples, input 0 has %lld", i,
+                            (long long)b, (long long)n);
+        n = b;
+    }
+    int64_t n_batches = n == 0 ? 0 : (n + batch_size - 1) / batch_size;
+    kc_tensor **parts = NULL; /* [n_batches][n_heads] */
+    int heads = 0;
+    kc_status rc = KC_OK;
+    kc__recording_pause(); /* inference: nothing to differentiate */
+    for (int64_t b = 0; b < n_batches && rc == KC_OK; b++) {
+        int64_t start = b * batch_size, count = n - start < batch_size ? n - start : batch_size;
+        kc_tensor *views[KC__MAX_MODEL_IO] = {0}, *res[KC_MAX_LAYER_OUTPUTS];
+        int k = 0;
+        for (int i = 0; i < n_inputs && rc == KC_OK; i++) {
+            views[i] = rows_view(inputs[i], start, count, err);
+            if (!views[i]) rc = kc__error_code(err, KC_ENOMEM);
+        }
+        if (rc == KC_OK) rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);
+        for (int i = 0; i < n_inputs; i++) kc_tensor_unref(views[i]);
+        if (rc != KC_OK) break;
+        if (!parts) {
+            heads = k;
+            parts = kc__calloc((size_t)(n_batches * heads), sizeof(kc_tensor *));
+            if (!parts) {
+                for (int j = 0; j < k; j++) kc_tensor_unref(res[j]);
+                rc = kc__errf(err, KC_ENOMEM, "out of memory in predict");
+                break;
+            }
+        }
+        for (int j = 0; j < k; j++) parts[b * heads + j] = res[j];
+    }
+    kc__recording_resume();
+    if (rc == KC_OK && n_batches > 0) {
+        kc_tensor **col = kc__malloc(sizeof(kc_tensor *) * (size_t)n_batches);
+        if (!col) rc = kc__errf(err, KC_ENOMEM, "out of memory in predict");
+        for (int j = 0; j < heads && rc == KC_OK; j++) {
+            for (int64_t b = 0; b < n_batches; b++) col[b] = parts[b * heads + j];
+            outputs[j] = n_batches == 1 ? kc_tensor_ref(col[0]) : kc_concat(col, (int)n_batches, 0, err);
+            if (!outputs[j]) {
+                rc = kc__error_code(err, KC_ENOMEM);
+                for (int q = 0; q < j; q++) {
+                    kc_tensor_unref(outputs[q]);
+                    outputs[q] = NULL;
+                }
+            }
+        }
+        kc__free(col);
+        if (rc == KC_OK) *n_out = heads;
+    } else if (rc == KC_OK) {
+        rc = kc__errf(err, KC_EINVAL, "predict: no samples");
+    }
+    if (parts)
+        for (int64_t i = 0; i < n_batches * heads; i++) kc_tensor_unref(parts[i]);
+    kc__free(parts);
+    if (rc != KC_OK) kc__error_context(err, "predict of '%s'", kc_layer_name(model));
+    return rc;
+}
+
+void kc_string_free(char *s) { kc__free(s); }
+
+const char *kc_model_input_name(const kc_object *model, int i)
+{
+    if (i < 0 || i >= kc_model_num_inputs(model) || !kc__mstate(model)->in_layer[i]) return NULL;
+    return kc_layer_name(kc__mstate(model)->in_layer[i]);
+}
+
+const char *kc_model_output_name(const kc_object *model, int i)
+{
+    if (i < 0 || i >= kc_model_num_outputs(model) || !kc__mstate(model)->out_layer[i]) return NULL;
+    return kc_layer_name(kc__mstate(model)->out_layer[i]);
+}

@@ -1,0 +1,70 @@
+/* ckeras private: model internals shared by lib/models files. */
+#ifndef CKERAS_MODELS_INT_H
+#define CKERAS_MODELS_INT_H
+
+#include "../layers/layers_int.h"
+
+#define KC__MAX_MODEL_IO 64
+
+/* A call of a layer on symbols (Keras' Node). Nodes own their layer and
+ * input symbols, never their outputs, so graphs have no reference cycles. */
+typedef struct kc__gnode {
+    long refcount;
+    kc_object *layer;    /* owned reference */
+    kc_symbol **inputs;  /* owned references */
+    int n_inputs;
+    int n_outputs;
+    kc_shape out_shapes[KC_MAX_LAYER_OUTPUTS];
+    int index_in_layer;  /* the k-th call of its layer (Keras' node index) */
+} kc__gnode;
+
+struct kc_symbol {
+    long refcount;
+    kc__gnode *node; /* owned reference */
+    int tensor_index;
+    kc_shape shape;
+};
+
+void kc__gnode_unref(kc__gnode *n);
+kc__gnode *kc__gnode_ref(kc__gnode *n);
+
+/* The graph of a Functional model, in execution order. */
+typedef struct kc__graph kc__graph;
+
+struct kc__model_state {
+    kc_object **layers; /* model.layers, owned references */
+    int n_layers, cap_layers;
+    int n_inputs, n_outputs;
+    kc_shape in_shapes[KC__MAX_MODEL_IO];
+    kc_shape out_shapes[KC__MAX_MODEL_IO];
+    kc_object *in_layer[KC__MAX_MODEL_IO];  /* borrowed: layers feeding / producing */
+    kc_object *out_layer[KC__MAX_MODEL_IO]; /* the inputs and outputs (names) */
+    bool io_known;        /* shapes above are valid */
+    kc_object *input_layer; /* Sequential: its InputLayer (not in layers), owned */
+    kc__graph *graph;     /* Functional only */
+    void *trainer;        /* compile state (trainer.c), owned */
+    void (*trainer_free)(void *);
+};
+
+static inline kc__model_state *kc__mstate(const kc_object *m) { return ((const kc_model *)m)->state; }
+
+kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err);
+void kc__graph_free(kc__graph *g);
+
+/* Sequential / Functional classes and their config readers. */
+extern const kc_class kc__sequential_class, kc__functional_class, kc__model_alias_class;
+extern const kc_class kc__input_layer_class;
+bool kc__is_sequential(const kc_object *m);
+bool kc__is_functional(const kc_object *m);
+
+/* For the summary: a functional model's nodes and layer output shapes. */
+int kc__graph_num_nodes(const kc__graph *g);
+const kc__gnode *kc__graph_node(const kc__graph *g, int i);
+/* Node index of n renumbered within the model (Keras' node_conversion_map). */
+int kc__graph_node_index(const kc__graph *g, const kc__gnode *n);
+bool kc__graph_sequential_like(const kc__graph *g);
+
+/* InputLayer details. */
+kc_shape kc__input_layer_shape(const kc_object *input_layer);
+
+#endif /* CKERAS_MODELS_INT_H */

@@ -1,0 +1,239 @@
+/* model.summary(): the table tf.keras 2.13-2.15 prints, as a string.
+ *
+ * Reproduced rule by rule from Keras' print_summary: a "sequential-like"
+ * model (Sequential, subclassed, or a Functional chain with one node per
+ * depth) gets 65 columns and three fields, others 98 columns and a
+ * "Connected to" field; cells wrap at Keras' positions and break after
+ * "),", "},", "],", "',"; each layer row is followed by a blank line; the
+ * totals give parameter counts and their float32 sizes. */
+#include "models_int.h"
+
+#include <string.h>
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (!kc__grow((void **)&b->p, &b->cap, b->n + n + 1, 1)) {
+        b->oom = true;
+        return;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
+static void repeat(sbuf *b, char c, int n)
+{
+    for (int i = 0; i < n; i++) put(b, &c, 1);
+}
+
+/* Keras' print_row with nested_level 0. */
+static void print_row(sbuf *b, char **fields, int ncols, const int *pos)
+{
+    size_t left[8], off[8];
+    for (int c = 0; c < ncols; c++) {
+        left[c] = strlen(fields[c]);
+        off[c] = 0;
+    }
+    static const char *const breaks[] = {"),", "},", "],", "',"};
+    for (;;) {
+        bool any = false;
+        for (int c = 0; c < ncols; c++) any |= left[c] > 0;
+        if (!any) break;
+        char line[1024];
+        int len = 0;
+        for (int c = 0; c < ncols; c++) {
+            int start = c > 0 ? pos[c - 1] : 0, end = pos[c];
+            int space = c != ncols - 1 ? 2 : 0;
+            int cutoff = end - start - space;
+            if (c != ncols - 1) cutoff -= 1;
+            if (cutoff < 0) cutoff = 0;
+            const char *s = fields[c] + off[c];
+            size_t fit = left[c] < (size_t)cutoff ? left[c] : (size_t)cutoff;
+            size_t best = fit + 1;
+            for (int k = 0; k < 4; k++) {
+                for (size_t i = 0; i + 1 < fit; i++)
+                    if (s[i] == breaks[k][0] && s[i + 1] == breaks[k][1]) {
+                        if (i + 2 < best) best = i + 2;
+                        break;
+                    }
+            }
+            if (best <= fit) fit = best;
+            if (c == 0 && len < (int)sizeof(line) - 1) line[len++] = ' ';
+            for (size_t i = 0; i < fit && len < (int)sizeof(line) - 1; i++) line[len++] = s[i];
+            for (int i = 0; i < space && len < (int)sizeof(line) - 1; i++) line[len++] = ' ';
+            off[c] += fit;
+            left[c] -= fit;
+            while (len < end && len < (int)sizeof(line) - 1) line[len++] = ' ';
+        }
+        put(b, line, (size_t)len);
+        put(b, "\n", 1);
+    }
+}
+
+static void readable_size(double bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"Byte", "KB", "MB", "GB", "TB", "PB"};
+    for (int i = 0; i < 6; i++) {
+        if (bytes / 1024.0 < 1.0 || i == 5) {
+            snprintf(buf, size, "%.2f %s", bytes, units[i]);
+            return;
+        }
+        bytes /= 1024.0;
+    }
+}
+
+/* Python's str() of a shape tuple, or of a list of them. */
+static void shapes_text(const kc_shape *s, int n, bool as_list, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (as_list) used += (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < n && used < size; i++) {
+        char one[200];
+        kc_shape_format(&s[i], one, sizeof(one));
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", one);
+    }
+    if (as_list && used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* A layer's output_shape inside this model: its nodes' shapes when they
+ * agree ("multiple" otherwise); the chained shape in a Sequential. */
+static void output_shape_text(const kc_object *model, int li, char *buf, size_t size)
+{
+    const kc__model_state *ms = kc__mstate(model);
+    const kc_object *layer = ms->layers[li];
+    if (kc__is_sequential(model)) {
+        if (!ms->io_known) {
+            snprintf(buf, size, "multiple");
+            return;
+        }
+        kc_shape cur = ms->in_shapes[0];
+        for (int i = 0; i <= li; i++) {
+            kc_shape o[KC_MAX_LAYER_OUTPUTS];
+            int n;
+            kc_error e = {0};
+            if (kc__layer_output_shapes(ms->layers[i], &cur, 1, o, &n, &e) != KC_OK) {
+                snprintf(buf, size, "?");
+                return;
+            }
+            cur = o[0];
+        }
+        shapes_text(&cur, 1, false, buf, size);
+        return;
+    }
+    const kc__graph *g = ms->graph;
+    const kc__gnode *first = NULL;
+    for (int p = 0; g && p < kc__graph_num_nodes(g); p++) {
+        const kc__gnode *n = kc__graph_node(g, p);
+        if (n->layer != layer) continue;
+        if (!first) {
+            first = n;
+            continue;
+        }
+        bool same = n->n_outputs == first->n_outputs;
+        for (int t = 0; same && t < n->n_outputs; t++) same = kc_shape_equal(&n->out_shapes[t], &first->out_shapes[t]);
+        if (!same) {
+            snprintf(buf, size, "multiple");
+            return;
+        }
+    }
+    if (!first) {
+        snprintf(buf, size, "multiple"); /* subclassed models: eager calls leave no nodes */
+        return;
+    }
+    /* InputLayer outputs print as a list, as in tf.keras */
+    bool as_list = first->n_outputs > 1 || first->n_inputs == 0;
+    shapes_text(first->out_shapes, first->n_outputs, as_list, buf, size);
+}
+
+static void connections_text(const kc_object *model, int li, char *buf, size_t size)
+{
+    const kc__graph *g = kc__mstate(model)->graph;
+    const kc_object *layer = kc__mstate(model)->layers[li];
+    size_t used = (size_t)snprintf(buf, size, "[");
+    bool firstc = true;
+    for (int p = 0; p < kc__graph_num_nodes(g) && used < size; p++) {
+        const kc__gnode *n = kc__graph_node(g, p);
+        if (n->layer != layer) continue;
+        for (int j = 0; j < n->n_inputs && used < size; j++) {
+            const kc_symbol *s = n->inputs[j];
+            used += (size_t)snprintf(buf + used, size - used, "%s'%s[%d][%d]'", firstc ? "" : ", ",
+                                     kc_layer_name(s->node->layer), s->node->index_in_layer, s->tensor_index);
+            firstc = false;
+        }
+    }
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+char *kc_model_summary(const kc_object *model, kc_error *err)
+{
+    if (!kc_is_model(model)) {
+        kc__errf(err, KC_EINVAL, "kc_model_summary: not a model");
+        return NULL;
+    }
+    const kc__model_state *ms = kc__mstate(model);
+    bool seq_like = !kc__is_functional(model) || (ms->graph && kc__graph_sequential_like(ms->graph));
+    int L = seq_like ? 65 : 98;
+    int pos[4];
+    int ncols = seq_like ? 3 : 4;
+    if (seq_like) {
+        pos[0] = (int)(L * 0.45), pos[1] = (int)(L * 0.85), pos[2] = L;
+    } else {
+        pos[0] = (int)(L * 0.3), pos[1] = (int)(L * 0.6), pos[2] = (int)(L * 0.70), pos[3] = L;
+    }
+    sbuf b = {0};
+    char line[512];
+    snprintf(line, sizeof(line), "Model: \"%s\"\n", kc_layer_name(model));
+    puts_(&b, line);
+    repeat(&b, '_', L);
+    puts_(&b, "\n");
+    char *header[4] = {"Layer (type)", "Output Shape", "Param #", "Connected to"};
+    print_row(&b, header, ncols, pos);
+    repeat(&b, '=', L);
+    puts_(&b, "\n");
+    for (int i = 0; i < ms->n_layers; i++) {
+        const kc_object *layer = ms->layers[i];
+        char name[300], shape[600], params[64], conn[2048];
+        const char *cls = layer->cls->name, *gt = strrchr(cls, '>');
+        snprintf(name, sizeof(name), "%s (%s)", kc_layer_name(layer), gt ? gt + 1 : cls);
+        output_shape_text(model, i, shape, sizeof(shape));
+        if (seq_like && !kc__as_layer(layer)->built)
+            snprintf(params, sizeof(params), "0 (unused)");
+        else
+            snprintf(params, sizeof(params), "%lld", (long long)kc_layer_count_params(layer));
+        if (!seq_like) connections_text(model, i, conn, sizeof(conn));
+        char *fields[4] = {name, shape, params, conn};
+        print_row(&b, fields, ncols, pos);
+        repeat(&b, ' ', L);
+        puts_(&b, "\n");
+    }
+    repeat(&b, '=', L);
+    puts_(&b, "\n");
+    int64_t tr = 0, ntr = 0;
+    for (int i = 0; i < kc_layer_num_trainable_weights(model); i++)
+        tr += kc_tensor_size(kc_variable_value(kc_layer_trainable_weight(model, i)));
+    for (int i = 0; i < kc_layer_num_non_trainable_weights(model); i++)
+        ntr += kc_tensor_size(kc_variable_value(kc_layer_non_trainable_weight(model, i)));
+    char s1[64], s2[64], s3[64];
+    readable_size(4.0 * (double)(tr + ntr), s1, sizeof(s1));
+    readable_size(4.0 * (double)tr, s2, sizeof(s2));
+    readable_size(4.0 * (double)ntr, s3, sizeof(s3));
+    snprintf(line, sizeof(line), "Total params: %lld (%s)\nTrainable params: %lld (%s)\nNon-trainable params: %lld (%s)\n",
+             (long long)(tr + ntr), s1, (long long)tr, s2, (long long)ntr, s3);
+    puts_(&b, line);
+    repeat(&b, '_', L);
+    puts_(&b, "\n");
+    if (b.oom || !b.p) {
+        kc__free(b.p);
+        kc__errf(err, KC_ENOMEM, "out of memory writing a summary");
+        return NULL;
+    }
+    return b.p;
+}

@@ -1,0 +1,295 @@
+/* Layer machinery and models: Sequential, Functional (shared layers,
+ * nested models, several inputs and outputs), configs in both Keras
+ * forms, weights order, summary, errors. */
+#include "testutil.h"
+
+#include <string.h>
+
+#define D(...) ((int64_t[]){__VA_ARGS__})
+#define F(...) ((float[]){__VA_ARGS__})
+
+static kc_error err;
+static void setup(void)
+{
+    kc_error_clear(&err);
+    kc_clear_session();
+    kc_set_random_seed(1);
+}
+
+static kc_object *dense(const char *cfg)
+{
+    kc_object *l = kc_layer_create("Dense", cfg, &err);
+    ck_assert_msg(l != NULL, "Dense %s: %s (%s)", cfg, err.message, err.context);
+    return l;
+}
+
+static void set_weights(kc_object *layer, kc_tensor *k, kc_tensor *b)
+{
+    kc_tensor *w[2] = {k, b};
+    CK_OK(kc_layer_set_weights(layer, w, b ? 2 : 1, &err));
+    kc_tensor_unref(k);
+    kc_tensor_unref(b);
+}
+
+START_TEST(layers_get_keras_names)
+{
+    kc_object *a = dense("{\"units\": 2}"), *b = dense("{\"units\": 2}"), *c = dense("{\"units\": 2, \"name\": \"out\"}");
+    ck_assert_str_eq(kc_layer_name(a), "dense");
+    ck_assert_str_eq(kc_layer_name(b), "dense_1");
+    ck_assert_str_eq(kc_layer_name(c), "out");
+    kc_object *s = kc_sequential_new(NULL, &err), *s2 = kc_sequential_new(NULL, &err);
+    ck_assert_str_eq(kc_layer_name(s), "sequential");
+    ck_assert_str_eq(kc_layer_name(s2), "sequential_1");
+    kc_symbol *x = kc_input(1, D(3), NULL, &err), *y = kc_input(1, D(3), NULL, &err);
+    ck_assert_str_eq(kc_layer_name(kc_symbol_layer(x)), "input_1");
+    ck_assert_str_eq(kc_layer_name(kc_symbol_layer(y)), "input_2");
+    kc_object_unref(a), kc_object_unref(b), kc_object_unref(c), kc_object_unref(s), kc_object_unref(s2);
+    kc_symbol_unref(x), kc_symbol_unref(y);
+}
+END_TEST
+
+START_TEST(dense_forward_matches_hand_values_and_checks_shapes)
+{
+    kc_object *d = dense("{\"units\": 2, \"activation\": \"relu\"}");
+    kc_tensor *x = TU_T2(2, 3, 1, 2, 3, -1, -2, -3);
+    kc_tensor *y = kc_layer_call1(d, x, false, &err); /* builds (3 -> 2) */
+    CK_NN(y, err);
+    ck_assert_int_eq(kc_layer_num_weights(d), 2);
+    set_weights(d, TU_T2(3, 2, 1, 0, 0, 1, 1, -1), TU_T1(2, 0.5f, 0));
+    kc_tensor_unref(y);
+    y = kc_layer_call1(d, x, false, &err);
+    /* [1,2,3] -> (4 + .5, 2 - 3) = (4.5, -1) -> relu (4.5, 0); [-1,-2,-3] -> (-3.5, 1) -> (0, 1) */
+    tu_assert_close(y, 2, D(2, 2), F(4.5f, 0, 0, 1), 1e-6, 0, "dense");
+    kc_tensor_unref(y);
+    /* rank 3 input: applied on the last axis */
+    kc_tensor *x3 = tu_tensor(3, D(1, 2, 3), F(1, 2, 3, -1, -2, -3));
+    y = kc_layer_call1(d, x3, false, &err);
+    tu_assert_close(y, 3, D(1, 2, 2), F(4.5f, 0, 0, 1), 1e-6, 0, "dense on rank 3");
+    kc_tensor_unref(y);
+    /* wrong feature count: names the layer and the shapes */
+    kc_tensor *bad = TU_T2(1, 4, 1, 2, 3, 4);
+    ck_assert_ptr_null(kc_layer_call1(d, bad, false, &err));
+    CK_ERR(err, KC_ESHAPE, "expects 3 input features");
+    CK_ERR(err, KC_ESHAPE, "layer 'dense' (Dense) on input shape (1, 4)");
+    kc_error_clear(&err);
+    /* set_weights shape mismatch */
+    kc_tensor *w[2] = {TU_T2(2, 2, 1, 1, 1, 1), TU_T1(2, 0, 0)};
+    ck_assert_int_eq(kc_layer_set_weights(d, w, 2, &err), KC_ESHAPE);
+    CK_ERR(err, KC_ESHAPE, "dense/kernel:0");
+    CK_ERR(err, KC_ESHAPE, "(3, 2)");
+    kc_tensor_unref(w[0]), kc_tensor_unref(w[1]);
+    kc_tensor_unref(x), kc_tensor_unref(x3), kc_tensor_unref(bad);
+    kc_object_unref(d);
+}
+END_TEST
+
+START_TEST(bad_dense_configs_are_named_errors)
+{
+    ck_assert_ptr_null(kc_layer_create("Dense", "{\"units\": -2}", &err));
+    ck_assert_str_eq(err.message, "Dense.units: expected a positive integer, got -2");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("Dense", "{}", &err));
+    CK_ERR(err, KC_EFORMAT, "units: missing");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("Dense", "{\"units\": 2, \"activation\": \"nope\"}", &err));
+    CK_ERR(err, KC_ENOTFOUND, "Unknown activation 'nope'");
+    CK_ERR(err, KC_ENOTFOUND, "Dense.activation");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("MyDense", "{}", &err));
+    CK_ERR(err, KC_ENOTFOUND, "Unknown layer class 'MyDense'");
+}
+END_TEST
+
+static kc_object *mlp(void)
+{
+    kc_object *m = kc_sequential_new(NULL, &err);
+    kc_object *in = kc_input_layer(1, D(4), NULL, &err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    kc_object_unref(in);
+    kc_object *a = dense("{\"units\": 8, \"activation\": \"relu\"}"), *b = dense("{\"units\": 3, \"activation\": \"softmax\"}");
+    CK_OK(kc_sequential_add(m, a, &err));
+    CK_OK(kc_sequential_add(m, b, &err));
+    kc_object_unref(a);
+    kc_object_unref(b);
+    return m;
+}
+
+START_TEST(sequential_builds_predicts_and_round_trips)
+{
+    kc_object *m = mlp();
+    ck_assert_int_eq(kc_model_num_layers(m), 2); /* the InputLayer is not in model.layers */
+    kc_shape os = kc_model_output_shape(m, 0);
+    char buf[64];
+    ck_assert_str_eq(kc_shape_format(&os, buf, sizeof(buf)), "(None, 3)");
+    ck_assert_int_eq(kc_layer_num_weights(m), 4);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(m, 2)), "dense_1/kernel:0");
+    ck_assert_int_eq(kc_layer_count_params(m), 4 * 8 + 8 + 8 * 3 + 3);
+    kc_tensor *x = tu_random(2, D(70, 4), -1, 1, 3);
+    kc_tensor *outs[4];
+    int n = 0;
+    CK_OK(kc_model_predict(m, &x, 1, 32, outs, &n, &err)); /* 3 batches, the last partial */
+    ck_assert_int_eq(n, 1);
+    kc_tensor *direct = kc_layer_call1(m, x, false, &err);
+    tu_assert_tensors_close(outs[0], direct, 1e-6, 1e-7, "predict == call");
+    /* config round trip: same config, same predictions with the same weights */
+    json_t *cfg;
+    CK_OK(kc_serialize(m, &cfg, &err));
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "class_name")), "Sequential");
+    json_t *layers = json_object_get(json_object_get(cfg, "config"), "layers");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(layers, 0), "class_name")), "InputLayer");
+    kc_object *m2;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, cfg, NULL, &m2, &err));
+    json_t *cfg2;
+    CK_OK(kc_serialize(m2, &cfg2, &err));
+    char *t1 = kc_json_dump(cfg, &err), *t2 = kc_json_dump(cfg2, &err);
+    ck_assert_str_eq(t1, t2);
+    kc_tensor *w[4];
+    CK_OK(kc_layer_get_weights(m, w, &err));
+    CK_OK(kc_layer_set_weights(m2, w, 4, &err));
+    kc_tensor *y2 = kc_layer_call1(m2, x, false, &err);
+    tu_assert_tensors_close(y2, direct, 0, 0, "round-tripped model");
+    for (int i = 0; i < 4; i++) kc_tensor_unref(w[i]);
+    kc_json_free(t1), kc_json_free(t2);
+    json_decref(cfg), json_decref(cfg2);
+    kc_tensor_unref(outs[0]), kc_tensor_unref(direct), kc_tensor_unref(y2), kc_tensor_unref(x);
+    kc_object_unref(m), kc_object_unref(m2);
+}
+END_TEST
+
+START_TEST(sequential_add_reports_shape_errors_and_pop_works)
+{
+    kc_object *m = mlp();
+    kc_object *bad = kc_input_layer(1, D(2), NULL, &err);
+    ck_assert_int_eq(kc_sequential_add(m, bad, &err), KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "first layer");
+    kc_error_clear(&err);
+    CK_OK(kc_sequential_pop(m, &err));
+    ck_assert_int_eq(kc_model_num_layers(m), 1);
+    kc_shape os = kc_model_output_shape(m, 0);
+    ck_assert_int_eq(os.dims[1], 8);
+    CK_OK(kc_sequential_pop(m, &err));
+    ck_assert_int_eq(kc_sequential_pop(m, &err), KC_ESTATE);
+    kc_object_unref(bad);
+    kc_object_unref(m);
+}
+END_TEST
+
+START_TEST(functional_shared_layer_nested_model_two_outputs)
+{
+    kc_symbol *a = kc_input(1, D(4), "in_a", &err), *b = kc_input(1, D(4), "in_b", &err);
+    kc_object *shared = dense("{\"units\": 3, \"name\": \"shared\"}");
+    kc_symbol *sa = kc_apply(shared, &a, 1, &err), *sb = kc_apply(shared, &b, 1, &err);
+    /* nested: a small Sequential applied to the shared output */
+    kc_object *inner = kc_sequential_new("inner", &err);
+    kc_object *il = kc_input_layer(1, D(3), NULL, &err);
+    CK_OK(kc_sequential_add(inner, il, &err));
+    kc_object *d2 = dense("{\"units\": 2, \"activation\": \"tanh\"}");
+    CK_OK(kc_sequential_add(inner, d2, &err));
+    kc_symbol *oa = kc_apply(inner, &sa, 1, &err);
+    kc_symbol *ob = kc_apply(d2, &sb, 1, &err); /* d2 shared too: inside inner and directly */
+    CK_NN(oa, err);
+    CK_NN(ob, err);
+    kc_symbol *ins[2] = {a, b}, *outs[2] = {oa, ob};
+    kc_object *m = kc_functional_new(ins, 2, outs, 2, NULL, &err);
+    CK_NN(m, err);
+    ck_assert_str_eq(kc_layer_name(m), "model");
+    ck_assert_int_eq(kc_model_num_inputs(m), 2);
+    ck_assert_int_eq(kc_model_num_outputs(m), 2);
+    /* model.layers: inputs, shared, inner, dense */
+    ck_assert_int_eq(kc_model_num_layers(m), 5);
+    kc_tensor *xa = tu_random(2, D(5, 4), -1, 1, 1), *xb = tu_random(2, D(5, 4), -1, 1, 2);
+    kc_tensor *xs[2] = {xa, xb}, *ys[4];
+    int n = 0;
+    CK_OK(kc_layer_call(m, xs, 2, NULL, false, ys, NULL, &n, &err));
+    ck_assert_int_eq(n, 2);
+    /* by hand */
+    kc_tensor *ha = kc_layer_call1(shared, xa, false, &err), *want_a = kc_layer_call1(inner, ha, false, &err);
+    kc_tensor *hb = kc_layer_call1(shared, xb, false, &err), *want_b = kc_layer_call1(d2, hb, false, &err);
+    tu_assert_tensors_close(ys[0], want_a, 0, 0, "output a");
+    tu_assert_tensors_close(ys[1], want_b, 0, 0, "output b");
+    /* config round trip */
+    json_t *cfg;
+    CK_OK(kc_serialize(m, &cfg, &err));
+    kc_object *m2;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, cfg, NULL, &m2, &err));
+    json_t *cfg2;
+    CK_OK(kc_serialize(m2, &cfg2, &err));
+    char *t1 = kc_json_dump(cfg, &err), *t2 = kc_json_dump(cfg2, &err);
+    ck_assert_str_eq(t1, t2);
+    /* as in Keras, a layer shared between a nested model and the outer graph
+     * is two layers after a config round trip: 3 layers with weights */
+    ck_assert_int_eq(kc_layer_num_weights(m2), 6);
+    kc_json_free(t1), kc_json_free(t2);
+    json_decref(cfg), json_decref(cfg2);
+    kc_tensor_unref(ys[0]), kc_tensor_unref(ys[1]);
+    kc_tensor_unref(ha), kc_tensor_unref(hb), kc_tensor_unref(want_a), kc_tensor_unref(want_b);
+    kc_tensor_unref(xa), kc_tensor_unref(xb);
+    kc_symbol_unref(a), kc_symbol_unref(b), kc_symbol_unref(sa), kc_symbol_unref(sb);
+    kc_symbol_unref(oa), kc_symbol_unref(ob);
+    kc_object_unref(shared), kc_object_unref(inner), kc_object_unref(il), kc_object_unref(d2);
+    kc_object_unref(m), kc_object_unref(m2);
+}
+END_TEST
+
+START_TEST(graph_disconnected_is_an_error)
+{
+    kc_symbol *a = kc_input(1, D(2), NULL, &err), *b = kc_input(1, D(2), NULL, &err);
+    kc_object *d = dense("{\"units\": 1}");
+    kc_symbol *o = kc_apply(d, &b, 1, &err);
+    ck_assert_ptr_null(kc_functional_new(&a, 1, &o, 1, NULL, &err));
+    CK_ERR(err, KC_EINVAL, "Graph disconnected");
+    CK_ERR(err, KC_EINVAL, "input_2");
+    kc_symbol_unref(a), kc_symbol_unref(b), kc_symbol_unref(o);
+    kc_object_unref(d);
+}
+END_TEST
+
+START_TEST(summary_matches_keras)
+{
+    kc_object *m = kc_sequential_new(NULL, &err);
+    kc_object *in = kc_input_layer(1, D(8), NULL, &err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    kc_object *a = dense("{\"units\": 4, \"activation\": \"relu\"}"), *b = dense("{\"units\": 1}");
+    CK_OK(kc_sequential_add(m, a, &err));
+    CK_OK(kc_sequential_add(m, b, &err));
+    char *s = kc_model_summary(m, &err);
+    CK_NN(s, err);
+    /* tf.keras 2.15 prints, for this model: */
+    const char *want =
+        "Model: \"sequential\"\n"
+        "_________________________________________________________________\n"
+        " Layer (type)                Output Shape              Param #   \n"
+        "=================================================================\n"
+        " dense (Dense)               (None, 4)                 36        \n"
+        "                                                                 \n"
+        " dense_1 (Dense)             (None, 1)                 5         \n"
+        "                                                                 \n"
+        "=================================================================\n"
+        "Total params: 41 (164.00 Byte)\n"
+        "Trainable params: 41 (164.00 Byte)\n"
+        "Non-trainable params: 0 (0.00 Byte)\n"
+        "_________________________________________________________________\n";
+    ck_assert_str_eq(s, want);
+    kc_string_free(s);
+    kc_object_unref(in), kc_object_unref(a), kc_object_unref(b), kc_object_unref(m);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("models");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, layers_get_keras_names);
+    tcase_add_test(tc, dense_forward_matches_hand_values_and_checks_shapes);
+    tcase_add_test(tc, bad_dense_configs_are_named_errors);
+    tcase_add_test(tc, sequential_builds_predicts_and_round_trips);
+    tcase_add_test(tc, sequential_add_reports_shape_errors_and_pop_works);
+    tcase_add_test(tc, functional_shared_layer_nested_model_two_outputs);
+    tcase_add_test(tc, graph_disconnected_is_an_error);
+    tcase_add_test(tc, summary_matches_keras);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(make_suite)
