@@ -1,11 +1,17 @@
 /* The built-in layer and model classes registered by kc_init(). */
 #include "../models/models_int.h"
 
-extern const kc_class kc__dense_class;
+extern const kc_class kc__dense_class, kc__batchnorm_class, kc__layernorm_class, kc__embedding_class,
+    kc__masking_class, kc__lambda_class;
 
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
     &kc__dense_class,
+    &kc__batchnorm_class,
+    &kc__layernorm_class,
+    &kc__embedding_class,
+    &kc__masking_class,
+    &kc__lambda_class,
 };
 
 const kc__builtins kc__layer_builtins = {

@@ -1,0 +1,300 @@
+/* BatchNormalization, LayerNormalization, Embedding, Masking and Lambda;
+ * and whole models read from Keras configs, checked against TensorFlow.js
+ * (tests/data/models, tests/data/grad). */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#define D(...) ((int64_t[]){__VA_ARGS__})
+#define F(...) ((float[]){__VA_ARGS__})
+
+static kc_error err;
+static void setup(void)
+{
+    kc_error_clear(&err);
+    kc_clear_session();
+}
+
+static kc_tensor *from_json(json_t *j)
+{
+    json_t *shape = json_object_get(j, "shape"), *data = json_object_get(j, "data");
+    int64_t dims[KC_MAX_DIMS];
+    int nd = (int)json_array_size(shape);
+    for (int i = 0; i < nd; i++) dims[i] = json_integer_value(json_array_get(shape, i));
+    const char *dt = json_string_value(json_object_get(j, "dtype"));
+    bool ints = dt && strcmp(dt, "int32") == 0;
+    kc_tensor *t = kc_tensor_empty(ints ? KC_INT32 : KC_FLOAT32, nd, dims, &err);
+    CK_NN(t, err);
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        double v = json_number_value(json_array_get(data, i));
+        if (ints)
+            ((int32_t *)kc_tensor_data(t))[i] = (int32_t)v;
+        else
+            kc_tensor_f32(t)[i] = (float)v;
+    }
+    return t;
+}
+
+/* Load model_config + weights from a golden, predict, and (when the golden
+ * has grads) compare the training-mode loss gradients. */
+static void check_golden(const char *file, double rtol, double atol)
+{
+    json_error_t je;
+    json_t *root = json_load_file(tu_data(file), 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s", file, je.text);
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "model_config", NULL);
+    kc_object *m = NULL;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err));
+    ck_assert_msg(m != NULL, "%s: %s (%s)", file, err.message, err.context);
+    json_t *jw = json_object_get(root, "weights");
+    int nw = (int)json_array_size(jw);
+    ck_assert_int_eq(nw, kc_layer_num_weights(m));
+    kc_tensor *w[64];
+    for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
+    kc_status rc = kc_layer_set_weights(m, w, nw, &err);
+    ck_assert_msg(rc == KC_OK, "%s: %s", file, err.message);
+    for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
+    json_t *jin = json_object_get(root, "inputs"), *jout = json_object_get(root, "outputs");
+    kc_tensor *ins[8], *outs[8];
+    int n_in = (int)json_array_size(jin), n_out = 0;
+    for (int i = 0; i < n_in; i++) ins[i] = from_json(json_array_get(jin, (size_t)i));
+    rc = kc_model_predict(m, ins, n_in, 32, outs, &n_out, &err);
+    ck_assert_msg(rc == KC_OK, "%s: %s (%s)", file, err.message, err.context);
+    ck_assert_int_eq(n_out, (int)json_array_size(jout));
+    for (int i = 0; i < n_out; i++) {
+        kc_tensor *want = from_json(json_array_get(jout, (size_t)i));
+        char label[128];
+        snprintf(label, sizeof(label), "%s output %d vs TensorFlow.js", file, i);
+        tu_assert_tensors_close(outs[i], want, rtol, atol, label);
+        kc_tensor_unref(want);
+        kc_tensor_unref(outs[i]);
+    }
+    json_t *jg = json_object_get(root, "grads");
+    if (jg) {
+        json_t *jt = json_object_get(root, "targets");
+        kc_tensor *tg[8];
+        for (int i = 0; i < n_out; i++) tg[i] = from_json(json_array_get(jt, (size_t)i));
+        kc_tape *tape = kc_tape_begin(0, &err);
+        kc_tensor *ys[8];
+        int ny = 0;
+        CK_OK(kc_layer_call(m, ins, n_in, NULL, true, ys, NULL, &ny, &err));
+        kc_scope *s = kc_scope_new(&err);
+        kc_tensor *total = NULL;
+        for (int i = 0; i < ny; i++) {
+            kc_tensor *d = kc_scope_take(s, kc_sub(ys[i], tg[i], &err));
+            kc_tensor *t = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(d, &err)), NULL, 0, false, &err));
+            total = total ? kc_scope_take(s, kc_add(total, t, &err)) : t;
+        }
+        kc_tape_end(tape);
+        CK_NN(total, err);
+        double want_loss = json_number_value(json_object_get(root, "loss"));
+        ck_assert_msg(fabs(kc_tensor_item(total) - want_loss) <= 1e-5 * fabs(want_loss) + 1e-6,
+                      "%s: training loss %.9g, TensorFlow.js %.9g", file, kc_tensor_item(total), want_loss);
+        int nt = kc_layer_num_trainable_weights(m);
+        ck_assert_int_eq(nt, (int)json_array_size(jg));
+        kc_tensor *src[64], *g[64];
+        for (int i = 0; i < nt; i++) src[i] = kc_variable_value(kc_layer_trainable_weight(m, i));
+        CK_OK(kc_tape_gradient(tape, total, src, nt, g, &err));
+        for (int i = 0; i < nt; i++) {
+            kc_tensor *want = from_json(json_array_get(jg, (size_t)i));
+            char label[160];
+            snprintf(label, sizeof(label), "%s gradient of %s vs TensorFlow.js", file,
+                     kc_variable_name(kc_layer_trainable_weight(m, i)));
+            tu_assert_tensors_close(g[i], want, 1e-4, 1e-6, label);
+            kc_tensor_unref(want);
+            kc_tensor_unref(g[i]);
+        }
+        for (int i = 0; i < ny; i++) kc_tensor_unref(ys[i]);
+        for (int i = 0; i < n_out; i++) kc_tensor_unref(tg[i]);
+        kc_scope_free(s);
+        kc_tape_free(tape);
+    }
+    for (int i = 0; i < n_in; i++) kc_tensor_unref(ins[i]);
+    kc_object_unref(m);
+    json_decref(root);
+}
+
+START_TEST(models_match_tensorflow_js)
+{
+    check_golden("models/dense_bn.json", 1e-5, 1e-6);
+    check_golden("models/layernorm.json", 1e-5, 1e-6);
+    check_golden("models/embedding.json", 1e-5, 1e-6);
+    check_golden("models/masking.json", 1e-5, 1e-6);
+    check_golden("grad/mlp.json", 1e-5, 1e-6);
+}
+END_TEST
+
+START_TEST(batchnorm_training_uses_batch_stats_and_moves_averages)
+{
+    kc_object *bn = kc_layer_create("BatchNormalization", "{\"momentum\": 0.5, \"epsilon\": 0.0001}", &err);
+    CK_NN(bn, err);
+    kc_tensor *x = TU_T2(4, 2, 1, 10, 2, 20, 3, 30, 4, 40);
+    kc_tensor *y = kc_layer_call1(bn, x, true, &err);
+    CK_NN(y, err);
+    /* column means 2.5 and 25, biased variances 1.25 and 125 */
+    float s0 = 1.0f / sqrtf(1.25f + 1e-4f), s1 = 1.0f / sqrtf(125.0f + 1e-4f);
+    tu_assert_close(y, 2, D(4, 2), F(-1.5f * s0, -15 * s1, -0.5f * s0, -5 * s1, 0.5f * s0, 5 * s1, 1.5f * s0, 15 * s1), 1e-5, 1e-6, "batch stats");
+    ck_assert_int_eq(kc_layer_num_trainable_weights(bn), 2);
+    ck_assert_int_eq(kc_layer_num_non_trainable_weights(bn), 2);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(bn, 2)), "batch_normalization/moving_mean:0");
+    /* moving = 0.5 * moving + 0.5 * batch */
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 2)), 1, D(2), F(1.25f, 12.5f), 1e-6, 0, "moving mean");
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 3)), 1, D(2), F(1.125f, 63.0f), 1e-6, 0, "moving variance");
+    /* inference: moving statistics */
+    kc_tensor *yi = kc_layer_call1(bn, x, false, &err);
+    float m0 = 1.25f, v0 = 1.125f;
+    ck_assert(fabsf(kc_tensor_f32(yi)[0] - (1 - m0) / sqrtf(v0 + 1e-4f)) < 1e-5f);
+    /* frozen: inference mode even when training (tf.keras 2) */
+    kc_layer_set_trainable(bn, false);
+    kc_tensor *yf = kc_layer_call1(bn, x, true, &err);
+    tu_assert_tensors_close(yf, yi, 0, 0, "frozen BN");
+    ck_assert_int_eq(kc_layer_num_trainable_weights(bn), 0);
+    ck_assert_int_eq(kc_layer_num_non_trainable_weights(bn), 4);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(bn, 0)), "batch_normalization/gamma:0");
+    /* config: axis written as tf.keras does after build */
+    json_t *cfg;
+    CK_OK(kc_object_get_config(bn, &cfg, &err));
+    char *t = kc_json_dump(json_object_get(cfg, "axis"), &err);
+    ck_assert_str_eq(t, "[1]");
+    kc_json_free(t);
+    json_decref(cfg);
+    kc_tensor_unref(x), kc_tensor_unref(y), kc_tensor_unref(yi), kc_tensor_unref(yf);
+    kc_object_unref(bn);
+}
+END_TEST
+
+static kc_tensor *layer_fn(kc_tensor *const *in, const void *ctx, kc_error *e)
+{
+    return kc_layer_call1((kc_object *)ctx, in[0], true, e);
+}
+
+START_TEST(normalization_gradients_vs_finite_differences)
+{
+    kc_object *bn = kc_layer_create("BatchNormalization", "{\"axis\": 1}", &err);
+    kc_object *ln = kc_layer_create("LayerNormalization", "{\"axis\": [1, 2]}", &err);
+    kc_tensor *x = tu_random(3, D(4, 3, 2), -1, 1, 5);
+    /* the gradient w.r.t. the input, through batch statistics */
+    tu_grad_check("BatchNormalization (training)", layer_fn, bn, &x, 1, 1e-2, 3e-2, 3e-3);
+    tu_grad_check("LayerNormalization", layer_fn, ln, &x, 1, 1e-2, 3e-2, 3e-3);
+    ck_assert_int_eq(kc_tensor_size(kc_variable_value(kc_layer_weight(ln, 0))), 6);
+    kc_tensor_unref(x);
+    kc_object_unref(bn), kc_object_unref(ln);
+}
+END_TEST
+
+START_TEST(embedding_lookup_mask_and_errors)
+{
+    kc_object *e = kc_layer_create("Embedding", "{\"input_dim\": 4, \"output_dim\": 2, \"mask_zero\": true}", &err);
+    CK_NN(e, err);
+    kc_tensor *ids = kc_tensor_from_data(KC_INT32, 2, D(2, 3), (int32_t[]){1, 0, 3, 2, 2, 0}, &err);
+    kc_tensor *out[2], *masks[2];
+    int n;
+    CK_OK(kc_layer_call(e, &ids, 1, NULL, false, out, masks, &n, &err));
+    kc_tensor *t = kc_variable_value(kc_layer_weight(e, 0));
+    const float *tab = kc_tensor_cdata(t);
+    ck_assert(kc_tensor_f32(out[0])[0] == tab[2] && kc_tensor_f32(out[0])[5] == tab[7]);
+    tu_assert_close(masks[0], 2, D(2, 3), F(1, 0, 1, 1, 1, 0), 0, 0, "mask_zero");
+    kc_tensor_unref(out[0]), kc_tensor_unref(masks[0]);
+    kc_tensor *bad = kc_tensor_from_data(KC_INT32, 2, D(1, 1), (int32_t[]){4}, &err);
+    ck_assert_int_eq(kc_layer_call(e, &bad, 1, NULL, false, out, NULL, &n, &err), KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "index 4");
+    CK_ERR(err, KC_EINVAL, "layer 'embedding'");
+    kc_tensor_unref(ids), kc_tensor_unref(bad);
+    kc_object_unref(e);
+}
+END_TEST
+
+START_TEST(masking_zeroes_masked_steps)
+{
+    kc_object *m = kc_layer_create("Masking", "{\"mask_value\": -1.0}", &err);
+    kc_tensor *x = tu_tensor(3, D(1, 3, 2), F(1, 2, -1, -1, -1, 3));
+    kc_tensor *out[1], *masks[1];
+    int n;
+    CK_OK(kc_layer_call(m, &x, 1, NULL, false, out, masks, &n, &err));
+    tu_assert_close(out[0], 3, D(1, 3, 2), F(1, 2, 0, 0, -1, 3), 0, 0, "masked output");
+    tu_assert_close(masks[0], 2, D(1, 3), F(1, 0, 1), 0, 0, "mask");
+    kc_tensor_unref(out[0]), kc_tensor_unref(masks[0]), kc_tensor_unref(x);
+    kc_object_unref(m);
+}
+END_TEST
+
+static kc_tensor *my_exp(kc_tensor *const *in, int n, void *params, kc_error *e)
+{
+    (void)n, (void)params;
+    return kc_exp(in[0], e);
+}
+
+static kc_tensor *my_sum2(kc_tensor *const *in, int n, void *params, kc_error *e)
+{
+    (void)params;
+    if (n != 2) return NULL;
+    return kc_add(in[0], in[1], e);
+}
+
+START_TEST(lambda_calls_registered_functions_and_refuses_bytecode)
+{
+    CK_OK(kc_register_function(KC_KIND_LAMBDA, "Seed>my_exp", KC_FN(my_exp), &err));
+    kc_object *l = kc_layer_create("Lambda", "{\"function\": \"Seed>my_exp\"}", &err);
+    CK_NN(l, err);
+    kc_tensor *x = TU_T2(1, 2, 0, 1);
+    kc_tensor *y = kc_layer_call1(l, x, false, &err);
+    tu_assert_close(y, 2, D(1, 2), F(1, 2.7182817f), 1e-6, 0, "exp");
+    json_t *cfg;
+    CK_OK(kc_object_get_config(l, &cfg, &err));
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "function")), "Seed>my_exp");
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "function_type")), "function");
+    json_decref(cfg);
+    /* output shape found by a dry run; in a model, from symbols */
+    kc_symbol *in = kc_input(2, D(3, 2), NULL, &err);
+    kc_symbol *o = kc_apply(l, &in, 1, &err);
+    kc_shape s = kc_symbol_shape(o);
+    char buf[64];
+    ck_assert_str_eq(kc_shape_format(&s, buf, sizeof(buf)), "(None, 3, 2)");
+    /* multi-input through custom objects */
+    kc_custom_objects *co = kc_custom_objects_new(&err);
+    CK_OK(kc_custom_objects_add_function(co, KC_KIND_LAMBDA, "sum2", KC_FN(my_sum2), NULL, NULL, &err));
+    json_t *j = json_pack("{s:s, s:{s:s, s:[i]}}", "class_name", "Lambda", "config", "function", "sum2", "output_shape", 2);
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "config", co);
+    kc_object *l2;
+    CK_OK(kc_deserialize(KC_KIND_LAYER, j, &ctx, &l2, &err));
+    kc_tensor *xs[2] = {x, x}, *outs[1];
+    int n;
+    CK_OK(kc_layer_call(l2, xs, 2, NULL, false, outs, NULL, &n, &err));
+    tu_assert_close(outs[0], 2, D(1, 2), F(0, 2), 0, 0, "sum2");
+    kc_tensor_unref(outs[0]);
+    kc_object_unref(l2);
+    json_decref(j);
+    /* without it: the unknown-function error */
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("Lambda", "{\"function\": \"sum2\"}", &err));
+    CK_ERR(err, KC_ENOTFOUND, "Unknown Lambda function 'sum2'");
+    kc_error_clear(&err);
+    /* Python bytecode is refused, never run */
+    ck_assert_ptr_null(kc_layer_create("Lambda", "{\"function\": [\"4wEAAAAAAAAA\", null, null], \"function_type\": \"lambda\"}", &err));
+    CK_ERR(err, KC_EUNSUPPORTED, "Python bytecode");
+    kc_custom_objects_free(co);
+    kc_symbol_unref(in), kc_symbol_unref(o);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+    kc_object_unref(l);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("layers_norm");
+    TCase *tc = tcase_create("layers");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, models_match_tensorflow_js);
+    tcase_add_test(tc, batchnorm_training_uses_batch_stats_and_moves_averages);
+    tcase_add_test(tc, normalization_gradients_vs_finite_differences);
+    tcase_add_test(tc, embedding_lookup_mask_and_errors);
+    tcase_add_test(tc, masking_zeroes_masked_steps);
+    tcase_add_test(tc, lambda_calls_registered_functions_and_refuses_bytecode);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(make_suite)
