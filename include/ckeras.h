@@ -18,5 +18,9 @@
 #include "ckeras/initializer.h"
 #include "ckeras/regularizer.h"
 #include "ckeras/constraint.h"
+#include "ckeras/loss.h"
+#include "ckeras/metric.h"
+#include "ckeras/schedule.h"
+#include "ckeras/optimizer.h"
 
 #endif /* CKERAS_H */
