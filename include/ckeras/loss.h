@@ -64,12 +64,22 @@ typedef struct kc_loss_methods {
 typedef kc_tensor *(*kc_loss_fn)(kc_tensor *y_true, kc_tensor *y_pred, void *params,
                                  kc_error *err);
 
-/* Per-sample losses of any loss (class or function). Returns: new reference. */
+/* Per-sample losses of any loss (class or function). A function (and a
+ * built-in class) gets what Keras' LossFunctionWrapper hands it: when the
+ * ranks of y_true and y_pred differ by one and the longer ends in a 1, that
+ * axis is squeezed (or a rank-1 shorter one gets a trailing 1), and a
+ * function gets y_true as float32. A user class's call gets its inputs as
+ * given. Returns: new reference. */
 KC_API KC_NODISCARD kc_tensor *kc_loss_call(kc_object *loss, kc_tensor *y_true, kc_tensor *y_pred,
                                             kc_error *err);
 /* The full computation (Loss.__call__): per-sample losses, weighted by
- * sample_weight (may be NULL), reduced with the loss's reduction (functions:
- * sum_over_batch_size). Returns: new reference (a scalar unless "none"). */
+ * sample_weight (may be NULL; one extra trailing 1 is squeezed, one missing
+ * axis is added at the end, then it must broadcast to the per-sample
+ * shape: KC_ESHAPE otherwise), reduced with the loss's reduction
+ * (functions: sum_over_batch_size). SparseCategoricalCrossentropy's
+ * ignored samples count for nothing: loss 0, and left out of the
+ * sum_over_batch_size denominator (0 when all are ignored).
+ * Returns: new reference (a scalar unless "none"). */
 KC_API KC_NODISCARD kc_tensor *kc_loss_compute(kc_object *loss, kc_tensor *y_true,
                                                kc_tensor *y_pred, kc_tensor *sample_weight,
                                                kc_error *err);
