@@ -20,5 +20,9 @@
 #include "ckeras/constraint.h"
 #include "ckeras/layer.h"
 #include "ckeras/model.h"
+#include "ckeras/loss.h"
+#include "ckeras/metric.h"
+#include "ckeras/schedule.h"
+#include "ckeras/optimizer.h"
 
 #endif /* CKERAS_H */

@@ -9,6 +9,10 @@ extern const kc__kind_info kc__regularizer_kind;
 extern const kc__kind_info kc__constraint_kind;
 extern const kc__kind_info kc__layer_kind;
 extern const kc__kind_info kc__model_kind;
+extern const kc__kind_info kc__loss_kind;
+extern const kc__kind_info kc__metric_kind;
+extern const kc__kind_info kc__optimizer_kind;
+extern const kc__kind_info kc__schedule_kind;
 
 static const kc__kind_info *const defined[KC_KIND_COUNT] = {
     [KC_KIND_ACTIVATION] = &kc__activation_kind,
@@ -17,6 +21,10 @@ static const kc__kind_info *const defined[KC_KIND_COUNT] = {
     [KC_KIND_CONSTRAINT] = &kc__constraint_kind,
     [KC_KIND_LAYER] = &kc__layer_kind,
     [KC_KIND_MODEL] = &kc__model_kind,
+    [KC_KIND_LOSS] = &kc__loss_kind,
+    [KC_KIND_METRIC] = &kc__metric_kind,
+    [KC_KIND_OPTIMIZER] = &kc__optimizer_kind,
+    [KC_KIND_SCHEDULE] = &kc__schedule_kind,
 };
 
 static const kc__kind_info minimal[KC_KIND_COUNT] = {

@@ -33,6 +33,10 @@ extern const kc__builtins kc__regularizer_builtins;
 extern const kc__builtins kc__constraint_builtins;
 extern const kc__builtins kc__layer_builtins;
 extern const kc__builtins kc__model_builtins;
+extern const kc__builtins kc__loss_builtins;
+extern const kc__builtins kc__metric_builtins;
+extern const kc__builtins kc__optimizer_builtins;
+extern const kc__builtins kc__schedule_builtins;
 
 static const kc__builtins *const builtin_tables[] = {
     &kc__activation_builtins,
@@ -41,6 +45,10 @@ static const kc__builtins *const builtin_tables[] = {
     &kc__constraint_builtins,
     &kc__layer_builtins,
     &kc__model_builtins,
+    &kc__loss_builtins,
+    &kc__metric_builtins,
+    &kc__schedule_builtins,
+    &kc__optimizer_builtins,
 };
 
 static entry *find_exact(kc_kind kind, const char *name)
