@@ -46,7 +46,8 @@ typedef struct kc_metric {
 } kc_metric;
 
 typedef struct kc_metric_methods {
-    /* Add one batch. sample_weight may be NULL. */
+    /* Add one batch. sample_weight may be NULL; so may y_pred, when the
+     * caller has none (see kc_metric_update). Runs with tapes paused. */
     kc_status (*update_state)(kc_object *self, kc_tensor *y_true, kc_tensor *y_pred,
                               kc_tensor *sample_weight, kc_error *err);
     /* The value so far (new reference; a scalar for most metrics). */
@@ -55,6 +56,10 @@ typedef struct kc_metric_methods {
     kc_status (*reset_state)(kc_object *self, kc_error *err);
 } kc_metric_methods;
 
+/* Add one batch (Keras' update_state). sample_weight may be NULL. Mean and
+ * Sum take their values from y_true (Keras' update_state(values, ...)) and
+ * accept y_pred == NULL; the other built-ins need both. Never recorded on
+ * gradient tapes. */
 KC_API KC_NODISCARD kc_status kc_metric_update(kc_object *metric, kc_tensor *y_true,
                                                kc_tensor *y_pred, kc_tensor *sample_weight,
                                                kc_error *err);
