@@ -11,7 +11,10 @@
  *   PolynomialDecay (initial_learning_rate, decay_steps,
  *     end_learning_rate=0.0001, power=1.0, cycle=false, name=null);
  *   CosineDecay (initial_learning_rate, decay_steps, alpha=0.0, name=null,
- *     warmup_target=null, warmup_steps=0). */
+ *     warmup_target=null, warmup_steps=0);
+ *   CosineDecayRestarts (initial_learning_rate, first_decay_steps,
+ *     t_mul=2.0, m_mul=1.0, alpha=0.0, name=null).
+ * Schedules are not differentiable ops: they are evaluated in double. */
 #ifndef CKERAS_SCHEDULE_H
 #define CKERAS_SCHEDULE_H
 
