@@ -24,5 +24,7 @@
 #include "ckeras/metric.h"
 #include "ckeras/schedule.h"
 #include "ckeras/optimizer.h"
+#include "ckeras/trainer.h"
+#include "ckeras/io.h"
 
 #endif /* CKERAS_H */

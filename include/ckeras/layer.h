@@ -35,6 +35,8 @@ KC_BEGIN_DECLS
 
 /* Most outputs a layer call may produce (RNNs with states, ...). */
 #define KC_MAX_LAYER_OUTPUTS 16
+/* Most weights convert_weights may return for one layer. */
+#define KC_MAX_LAYER_WEIGHTS 64
 
 typedef struct kc__layer_state kc__layer_state;
 
@@ -80,6 +82,16 @@ typedef struct kc_layer_methods {
     /* Optional: masks of the outputs (new references, or NULL entries). */
     kc_status (*compute_mask)(kc_object *self, const kc_call_args *args, kc_tensor *const *out,
                               int n_out, kc_tensor **out_masks, kc_error *err);
+    /* Optional: Keras' preprocess_weights_for_loading for this layer. Given
+     * the n_in arrays a file stores for it (float32, the file's order) and
+     * the file's keras_version ("1.2.2", "2.15.0"; "1" when absent) and
+     * backend ("" when absent), store this layer's weights in out (new
+     * references, at most KC_MAX_LAYER_WEIGHTS) and their count in *n_out,
+     * or leave *n_out at 0 to use the stored arrays unchanged. Keras 1
+     * layouts, Theano kernels and cuDNN biases are converted here. */
+    kc_status (*convert_weights)(kc_object *self, kc_tensor *const *in, int n_in,
+                                 const char *keras_version, const char *backend, kc_tensor **out,
+                                 int *n_out, kc_error *err);
 } kc_layer_methods;
 
 /* --- using layers ---------------------------------------------------------- */

@@ -284,6 +284,12 @@ void kc_layer_set_trainable(kc_object *layer, bool trainable)
 
 /* ---- weights ------------------------------------------------------------------------- */
 
+/* While a model is built from a file, weights may not add up to more than
+ * the file could hold: a hostile config declaring a 10^12-element kernel
+ * fails here, before anything is allocated. */
+static _Thread_local int64_t weight_budget = -1;
+void kc__weight_budget_set(int64_t bytes) { weight_budget = bytes; }
+
 kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, const int64_t *dims,
                                  kc_object *initializer, kc_object *regularizer,
                                  kc_object *constraint, bool trainable, kc_error *err)
@@ -295,6 +301,19 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
     kc_layer *l = kc__as_layer(layer);
     kc__layer_state *s = l->state;
     if (kc__layer_ensure_name(layer, err) != KC_OK) return NULL;
+    if (weight_budget >= 0) {
+        int64_t count;
+        if (kc__check_dims(ndim, dims, &count, err) != KC_OK) return NULL;
+        if (count > weight_budget / 4) {
+            char buf[160];
+            kc__errf(err, KC_ELIMIT,
+                     "weight '%s' of layer '%s' has shape %s, more than the file could hold "
+                     "(raise kc_load_options.max_weight_bytes to allow it)",
+                     name, l->name, kc__dims_format(ndim, dims, buf, sizeof(buf)));
+            return NULL;
+        }
+        weight_budget -= count * 4;
+    }
     kc_tensor *value = initializer ? kc_initializer_make(initializer, ndim, dims, err)
                                    : kc_tensor_zeros(KC_FLOAT32, ndim, dims, err);
     if (!value) {

@@ -79,6 +79,9 @@ kc_status kc__layer_output_shapes(kc_object *layer, const kc_shape *in, int n_in
 int kc__sublayer_count(const kc_object *layer);
 kc_object *kc__sublayer(const kc_object *layer, int i);
 
+/* Bound on the bytes of weights created from now on (< 0: none). */
+void kc__weight_budget_set(int64_t bytes);
+
 /* Call depth on this thread: the outermost call clears call losses. */
 extern _Thread_local int kc__call_depth;
 

@@ -105,7 +105,7 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
         srclen = b.n;
     }
     json_error_t je;
-    json_t *j = json_loadb(src, srclen, JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb(src, srclen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     kc__free(b.p);
     if (!j) {
         kc__errf(err, KC_EFORMAT, "invalid JSON: %s", je.text);

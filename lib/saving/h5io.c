@@ -1,0 +1,638 @@
+/* The HDF5 door (see h5io.h). The only file that includes <hdf5.h>.
+ *
+ * Keras files come from anywhere, so every call here treats them as
+ * hostile: HDF5's own error printing is off and its innermost error message
+ * is copied into kc_error; paths are walked link by link and only hard
+ * links are followed (an external link could make HDF5 open another file);
+ * datasets with external storage or virtual layouts are refused; string
+ * sizes and list lengths are bounded before anything is allocated.
+ *
+ * Strings are read whatever way h5py wrote them: variable or fixed length,
+ * ASCII or UTF-8 charset, NULLTERM / NULLPAD / SPACEPAD, scalar or 1-D. */
+#include "h5io.h"
+
+#include <hdf5.h>
+#include <string.h>
+
+struct kc__h5 {
+    hid_t file;
+    char *path;
+    bool writable;
+};
+
+static int fail_after; /* test hook */
+void kc__h5_fail_write_after(int n) { fail_after = n; }
+
+/* ---- errors --------------------------------------------------------------------- */
+
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc) snprintf(data, 200, "%s", e->desc);
+    return 0;
+}
+
+/* Fail with code and message; the context gets HDF5's innermost error. */
+#define h5fail(err, code, ...) h5fail_impl((err), (code), __FILE__, __LINE__, __VA_ARGS__)
+static kc_status h5fail_impl(kc_error *err, kc_status code, const char *file, int line, const char *fmt, ...)
+    KC_PRINTF(5, 6);
+static kc_status h5fail_impl(kc_error *err, kc_status code, const char *file, int line, const char *fmt, ...)
+{
+    char msg[256], h5msg[200] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, h5msg);
+    H5Eclear2(H5E_DEFAULT);
+    kc__error_set(err, code, file, line, "%s", msg);
+    if (h5msg[0]) kc__error_context(err, "HDF5: %s", h5msg);
+    return code;
+}
+
+static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---- files ------------------------------------------------------------------------ */
+
+kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
+{
+    quiet();
+    if (!path) {
+        kc__errf(err, KC_EINVAL, "file path is NULL");
+        return NULL;
+    }
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            kc__errf(err, KC_EIO, "cannot open '%s'", path);
+            return NULL;
+        }
+        fclose(f);
+        kc__errf(err, KC_EFORMAT, "'%s' is not an HDF5 file", path);
+        return NULL;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* files are opened read-only and closed strongly: no objects stay open */
+    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t file = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file < 0) {
+        h5fail(err, KC_EFORMAT, "cannot open HDF5 file '%s' (damaged or truncated?)", path);
+        return NULL;
+    }
+    kc__h5 *h = kc__calloc(1, sizeof(*h));
+    char *p = kc__strdup(path);
+    if (!h || !p) {
+        kc__free(h);
+        kc__free(p);
+        H5Fclose(file);
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    h->file = file;
+    h->path = p;
+    return h;
+}
+
+kc__h5 *kc__h5_create(const char *path, kc_error *err)
+{
+    quiet();
+    /* default properties: superblock v0, the earliest format, as h5py writes */
+    hid_t file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        h5fail(err, KC_EIO, "cannot create '%s'", path);
+        return NULL;
+    }
+    kc__h5 *h = kc__calloc(1, sizeof(*h));
+    char *p = kc__strdup(path);
+    if (!h || !p) {
+        kc__free(h);
+        kc__free(p);
+        H5Fclose(file);
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    h->file = file;
+    h->path = p;
+    h->writable = true;
+    return h;
+}
+
+kc_status kc__h5_close(kc__h5 *h, kc_error *err)
+{
+    if (!h) return KC_OK;
+    quiet();
+    kc_status rc = KC_OK;
+    if (h->writable && H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+        rc = h5fail(err, KC_EIO, "cannot write '%s'", h->path);
+    if (H5Fclose(h->file) < 0 && rc == KC_OK) rc = h5fail(err, KC_EIO, "cannot close '%s'", h->path);
+    kc__free(h->path);
+    kc__free(h);
+    return rc;
+}
+
+const char *kc__h5_path(const kc__h5 *h) { return h->path; }
+
+/* ---- links -------------------------------------------------------------------------- */
+
+/* Every component of path must exist and be a hard link. Returns KC_OK,
+ * KC_ENOTFOUND (quietly, err untouched when `quietly`) or KC_EFORMAT for
+ * soft / external links. */
+static kc_status walk(kc__h5 *h, const char *path, bool quietly, kc_error *err)
+{
+    size_t n = strlen(path);
+    if (n == 0 || n > 4096) return kc__errf(err, KC_EINVAL, "bad HDF5 path");
+    char buf[4097];
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (strcmp(buf, "/") != 0) {
+            htri_t ex = H5Lexists(h->file, buf, H5P_DEFAULT);
+            if (ex <= 0) {
+                H5Eclear2(H5E_DEFAULT);
+                if (!quietly) kc__errf(err, KC_EFORMAT, "'%s' has no object '%s'", h->path, buf);
+                return quietly ? KC_ENOTFOUND : KC_EFORMAT;
+            }
+            H5L_info_t info;
+            if (H5Lget_info(h->file, buf, &info, H5P_DEFAULT) < 0)
+                return h5fail(err, KC_EFORMAT, "cannot inspect '%s' in '%s'", buf, h->path);
+            if (info.type != H5L_TYPE_HARD)
+                return kc__errf(err, KC_EFORMAT, "'%s' in '%s' is a %s link; only hard links are allowed",
+                                buf, h->path, info.type == H5L_TYPE_EXTERNAL ? "external" : "soft");
+        }
+        buf[i] = saved;
+    }
+    return KC_OK;
+}
+
+static bool object_type(kc__h5 *h, const char *path, H5O_type_t *type)
+{
+    if (walk(h, path, true, NULL) != KC_OK) return false;
+    H5O_info_t info;
+    if (H5Oget_info_by_name(h->file, path, &info, H5P_DEFAULT) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+    }
+    *type = info.type;
+    return true;
+}
+
+bool kc__h5_is_group(kc__h5 *h, const char *path)
+{
+    quiet();
+    H5O_type_t t;
+    return object_type(h, path, &t) && t == H5O_TYPE_GROUP;
+}
+
+bool kc__h5_exists(kc__h5 *h, const char *path)
+{
+    quiet();
+    H5O_type_t t;
+    return object_type(h, path, &t);
+}
+
+bool kc__h5_has_attr(kc__h5 *h, const char *obj, const char *name)
+{
+    quiet();
+    if (walk(h, obj, true, NULL) != KC_OK) return false;
+    htri_t r = H5Aexists_by_name(h->file, obj, name, H5P_DEFAULT);
+    if (r < 0) H5Eclear2(H5E_DEFAULT);
+    return r > 0;
+}
+
+typedef struct names {
+    char **items;
+    size_t n, cap;
+    bool oom;
+} names;
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g, (void)info;
+    names *ns = data;
+    char *c = kc__strdup(name);
+    if (!c || ns->n >= KC__H5_MAX_LIST || !kc__grow((void **)&ns->items, &ns->cap, ns->n + 1, sizeof(char *))) {
+        kc__free(c);
+        ns->oom = true;
+        return -1;
+    }
+    ns->items[ns->n++] = c;
+    return 0;
+}
+
+kc_status kc__h5_list_group(kc__h5 *h, const char *path, char ***items, size_t *n, kc_error *err)
+{
+    quiet();
+    *items = NULL;
+    *n = 0;
+    kc_status rc = walk(h, path, false, err);
+    if (rc != KC_OK) return rc;
+    names ns = {0};
+    hsize_t idx = 0;
+    if (H5Literate_by_name(h->file, path, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &ns, H5P_DEFAULT) < 0) {
+        kc__free_strings(ns.items, ns.n);
+        if (ns.oom) return kc__errf(err, KC_ENOMEM, "out of memory listing '%s'", path);
+        return h5fail(err, KC_EFORMAT, "cannot list group '%s'", path);
+    }
+    *items = ns.items;
+    *n = ns.n;
+    return KC_OK;
+}
+
+void kc__free_strings(char **items, size_t n)
+{
+    if (!items) return;
+    for (size_t i = 0; i < n; i++) kc__free(items[i]);
+    kc__free(items);
+}
+
+/* ---- reading string attributes ----------------------------------------------------------- */
+
+/* Copy a fixed-length item, stripping the padding. */
+static char *fixed_item(const char *p, size_t size, H5T_str_t pad)
+{
+    size_t len = 0;
+    if (pad == H5T_STR_NULLTERM || pad == H5T_STR_NULLPAD) {
+        while (len < size && p[len]) len++;
+    } else {
+        len = size;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\0')) len--;
+    }
+    char *s = kc__malloc(len + 1);
+    if (s) {
+        memcpy(s, p, len);
+        s[len] = '\0';
+    }
+    return s;
+}
+
+/* Read attribute (obj, name) as strings. empty_ok: an empty numeric array
+ * counts as an empty list. */
+static kc_status read_strings(kc__h5 *h, const char *obj, const char *name, bool want_scalar,
+                              char ***items, size_t *n_items, bool *present, kc_error *err)
+{
+    quiet();
+    *items = NULL;
+    *n_items = 0;
+    *present = false;
+    kc_status rc = walk(h, obj, false, err);
+    if (rc != KC_OK) return rc;
+    htri_t ex = H5Aexists_by_name(h->file, obj, name, H5P_DEFAULT);
+    if (ex < 0) return h5fail(err, KC_EFORMAT, "cannot read attributes of '%s'", obj);
+    if (ex == 0) return KC_OK;
+    hid_t attr = H5Aopen_by_name(h->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0) return h5fail(err, KC_EFORMAT, "cannot open attribute '%s' of '%s'", name, obj);
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr), mem = H5I_INVALID_HID;
+    char **out = NULL;
+    size_t count = 0;
+    rc = KC_OK;
+    if (type < 0 || space < 0) {
+        rc = h5fail(err, KC_EFORMAT, "cannot read attribute '%s' of '%s'", name, obj);
+        goto done;
+    }
+    H5S_class_t sc = H5Sget_simple_extent_type(space);
+    hssize_t np = sc == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(space);
+    int nd = sc == H5S_SIMPLE ? H5Sget_simple_extent_ndims(space) : 0;
+    H5T_class_t tc = H5Tget_class(type);
+    if (np < 0 || (size_t)np > KC__H5_MAX_LIST || nd > 1) {
+        rc = kc__errf(err, KC_EFORMAT, "attribute '%s' of '%s' has an unexpected shape", name, obj);
+        goto done;
+    }
+    if (tc != H5T_STRING) {
+        if (!want_scalar && np == 0 && sc != H5S_NULL) { /* Keras' empty list: float64 (0,) */
+            *present = true;
+            goto done;
+        }
+        rc = kc__errf(err, KC_EFORMAT, "attribute '%s' of '%s' must hold strings", name, obj);
+        goto done;
+    }
+    if (want_scalar && np != 1) {
+        rc = kc__errf(err, KC_EFORMAT, "attribute '%s' of '%s' must be one string, it has %lld", name, obj,
+                      (long long)np);
+        goto done;
+    }
+    if (!want_scalar && sc == H5S_SCALAR) {
+        rc = kc__errf(err, KC_EFORMAT, "attribute '%s' of '%s' must be a list of strings, it is one string",
+                      name, obj);
+        goto done;
+    }
+    out = kc__calloc((size_t)np + 1, sizeof(char *));
+    if (!out) {
+        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+        goto done;
+    }
+    htri_t vl = H5Tis_variable_str(type);
+    if (vl > 0) {
+        mem = H5Tcopy(H5T_C_S1);
+        char **raw = kc__calloc((size_t)np + 1, sizeof(char *));
+        if (mem < 0 || !raw || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0) {
+            kc__free(raw);
+            rc = h5fail(err, KC_ENOMEM, "cannot prepare to read '%s'", name);
+            goto done;
+        }
+        if (H5Aread(attr, mem, raw) < 0) {
+            kc__free(raw);
+            rc = h5fail(err, KC_EFORMAT, "cannot read attribute '%s' of '%s'", name, obj);
+            goto done;
+        }
+        for (hssize_t i = 0; i < np && rc == KC_OK; i++) {
+            size_t len = raw[i] ? strlen(raw[i]) : 0;
+            if (len > KC__H5_MAX_STRING) rc = kc__errf(err, KC_ELIMIT, "attribute '%s' of '%s' is too long", name, obj);
+            else if (!(out[i] = kc__malloc(len + 1))) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+            else {
+                if (len) memcpy(out[i], raw[i], len);
+                out[i][len] = '\0';
+            }
+        }
+        H5Dvlen_reclaim(mem, space, H5P_DEFAULT, raw);
+        kc__free(raw);
+        count = (size_t)np;
+    } else if (vl == 0) {
+        size_t size = H5Tget_size(type);
+        if (size == 0 || size > KC__H5_MAX_STRING || (size_t)np * size > KC__H5_MAX_STRING) {
+            rc = kc__errf(err, KC_ELIMIT, "attribute '%s' of '%s' is too large", name, obj);
+            goto done;
+        }
+        char *raw = kc__malloc((size_t)np * size + 1);
+        if (!raw) {
+            rc = kc__errf(err, KC_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (H5Aread(attr, type, raw) < 0) {
+            kc__free(raw);
+            rc = h5fail(err, KC_EFORMAT, "cannot read attribute '%s' of '%s'", name, obj);
+            goto done;
+        }
+        H5T_str_t pad = H5Tget_strpad(type);
+        for (hssize_t i = 0; i < np && rc == KC_OK; i++)
+            if (!(out[i] = fixed_item(raw + (size_t)i * size, size, pad))) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+        kc__free(raw);
+        count = (size_t)np;
+    } else {
+        rc = h5fail(err, KC_EFORMAT, "cannot inspect attribute '%s' of '%s'", name, obj);
+    }
+    if (rc == KC_OK) *present = true;
+done:
+    if (mem >= 0) H5Tclose(mem);
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    H5Aclose(attr);
+    if (rc != KC_OK) {
+        kc__free_strings(out, count ? count : 0);
+        if (!count && out) kc__free(out);
+        return rc;
+    }
+    *items = out;
+    *n_items = count;
+    return KC_OK;
+}
+
+kc_status kc__h5_read_attr_string(kc__h5 *h, const char *obj, const char *name, char **out,
+                                  bool *present, kc_error *err)
+{
+    char **items;
+    size_t n;
+    *out = NULL;
+    kc_status rc = read_strings(h, obj, name, true, &items, &n, present, err);
+    if (rc != KC_OK || !*present) return rc;
+    *out = items[0];
+    kc__free(items);
+    return KC_OK;
+}
+
+kc_status kc__h5_read_attr_strings(kc__h5 *h, const char *obj, const char *name, char ***items,
+                                   size_t *n, bool *present, kc_error *err)
+{
+    return read_strings(h, obj, name, false, items, n, present, err);
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+static hid_t open_obj(kc__h5 *h, const char *obj)
+{
+    return H5Oopen(h->file, obj, H5P_DEFAULT);
+}
+
+static kc_status write_attr(kc__h5 *h, const char *obj, const char *name, hid_t type, hid_t space,
+                            const void *buf, kc_error *err)
+{
+    hid_t o = open_obj(h, obj);
+    if (o < 0) return h5fail(err, KC_EIO, "cannot open '%s' to write attribute '%s'", obj, name);
+    if (H5Aexists(o, name) > 0) H5Adelete(o, name);
+    hid_t a = H5Acreate2(o, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    kc_status rc = KC_OK;
+    if (a < 0 || H5Awrite(a, type, buf) < 0) rc = h5fail(err, KC_EIO, "cannot write attribute '%s' of '%s'", name, obj);
+    if (a >= 0) H5Aclose(a);
+    H5Oclose(o);
+    return rc;
+}
+
+kc_status kc__h5_write_attr_string(kc__h5 *h, const char *obj, const char *name, const char *value,
+                                   bool vlen, kc_error *err)
+{
+    quiet();
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    kc_status rc = KC_OK;
+    size_t len = strlen(value);
+    if (t < 0 || s < 0) {
+        rc = h5fail(err, KC_ENOMEM, "cannot create an HDF5 string type");
+    } else if (vlen) {
+        if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)
+            rc = h5fail(err, KC_EIO, "cannot create an HDF5 string type");
+        else
+            rc = write_attr(h, obj, name, t, s, &value, err);
+    } else {
+        if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+            H5Tset_cset(t, H5T_CSET_ASCII) < 0)
+            rc = h5fail(err, KC_EIO, "cannot create an HDF5 string type");
+        else
+            rc = write_attr(h, obj, name, t, s, len ? value : "", err);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    return rc;
+}
+
+kc_status kc__h5_write_attr_strings(kc__h5 *h, const char *obj, const char *name,
+                                    char *const *items, size_t n, kc_error *err)
+{
+    quiet();
+    hsize_t dim = n;
+    hid_t s = H5Screate_simple(1, &dim, NULL);
+    if (s < 0) return h5fail(err, KC_ENOMEM, "cannot create an HDF5 dataspace");
+    kc_status rc;
+    if (n == 0) { /* as Keras: np.asarray([]) -> float64 (0,) */
+        double dummy = 0;
+        rc = write_attr(h, obj, name, H5T_IEEE_F64LE, s, &dummy, err);
+        H5Sclose(s);
+        return rc;
+    }
+    size_t maxlen = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(items[i]);
+        if (l > maxlen) maxlen = l;
+    }
+    char *buf = kc__calloc(n, maxlen);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (!buf || t < 0 || H5Tset_size(t, maxlen) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+        H5Tset_cset(t, H5T_CSET_ASCII) < 0) {
+        rc = kc__errf(err, KC_ENOMEM, "out of memory writing attribute '%s'", name);
+    } else {
+        for (size_t i = 0; i < n; i++) memcpy(buf + i * maxlen, items[i], strlen(items[i]));
+        rc = write_attr(h, obj, name, t, s, buf, err);
+    }
+    kc__free(buf);
+    if (t >= 0) H5Tclose(t);
+    H5Sclose(s);
+    return rc;
+}
+
+kc_status kc__h5_create_group(kc__h5 *h, const char *path, kc_error *err)
+{
+    quiet();
+    if (kc__h5_is_group(h, path)) return KC_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0) {
+        if (lcpl >= 0) H5Pclose(lcpl);
+        return h5fail(err, KC_ENOMEM, "cannot create HDF5 properties");
+    }
+    hid_t g = H5Gcreate2(h->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0) return h5fail(err, KC_EIO, "cannot create group '%s' in '%s'", path, h->path);
+    H5Gclose(g);
+    return KC_OK;
+}
+
+/* ---- datasets ------------------------------------------------------------------------------------ */
+
+static hid_t open_dataset(kc__h5 *h, const char *path, kc_error *err)
+{
+    if (walk(h, path, false, err) != KC_OK) return H5I_INVALID_HID;
+    H5O_type_t t;
+    if (!object_type(h, path, &t) || t != H5O_TYPE_DATASET) {
+        kc__errf(err, KC_EFORMAT, "'%s' in '%s' is not a dataset", path, h->path);
+        return H5I_INVALID_HID;
+    }
+    hid_t d = H5Dopen2(h->file, path, H5P_DEFAULT);
+    if (d < 0) {
+        h5fail(err, KC_EFORMAT, "cannot open dataset '%s'", path);
+        return H5I_INVALID_HID;
+    }
+    hid_t dcpl = H5Dget_create_plist(d);
+    bool ok = dcpl >= 0;
+    if (ok && H5Pget_layout(dcpl) == H5D_VIRTUAL) {
+        kc__errf(err, KC_EFORMAT, "dataset '%s' is virtual (it reads other files); refused", path);
+        ok = false;
+    } else if (ok && H5Pget_external_count(dcpl) > 0) {
+        kc__errf(err, KC_EFORMAT, "dataset '%s' keeps its data in external files; refused", path);
+        ok = false;
+    } else if (!ok) {
+        h5fail(err, KC_EFORMAT, "cannot inspect dataset '%s'", path);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (!ok) {
+        H5Dclose(d);
+        return H5I_INVALID_HID;
+    }
+    return d;
+}
+
+kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
+                              kc__h5_class *cls, kc_error *err)
+{
+    quiet();
+    hid_t d = open_dataset(h, path, err);
+    if (d < 0) return kc__error_code(err, KC_EFORMAT);
+    hid_t s = H5Dget_space(d), t = H5Dget_type(d);
+    kc_status rc = KC_OK;
+    if (s < 0 || t < 0) {
+        rc = h5fail(err, KC_EFORMAT, "cannot read the shape of '%s'", path);
+    } else {
+        H5S_class_t sc = H5Sget_simple_extent_type(s);
+        int nd = sc == H5S_SCALAR ? 0 : H5Sget_simple_extent_ndims(s);
+        if (sc == H5S_NULL || nd < 0 || nd > KC_MAX_DIMS) {
+            rc = kc__errf(err, KC_EFORMAT, "dataset '%s' has an unsupported shape (rank %d)", path, nd);
+        } else {
+            hsize_t hd[KC_MAX_DIMS];
+            if (nd) H5Sget_simple_extent_dims(s, hd, NULL);
+            for (int i = 0; i < nd; i++) {
+                if (hd[i] > (hsize_t)INT64_MAX / 8) rc = kc__errf(err, KC_ELIMIT, "dataset '%s' is too large", path);
+                dims[i] = (int64_t)hd[i];
+            }
+            *ndim = nd;
+            H5T_class_t tc = H5Tget_class(t);
+            *cls = tc == H5T_FLOAT ? KC__H5_FLOAT : tc == H5T_INTEGER ? KC__H5_INT : KC__H5_OTHER;
+        }
+    }
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return rc;
+}
+
+static kc_status read_as(kc__h5 *h, const char *path, hid_t memtype, void *dst, int64_t count, kc_error *err)
+{
+    quiet();
+    hid_t d = open_dataset(h, path, err);
+    if (d < 0) return kc__error_code(err, KC_EFORMAT);
+    hid_t s = H5Dget_space(d), t = H5Dget_type(d);
+    kc_status rc = KC_OK;
+    hssize_t np = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+    H5T_class_t tc = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (np != count)
+        rc = kc__errf(err, KC_ESHAPE, "dataset '%s' has %lld values, %lld were expected", path, (long long)np,
+                      (long long)count);
+    else if (tc != H5T_FLOAT && tc != H5T_INTEGER)
+        rc = kc__errf(err, KC_EFORMAT, "dataset '%s' does not hold numbers", path);
+    else if (count > 0 && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+        rc = h5fail(err, KC_EFORMAT, "cannot read dataset '%s' (damaged or truncated file?)", path);
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return rc;
+}
+
+kc_status kc__h5_read_f32(kc__h5 *h, const char *path, float *dst, int64_t count, kc_error *err)
+{
+    return read_as(h, path, H5T_NATIVE_FLOAT, dst, count, err);
+}
+
+kc_status kc__h5_read_i64(kc__h5 *h, const char *path, int64_t *dst, int64_t count, kc_error *err)
+{
+    return read_as(h, path, H5T_NATIVE_INT64, dst, count, err);
+}
+
+kc_status kc__h5_write(kc__h5 *h, const char *path, kc_dtype dtype, int ndim, const int64_t *dims,
+                       const void *data, kc_error *err)
+{
+    quiet();
+    if (fail_after > 0 && --fail_after == 0)
+        return kc__errf(err, KC_EIO, "injected write failure at '%s'", path);
+    hsize_t hd[KC_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) hd[i] = (hsize_t)dims[i];
+    hid_t s = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    hid_t ftype = dtype == KC_INT64 ? H5T_STD_I64LE : H5T_IEEE_F32LE;
+    hid_t mtype = dtype == KC_INT64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+    kc_status rc = KC_OK;
+    if (s < 0 || lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0) {
+        rc = h5fail(err, KC_ENOMEM, "cannot create HDF5 properties");
+    } else if (dtype != KC_FLOAT32 && dtype != KC_INT64) {
+        rc = kc__errf(err, KC_ETYPE, "cannot write %s datasets", kc_dtype_name(dtype));
+    } else {
+        hid_t d = H5Dcreate2(h->file, path, ftype, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0) {
+            rc = h5fail(err, KC_EIO, "cannot create dataset '%s'", path);
+        } else {
+            if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+                rc = h5fail(err, KC_EIO, "cannot write dataset '%s'", path);
+            if (H5Dclose(d) < 0 && rc == KC_OK) rc = h5fail(err, KC_EIO, "cannot write dataset '%s'", path);
+        }
+    }
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (s >= 0) H5Sclose(s);
+    return rc;
+}

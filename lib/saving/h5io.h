@@ -1,0 +1,67 @@
+/* ckeras private: the HDF5 door. Only lib/saving/h5io.c includes <hdf5.h>;
+ * everything else reads and writes Keras files through these calls, which
+ * never print, check every HDF5 result, copy HDF5's own error text into
+ * kc_error, and treat the file as untrusted (sizes are bounded, only hard
+ * links are followed, external storage and virtual datasets are refused). */
+#ifndef CKERAS_H5IO_H
+#define CKERAS_H5IO_H
+
+#include "../core/internal.h"
+
+typedef struct kc__h5 kc__h5;
+
+/* Limits on what a file may declare. */
+#define KC__H5_MAX_STRING ((size_t)256 << 20) /* one attribute's text */
+#define KC__H5_MAX_LIST ((size_t)1 << 20)     /* items in a name list */
+
+kc__h5 *kc__h5_open_read(const char *path, kc_error *err);
+/* Create a new file (it must not exist). */
+kc__h5 *kc__h5_create(const char *path, kc_error *err);
+/* Flush and close; reports a failure to write the last bytes. NULL-safe. */
+kc_status kc__h5_close(kc__h5 *h, kc_error *err);
+const char *kc__h5_path(const kc__h5 *h);
+
+/* Is there a group / any object at path? (Only through hard links.) */
+bool kc__h5_is_group(kc__h5 *h, const char *path);
+bool kc__h5_exists(kc__h5 *h, const char *path);
+bool kc__h5_has_attr(kc__h5 *h, const char *obj, const char *name);
+/* Names of the members of a group, sorted as HDF5 lists them. */
+kc_status kc__h5_list_group(kc__h5 *h, const char *path, char ***names, size_t *n, kc_error *err);
+
+/* A scalar string attribute (vlen or fixed, any padding and charset).
+ * *out is kc__malloc'd; *present false (and KC_OK) when absent. */
+kc_status kc__h5_read_attr_string(kc__h5 *h, const char *obj, const char *name, char **out,
+                                  bool *present, kc_error *err);
+/* A 1-D list of strings (vlen or fixed), or an empty numeric array.
+ * *items is an array of kc__malloc'd strings (free with kc__free_strings). */
+kc_status kc__h5_read_attr_strings(kc__h5 *h, const char *obj, const char *name, char ***items,
+                                   size_t *n, bool *present, kc_error *err);
+void kc__free_strings(char **items, size_t n);
+
+/* Attributes as Keras writes them: fixed-length NULLPAD ASCII strings
+ * (vlen when `vlen`), 1-D fixed-length string lists, and an empty list as a
+ * float64 array of shape (0,). */
+kc_status kc__h5_write_attr_string(kc__h5 *h, const char *obj, const char *name, const char *value,
+                                   bool vlen, kc_error *err);
+kc_status kc__h5_write_attr_strings(kc__h5 *h, const char *obj, const char *name,
+                                    char *const *items, size_t n, kc_error *err);
+kc_status kc__h5_create_group(kc__h5 *h, const char *path, kc_error *err);
+
+/* Dataset shape and element class. */
+typedef enum { KC__H5_FLOAT, KC__H5_INT, KC__H5_OTHER } kc__h5_class;
+kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
+                              kc__h5_class *cls, kc_error *err);
+/* Read a whole dataset into dst (count elements), converting to float32 or
+ * int64 as HDF5 does (float64, float16, integers). No intermediate copy. */
+kc_status kc__h5_read_f32(kc__h5 *h, const char *path, float *dst, int64_t count, kc_error *err);
+kc_status kc__h5_read_i64(kc__h5 *h, const char *path, int64_t *dst, int64_t count, kc_error *err);
+/* Write a contiguous little-endian float32 or int64 dataset (0-d: scalar),
+ * creating intermediate groups, straight from data. */
+kc_status kc__h5_write(kc__h5 *h, const char *path, kc_dtype dtype, int ndim, const int64_t *dims,
+                       const void *data, kc_error *err);
+
+/* Test hook: fail the n-th dataset write from now (0 = never), to check
+ * that a save failing halfway leaves the old file intact. */
+void kc__h5_fail_write_after(int n);
+
+#endif /* CKERAS_H5IO_H */
