@@ -763,6 +763,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     int no = 0;
     kc_status rc = kc__layer_output_shapes(layer, in, n_inputs, oshape, &no, err);
     if (rc != KC_OK) return rc;
+    /* the failure path below releases out_masks: never the caller's garbage */
+    for (int i = 0; out_masks && i < no; i++) out_masks[i] = NULL;
     rc = kc_layer_build(layer, in, n_inputs, err);
     if (rc != KC_OK) return rc;
     if (kc__call_depth == 0) kc_layer_clear_call_losses(layer);
@@ -788,7 +790,6 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     }
     if (rc == KC_OK) rc = activity_losses(layer, res, no, err);
     if (rc == KC_OK && out_masks) {
-        for (int i = 0; i < no; i++) out_masks[i] = NULL;
         const kc_layer_methods *m = kc__layer_methods(layer);
         if (m->compute_mask) {
             rc = m->compute_mask(layer, &args, res, no, out_masks, err);
