@@ -62,6 +62,7 @@ void kc__layer_base_fini(kc_object *self)
         kc__free(s->mnames);
         kc__free(s->cache_tr);
         kc__free(s->cache_ntr);
+        kc__free(s->build_shapes);
         kc__free(s);
     }
     kc_object_unref(l->activity_regularizer);
@@ -712,9 +713,23 @@ kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_erro
                           kc__shapes_format(in, n_in, buf, sizeof(buf)));
         return rc;
     }
+    kc__layer_state *s = l->state;
+    if (n_in > 0 && (s->build_shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape)))) {
+        memcpy(s->build_shapes, in, (size_t)n_in * sizeof(kc_shape));
+        s->n_build_shapes = n_in;
+    } else if (n_in > 0) {
+        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
+    }
     l->built = true;
     kc__layers_changed();
     return KC_OK;
+}
+
+int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes)
+{
+    const kc__layer_state *s = kc__as_layer(layer)->state;
+    *shapes = s->build_shapes;
+    return s->n_build_shapes;
 }
 
 static bool shape_fits(const kc_tensor *t, const kc_shape *want)

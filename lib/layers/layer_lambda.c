@@ -19,8 +19,6 @@
 
 #include <string.h>
 
-typedef kc_tensor *(*lambda_fn)(kc_tensor *const *inputs, int n_inputs, void *params, kc_error *err);
-
 typedef struct lambda {
     kc_layer base;
     kc_object *fn; /* a KC_KIND_LAMBDA function object */
@@ -103,7 +101,7 @@ static kc_status lambda_get_config(const kc_object *self, json_t *cfg, kc_error 
 static kc_tensor *run(const lambda *l, kc_tensor *const *in, int n, kc_error *err)
 {
     const kc__function *f = (const kc__function *)l->fn;
-    kc_tensor *y = ((lambda_fn)f->fn)(in, n, f->params, err);
+    kc_tensor *y = ((kc_lambda_fn)f->fn)(in, n, f->params, err);
     if (!y && err && err->code == KC_OK)
         kc__errf(err, KC_EINTERNAL, "Lambda function '%s' failed without saying why", f->name);
     return y;
