@@ -291,6 +291,12 @@ void kc_layer_set_trainable(kc_object *layer, bool trainable)
 static _Thread_local int64_t weight_budget = -1;
 void kc__weight_budget_set(int64_t bytes) { weight_budget = bytes; }
 
+/* While a model is built from a file's config, every weight is about to be
+ * read from the file: running initializers would only be thrown away (for
+ * big models that is a second pass over every byte). */
+static _Thread_local bool weights_from_file;
+void kc__weights_from_file(bool on) { weights_from_file = on; }
+
 kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, const int64_t *dims,
                                  kc_object *initializer, kc_object *regularizer,
                                  kc_object *constraint, bool trainable, kc_error *err)
@@ -315,8 +321,9 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
         }
         weight_budget -= count * 4;
     }
-    kc_tensor *value = initializer ? kc_initializer_make(initializer, ndim, dims, err)
-                                   : kc_tensor_zeros(KC_FLOAT32, ndim, dims, err);
+    kc_tensor *value = weights_from_file ? kc_tensor_empty(KC_FLOAT32, ndim, dims, err)
+                       : initializer     ? kc_initializer_make(initializer, ndim, dims, err)
+                                         : kc_tensor_zeros(KC_FLOAT32, ndim, dims, err);
     if (!value) {
         kc__error_context(err, "layer '%s', weight '%s'", l->name, name);
         return NULL;

@@ -87,6 +87,8 @@ kc_object *kc__sublayer(const kc_object *layer, int i);
 
 /* Bound on the bytes of weights created from now on (< 0: none). */
 void kc__weight_budget_set(int64_t bytes);
+/* While on, new weights are left uninitialized: the loader fills them all. */
+void kc__weights_from_file(bool on);
 
 /* Call depth on this thread: the outermost call clears call losses. */
 extern _Thread_local int kc__call_depth;
