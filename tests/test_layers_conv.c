@@ -131,6 +131,63 @@ START_TEST(models_match_tensorflow_js)
 }
 END_TEST
 
+/* Load a Keras .h5 file and reproduce its .io.json outputs. */
+static void check_h5(const char *stem, double rtol, double atol)
+{
+    char h5[256], io[256];
+    snprintf(h5, sizeof(h5), "%s.h5", stem);
+    snprintf(io, sizeof(io), "%s.io.json", stem);
+    kc_clear_session();
+    kc_object *m = kc_model_load(tu_data(h5), NULL, &err);
+    ck_assert_msg(m != NULL, "%s: %s (%s)", h5, err.message, err.context);
+    json_error_t je;
+    json_t *root = json_load_file(tu_data(io), 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s", io, je.text);
+    json_t *jin = json_object_get(root, "inputs"), *jout = json_object_get(root, "outputs");
+    kc_tensor *ins[16], *outs[32];
+    int n_in = (int)json_array_size(jin), n_out = 0;
+    for (int i = 0; i < n_in; i++) ins[i] = from_json(json_array_get(jin, (size_t)i));
+    kc_status rc = kc_model_predict(m, ins, n_in, 32, outs, &n_out, &err);
+    ck_assert_msg(rc == KC_OK, "%s: %s (%s)", h5, err.message, err.context);
+    ck_assert_int_eq(n_out, (int)json_array_size(jout));
+    for (int i = 0; i < n_out; i++) {
+        kc_tensor *want = from_json(json_array_get(jout, (size_t)i));
+        char label[400];
+        snprintf(label, sizeof(label), "%s output %d vs its golden", h5, i);
+        tu_assert_tensors_close(outs[i], want, rtol, atol, label);
+        kc_tensor_unref(want);
+        kc_tensor_unref(outs[i]);
+    }
+    for (int i = 0; i < n_in; i++) kc_tensor_unref(ins[i]);
+    json_decref(root);
+    kc_object_unref(m);
+}
+
+START_TEST(keras_ref_fixtures_load_and_match)
+{
+    /* keras-ref make-fixture conv1d / cnn (seed 1), written by TensorFlow.js */
+    check_h5("conv/conv1d_fixture", 1e-5, 1e-6);
+    check_h5("conv/cnn", 1e-5, 1e-6);
+}
+END_TEST
+
+/* Real Keras files (tests/data/keras) that use these layers. */
+START_TEST(real_keras_files_load_and_match)
+{
+    static const char *const stems[] = {
+        "keras/func_conv1d_k2.11.0",
+        "keras/seq_sepconv2d_k2.1.3",
+        "keras/seq_conv2d_bn_k2.1.3",
+        "keras/func_conv2d_bn_avgpool_k2.10.0",
+        "keras/seq_cnn_maxpool_dropout_k1.1.2",
+        "keras/func_resnet8_add_k2.4.0",
+        "keras/func_conv2d_prelu_k2.2.0",
+        "keras/func_dscnn_depthwise_k2.13.1", /* its BatchNormalization says "scale": 1 */
+    };
+    for (size_t i = 0; i < sizeof(stems) / sizeof(stems[0]); i++) check_h5(stems[i], 1e-4, 1e-5);
+}
+END_TEST
+
 static kc_tensor *layer_fn(kc_tensor *const *in, const void *ctx, kc_error *e)
 {
     return kc_layer_call1((kc_object *)ctx, in[0], true, e);
@@ -172,6 +229,8 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, models_match_tensorflow_js);
     tcase_add_test(tc, gradients_match_finite_differences);
+    tcase_add_test(tc, keras_ref_fixtures_load_and_match);
+    tcase_add_test(tc, real_keras_files_load_and_match);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,15 @@
 
 extern const kc_class kc__dense_class, kc__batchnorm_class, kc__layernorm_class, kc__embedding_class,
     kc__masking_class, kc__lambda_class;
+/* core layers (layer_activations.c, layer_prelu.c, layer_regularization.c,
+ * layer_reshaping.c, layer_merge.c, layer_concatenate.c, layer_dot.c) */
+extern const kc_class kc__activation_layer_class, kc__relu_layer_class, kc__leaky_relu_layer_class,
+    kc__elu_layer_class, kc__softmax_layer_class, kc__prelu_class;
+extern const kc_class kc__dropout_class, kc__gaussian_noise_class, kc__gaussian_dropout_class,
+    kc__activity_regularization_class;
+extern const kc_class kc__flatten_class, kc__reshape_class, kc__permute_class, kc__repeat_vector_class;
+extern const kc_class kc__add_class, kc__subtract_class, kc__multiply_class, kc__average_class,
+    kc__maximum_class, kc__minimum_class, kc__concatenate_class, kc__dot_class;
 
 /* convolutional layers (layer_conv.c, layer_pooling.c, layer_padding.c,
  * layer_upsampling.c, layer_spatial_dropout.c) */
@@ -27,6 +36,28 @@ static const kc_class *const layer_classes[] = {
     &kc__embedding_class,
     &kc__masking_class,
     &kc__lambda_class,
+    &kc__activation_layer_class,
+    &kc__relu_layer_class,
+    &kc__leaky_relu_layer_class,
+    &kc__elu_layer_class,
+    &kc__softmax_layer_class,
+    &kc__prelu_class,
+    &kc__dropout_class,
+    &kc__gaussian_noise_class,
+    &kc__gaussian_dropout_class,
+    &kc__activity_regularization_class,
+    &kc__flatten_class,
+    &kc__reshape_class,
+    &kc__permute_class,
+    &kc__repeat_vector_class,
+    &kc__add_class,
+    &kc__subtract_class,
+    &kc__multiply_class,
+    &kc__average_class,
+    &kc__maximum_class,
+    &kc__minimum_class,
+    &kc__concatenate_class,
+    &kc__dot_class,
     &kc__conv1d_class,
     &kc__conv2d_class,
     &kc__conv3d_class,

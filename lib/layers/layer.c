@@ -62,6 +62,7 @@ void kc__layer_base_fini(kc_object *self)
         kc__free(s->mnames);
         kc__free(s->cache_tr);
         kc__free(s->cache_ntr);
+        kc__free(s->build_shapes);
         kc__free(s);
     }
     kc_object_unref(l->activity_regularizer);
@@ -712,9 +713,23 @@ kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_erro
                           kc__shapes_format(in, n_in, buf, sizeof(buf)));
         return rc;
     }
+    kc__layer_state *s = l->state;
+    if (n_in > 0 && (s->build_shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape)))) {
+        memcpy(s->build_shapes, in, (size_t)n_in * sizeof(kc_shape));
+        s->n_build_shapes = n_in;
+    } else if (n_in > 0) {
+        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
+    }
     l->built = true;
     kc__layers_changed();
     return KC_OK;
+}
+
+int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes)
+{
+    const kc__layer_state *s = kc__as_layer(layer)->state;
+    *shapes = s->build_shapes;
+    return s->n_build_shapes;
 }
 
 static bool shape_fits(const kc_tensor *t, const kc_shape *want)
@@ -763,6 +778,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     int no = 0;
     kc_status rc = kc__layer_output_shapes(layer, in, n_inputs, oshape, &no, err);
     if (rc != KC_OK) return rc;
+    /* the failure path below releases out_masks: never the caller's garbage */
+    for (int i = 0; out_masks && i < no; i++) out_masks[i] = NULL;
     rc = kc_layer_build(layer, in, n_inputs, err);
     if (rc != KC_OK) return rc;
     if (kc__call_depth == 0) kc_layer_clear_call_losses(layer);
@@ -788,7 +805,6 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     }
     if (rc == KC_OK) rc = activity_losses(layer, res, no, err);
     if (rc == KC_OK && out_masks) {
-        for (int i = 0; i < no; i++) out_masks[i] = NULL;
         const kc_layer_methods *m = kc__layer_methods(layer);
         if (m->compute_mask) {
             rc = m->compute_mask(layer, &args, res, no, out_masks, err);

@@ -437,10 +437,11 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
         kc_config_ctx_init(&ctx, "model_config", o ? o->custom_objects : NULL);
         kc__weight_budget_set(budget);
         rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
-        kc__weight_budget_set(-1);
         if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "model_config is null");
+        if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
+        if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
+        kc__weight_budget_set(-1);
     }
-    if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
     if (rc == KC_OK) {
         if (kc__h5_is_group(h, "/model_weights"))
             rc = load_tree(h, "/model_weights", model, NULL, err);
@@ -487,6 +488,9 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_load_weights: not a model");
     if (!kc__as_layer(model)->built && kc_layer_num_weights(model) == 0 && kc_model_num_layers(model) == 0)
         return kc__errf(err, KC_ESTATE, "model '%s' is empty", kc_layer_name(model));
+    if (kc__is_subclassed(model) && !kc__as_layer(model)->built)
+        return kc__errf(err, KC_ESTATE, "subclassed model '%s' is not built: call it or kc_model_build it "
+                        "before loading weights", kc_layer_name(model));
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) {
         kc__error_context(err, "%s", path ? path : "(null)");

@@ -215,7 +215,13 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
 static kc_status write_model(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err)
 {
     json_t *cfg = NULL, *tc = NULL;
+    json_t *build_config = NULL;
     kc_status rc = kc_serialize(model, &cfg, err);
+    /* a subclassed model carries the shapes it was built for (Keras 3's
+     * build_config), so a loader can create its weights before any call */
+    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
+    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
+        rc = kc__errf(err, KC_ENOMEM, "out of memory");
     if (rc == KC_OK) rc = kc__h5_write_attr_string(h, "/", "keras_version", version, false, err);
     if (rc == KC_OK) rc = kc__h5_write_attr_string(h, "/", "backend", "tensorflow", false, err);
     if (rc == KC_OK) rc = write_json_attr(h, "model_config", cfg, err);
