@@ -393,7 +393,9 @@ START_TEST(grouped_convolution_is_per_group_convolutions)
     CK_NN(y, err);
     kc_tensor *k = kc_variable_value(kc_layer_weight(g, 0));
     ck_assert_int_eq(kc_tensor_dim(k, 2), 2);
-    CK_OK(kc_tensor_assign(kc_variable_value(kc_layer_weight(g, 1)), TU_T1(4, 0.1f, 0.2f, 0.3f, 0.4f), &err));
+    kc_tensor *bias = TU_T1(4, 0.1f, 0.2f, 0.3f, 0.4f);
+    CK_OK(kc_tensor_assign(kc_variable_value(kc_layer_weight(g, 1)), bias, &err));
+    kc_tensor_unref(bias);
     kc_tensor_unref(y);
     y = kc_layer_call1(g, x, false, &err);
     for (int grp = 0; grp < 2; grp++) {

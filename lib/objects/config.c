@@ -150,12 +150,6 @@ kc_status kc_cfg_bool(const kc_config_ctx *ctx, const json_t *cfg, const char *k
         *out = dflt;
         return KC_OK;
     }
-    /* Python's bool is an int: Keras takes scale=1 for True, and some real
-     * files store it that way (func_dscnn_depthwise_k2.13.1: "scale": 1) */
-    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-        *out = json_integer_value(v) == 1;
-        return KC_OK;
-    }
     if (!json_is_boolean(v)) return bad(ctx, key, "true or false", v, err);
     *out = json_is_true(v);
     return KC_OK;

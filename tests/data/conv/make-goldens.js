@@ -10,15 +10,16 @@
 // trainable weight. Writes <name>.json with model_config, weights (Keras'
 // order), inputs, outputs, targets, loss and grads.
 //
-// Models marked nograd have no gradients: TensorFlow.js has none for dilated
-// convolutions nor for Conv3DTranspose, and its UpSampling2D gradient
-// (resizeNearestNeighbor's) is wrong for batches or channels > 1 (the C
-// tests check those against finite differences). Average pooling with padding 'same' appears only in
-// such models: TensorFlow.js's gradient for it divides by the whole window
-// instead of the values inside the input, which disagrees with its own
-// finite differences (its forward pass is right). TensorFlow.js ignores
-// dilation_rate in DepthwiseConv2D and keepdims in global pooling, so
-// the models here do not use them.
+// Models marked nograd have no gradients: TensorFlow.js has none for
+// dilated convolutions nor for Conv3DTranspose, and its UpSampling2D
+// gradient (resizeNearestNeighbor's) is wrong for batches or channels > 1
+// (the C tests check those against finite differences). Average pooling
+// with padding 'same' appears only in such models: TensorFlow.js's gradient
+// for it divides by the whole window instead of the values inside the
+// input, which disagrees with its own finite differences (its forward pass
+// is right). TensorFlow.js ignores dilation_rate in DepthwiseConv2D and
+// keepdims in global pooling, and has no causal padding, so the models
+// here do not use them.
 //
 // Layers TensorFlow.js lacks (Conv1DTranspose, SeparableConv1D,
 // DepthwiseConv1D, Cropping1D/3D, ZeroPadding1D/3D, UpSampling1D/3D,
