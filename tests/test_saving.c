@@ -172,6 +172,30 @@ START_TEST(functional_shared_nested_multi_output_round_trip)
     kc_object *back = su_round_trip(m, "two_heads.h5", NULL, x);
     ck_assert_int_eq(kc_model_num_outputs(back), 3);
     ck_assert_str_eq(kc_model_input_name(back, 1), "right_in");
+
+    /* the nested model's call is node 1 (Keras 2, TensorFlow.js); Keras 3
+     * numbers a nested Sequential's calls from 0: both read the same */
+    json_t *cfg;
+    CK_OK(kc_serialize(m, &cfg, &err));
+    json_t *outs_cfg = json_object_get(json_object_get(cfg, "config"), "output_layers");
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(outs_cfg, 0), 0)), "inner");
+    ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(outs_cfg, 0), 1)), 1);
+    json_array_set_new(json_array_get(outs_cfg, 0), 1, json_integer(0));
+    json_t *layers_cfg = json_object_get(json_object_get(cfg, "config"), "layers");
+    for (size_t i = 0; i < json_array_size(layers_cfg); i++) {
+        json_t *nodes = json_object_get(json_array_get(layers_cfg, i), "inbound_nodes");
+        for (size_t k = 0; k < json_array_size(nodes); k++)
+            for (size_t t = 0; t < json_array_size(json_array_get(nodes, k)); t++) {
+                json_t *ref = json_array_get(json_array_get(nodes, k), t);
+                if (strcmp(json_string_value(json_array_get(ref, 0)), "inner") == 0)
+                    json_array_set_new(ref, 1, json_integer(0));
+            }
+    }
+    kc_object *k3 = NULL;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, cfg, NULL, &k3, &err));
+    json_decref(cfg);
+    ck_assert_int_eq(kc_model_num_outputs(k3), 3);
+    kc_object_unref(k3);
     kc_object_unref(back);
     kc_object_unref(m);
     free_tensors(x, 2);

@@ -70,6 +70,9 @@ kc_status kc__model_build_from_config(kc_object *model, const json_t *build_conf
 /* For the summary: a functional model's nodes and layer output shapes. */
 int kc__graph_num_nodes(const kc__graph *g);
 const kc__gnode *kc__graph_node(const kc__graph *g, int i);
+/* Index of a layer's first node within a model config: 1 for nested
+ * Functional / Sequential models with inputs (Keras' _should_skip_first_node). */
+int kc__first_node_index(const kc_object *layer);
 /* Node index of n renumbered within the model (Keras' node_conversion_map). */
 int kc__graph_node_index(const kc__graph *g, const kc__gnode *n);
 bool kc__graph_sequential_like(const kc__graph *g);

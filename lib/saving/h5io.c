@@ -9,10 +9,14 @@
  *
  * Strings are read whatever way h5py wrote them: variable or fixed length,
  * ASCII or UTF-8 charset, NULLTERM / NULLPAD / SPACEPAD, scalar or 1-D. */
+#define _GNU_SOURCE /* fallocate */
 #include "h5io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <string.h>
+#include <sys/resource.h>
 
 struct kc__h5 {
     hid_t file;
@@ -133,6 +137,25 @@ kc_status kc__h5_close(kc__h5 *h, kc_error *err)
 }
 
 const char *kc__h5_path(const kc__h5 *h) { return h->path; }
+
+kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err)
+{
+    void *handle = NULL;
+    quiet();
+    if (bytes <= 0 || H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle) {
+        H5Eclear2(H5E_DEFAULT);
+        return KC_OK; /* nothing to reserve, or not a POSIX file: write as we go */
+    }
+    struct rlimit lim; /* `ulimit -f` fails writes past it, like a full disk */
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && (rlim_t)bytes > lim.rlim_cur)
+        return kc__errf(err, KC_EIO, "cannot write '%s': about %lld bytes exceed the file size limit (%llu)",
+                        h->path, (long long)bytes, (unsigned long long)lim.rlim_cur);
+    int fd = *(int *)handle;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) == 0) return KC_OK;
+    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINTR) return KC_OK;
+    return kc__errf(err, KC_EIO, "cannot reserve %lld bytes for '%s': %s", (long long)bytes, h->path,
+                    strerror(errno));
+}
 
 /* ---- links -------------------------------------------------------------------------- */
 
