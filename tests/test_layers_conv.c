@@ -3,6 +3,7 @@
  * fixtures), against values computed by hand where TensorFlow.js lacks the
  * layer or differs from Keras, against finite differences, and the real
  * Keras files that use them (tests/data/keras). */
+#include "keras_ref.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -118,16 +119,53 @@ static void check_golden(const char *file, double rtol, double atol)
     json_decref(root);
 }
 
+static const char *const goldens[] = {
+    "conv/conv2d.json",      "conv/conv2d_cf.json",    "conv/conv1d.json",
+    "conv/conv1d_gmax.json", "conv/conv3d.json",       "conv/conv3d_cf.json",
+    "conv/transpose.json",   "conv/transpose_cf.json", "conv/transpose3d.json",
+    "conv/depthwise.json",   "conv/depthwise_cf.json", "conv/reshaping.json",
+    "conv/reshaping_cf.json",
+};
+#define N_GOLDENS ((int)(sizeof(goldens) / sizeof(goldens[0])))
+
 START_TEST(models_match_tensorflow_js)
 {
-    static const char *const files[] = {
-        "conv/conv2d.json",      "conv/conv2d_cf.json",    "conv/conv1d.json",
-        "conv/conv1d_gmax.json", "conv/conv3d.json",       "conv/conv3d_cf.json",
-        "conv/transpose.json",   "conv/transpose_cf.json", "conv/transpose3d.json",
-        "conv/depthwise.json",   "conv/depthwise_cf.json", "conv/reshaping.json",
-        "conv/reshaping_cf.json",
-    };
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) check_golden(files[i], 1e-5, 1e-6);
+    for (int i = 0; i < N_GOLDENS; i++) check_golden(goldens[i], 1e-5, 1e-6);
+}
+END_TEST
+
+/* The other direction: a model ckeras writes (its config as ckeras writes
+ * it, the golden's weights) loads in TensorFlow.js and predicts the
+ * golden's outputs (keras-ref check; skipped when keras-ref is absent). */
+START_TEST(ckeras_written_models_load_in_tensorflow_js)
+{
+    char why[512];
+    if (!kr_find(why, sizeof why)) {
+        fprintf(stderr, "ckeras_written_models_load_in_tensorflow_js: skipped: %s\n", why);
+        return;
+    }
+    const char *file = goldens[_i];
+    json_error_t je;
+    json_t *root = json_load_file(tu_data(file), 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s", file, je.text);
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "model_config", NULL);
+    kc_object *m = NULL;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err));
+    json_t *jw = json_object_get(root, "weights");
+    kc_tensor *w[64];
+    int nw = (int)json_array_size(jw);
+    for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
+    CK_OK(kc_layer_set_weights(m, w, nw, &err));
+    for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
+    char h5[4200], args[12000], out[8192];
+    snprintf(h5, sizeof(h5), "%s/written_%d.h5", tu_tmpdir(), _i);
+    CK_OK(kc_model_save(m, h5, NULL, &err));
+    snprintf(args, sizeof(args), "check '%s' '%s'", h5, tu_data(file));
+    int rc = kr_run(args, out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, ": OK:"), "%s: keras-ref check exit %d:\n%s", file, rc, out);
+    kc_object_unref(m);
+    json_decref(root);
 }
 END_TEST
 
@@ -886,6 +924,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, models_match_tensorflow_js);
+    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     tcase_add_test(tc, convolution_gradients_match_finite_differences);
     tcase_add_test(tc, pooling_and_reshaping_gradients_match_finite_differences);
     tcase_add_test(tc, conv1d_causal_transpose_and_dilation_by_hand);
