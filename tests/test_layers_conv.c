@@ -39,26 +39,37 @@ static kc_tensor *from_json(json_t *j)
     return t;
 }
 
-/* Load model_config + weights from a golden, predict, and (when the golden
- * has grads) compare the training-mode loss gradients. */
-static void check_golden(const char *file, double rtol, double atol)
+/* The model of a golden (tests/data/conv/make-goldens.js) with its weights;
+ * *root receives the parsed golden. */
+static kc_object *golden_model(const char *file, json_t **root)
 {
     json_error_t je;
-    json_t *root = json_load_file(tu_data(file), 0, &je);
-    ck_assert_msg(root != NULL, "%s: %s", file, je.text);
+    *root = json_load_file(tu_data(file), 0, &je);
+    ck_assert_msg(*root != NULL, "%s: %s", file, je.text);
     kc_config_ctx ctx;
     kc_config_ctx_init(&ctx, "model_config", NULL);
     kc_object *m = NULL;
-    kc_status rc = kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err);
+    kc_status rc = kc_deserialize(KC_KIND_MODEL, json_object_get(*root, "model_config"), &ctx, &m, &err);
     ck_assert_msg(rc == KC_OK, "%s: %s (%s)", file, err.message, err.context);
-    json_t *jw = json_object_get(root, "weights");
+    json_t *jw = json_object_get(*root, "weights");
     int nw = (int)json_array_size(jw);
     ck_assert_int_eq(nw, kc_layer_num_weights(m));
+    ck_assert_int_le(nw, 64);
     kc_tensor *w[64];
     for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
     rc = kc_layer_set_weights(m, w, nw, &err);
     ck_assert_msg(rc == KC_OK, "%s: %s", file, err.message);
     for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
+    return m;
+}
+
+/* Load model_config + weights from a golden, predict, and (when the golden
+ * has grads) compare the training-mode loss gradients. */
+static void check_golden(const char *file, double rtol, double atol)
+{
+    json_t *root;
+    kc_object *m = golden_model(file, &root);
+    kc_status rc;
     json_t *jin = json_object_get(root, "inputs"), *jout = json_object_get(root, "outputs");
     kc_tensor *ins[8], *outs[8];
     int n_in = (int)json_array_size(jin), n_out = 0;
@@ -145,19 +156,8 @@ START_TEST(ckeras_written_models_load_in_tensorflow_js)
         return;
     }
     const char *file = goldens[_i];
-    json_error_t je;
-    json_t *root = json_load_file(tu_data(file), 0, &je);
-    ck_assert_msg(root != NULL, "%s: %s", file, je.text);
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, "model_config", NULL);
-    kc_object *m = NULL;
-    CK_OK(kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err));
-    json_t *jw = json_object_get(root, "weights");
-    kc_tensor *w[64];
-    int nw = (int)json_array_size(jw);
-    for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
-    CK_OK(kc_layer_set_weights(m, w, nw, &err));
-    for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
+    json_t *root;
+    kc_object *m = golden_model(file, &root);
     char h5[4200], args[12000], out[8192];
     snprintf(h5, sizeof(h5), "%s/written_%d.h5", tu_tmpdir(), _i);
     CK_OK(kc_model_save(m, h5, NULL, &err));
