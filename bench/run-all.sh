@@ -1,5 +1,7 @@
 #!/bin/sh
-# Run every benchmark given on the command line, in order.
+# Run the benchmarks: bench_matmul and bench_conv on one thread, then
+# bench_saveload (files in /tmp).
 set -e
 "$1" 1
-"$2"
+"$2" 1
+"$3"
