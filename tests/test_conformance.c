@@ -108,6 +108,25 @@ static kc_object *reshaping(void)
                L("Flatten", "{}"), L("Dense", "{\"units\": 2}"));
 }
 
+static kc_object *conv2d_stack(void)
+{
+    return SEQ("8, 8, 3", L("Conv2D", "{\"filters\": 4, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}"),
+               L("DepthwiseConv2D", "{\"kernel_size\": 3, \"depth_multiplier\": 2}"),
+               L("SeparableConv2D", "{\"filters\": 5, \"kernel_size\": 3, \"padding\": \"same\"}"),
+               L("MaxPooling2D", "{\"pool_size\": 2}"), L("ZeroPadding2D", "{\"padding\": 1}"),
+               L("Cropping2D", "{\"cropping\": [[1, 0], [0, 1]]}"), L("UpSampling2D", "{\"size\": 2}"),
+               L("AveragePooling2D", "{\"pool_size\": 2, \"strides\": 1}"),
+               L("Conv2DTranspose", "{\"filters\": 3, \"kernel_size\": 2, \"strides\": 2}"),
+               L("GlobalAveragePooling2D", "{}"), L("Dense", "{\"units\": 2}"));
+}
+
+static kc_object *conv1d_stack(void)
+{
+    return SEQ("12, 3", L("Conv1D", "{\"filters\": 4, \"kernel_size\": 3, \"strides\": 1, \"activation\": \"tanh\"}"),
+               L("MaxPooling1D", "{\"pool_size\": 2}"), L("Conv1D", "{\"filters\": 3, \"kernel_size\": 2, \"padding\": \"same\"}"),
+               L("AveragePooling1D", "{\"pool_size\": 2}"), L("GlobalMaxPooling1D", "{}"), L("Dense", "{\"units\": 2}"));
+}
+
 static kc_object *layer(const char *cls, const char *cfg)
 {
     kc_object *l = kc_layer_create(cls, cfg, &err);
@@ -172,6 +191,8 @@ static const kind kinds[] = {
     {"noise_layers", noise_layers, 0},
     {"reshaping", reshaping, 0},
     {"merges_and_nesting", merges_and_nesting, 0},
+    {"conv2d_stack", conv2d_stack, 0},
+    {"conv1d_stack", conv1d_stack, 0},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
