@@ -911,6 +911,96 @@ START_TEST(keras_weights_only_fixture_loads)
 }
 END_TEST
 
+/* ---- format details ----------------------------------------------------------------------------- */
+
+/* More than 64 KiB of layer names: written split as layer_names0,
+ * layer_names1, ... (an HDF5 object header holds at most 64 KiB of
+ * attributes), and read back. */
+START_TEST(long_name_lists_are_split_and_read)
+{
+    kc_object *m = kc_sequential_new(NULL, &err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){2}, NULL, &err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    kc_object_unref(in);
+    for (int i = 0; i < 1250; i++) { /* 1250 x 56 bytes > 64512 */
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "{\"units\": 2, \"name\": \"a_rather_long_layer_name_to_fill_the_header_number_%04d\"}", i);
+        add(m, layer("Dense", cfg));
+    }
+    su_randomize_weights(m, 3);
+    kc_tensor *x = tu_random(2, (int64_t[]){2, 2}, -1, 1, 5);
+    kc_object *back = su_round_trip(m, "long_names.h5", NULL, &x);
+    hid_t f = H5Fopen(su_path("long_names.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    ck_assert_int_gt(H5Aexists_by_name(f, "/model_weights", "layer_names0", H5P_DEFAULT), 0);
+    ck_assert_int_gt(H5Aexists_by_name(f, "/model_weights", "layer_names1", H5P_DEFAULT), 0);
+    ck_assert_int_eq(H5Aexists_by_name(f, "/model_weights", "layer_names", H5P_DEFAULT), 0);
+    H5Fclose(f);
+    kc_object_unref(back);
+    kc_object_unref(m);
+    kc_tensor_unref(x);
+}
+END_TEST
+
+/* Weights stored as float64, float16 or integers (as h5py writes numpy
+ * arrays of those types) are converted to the layer's float32. */
+static void rewrite_kernel(const char *path, hid_t ftype, hid_t memtype, const void *vals)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    const char *k = "/model_weights/dense/dense/kernel:0";
+    ck_assert_int_ge(H5Ldelete(f, k, H5P_DEFAULT), 0);
+    hid_t s = H5Screate_simple(2, (hsize_t[]){2, 2}, NULL);
+    hid_t d = H5Dcreate2(f, k, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, vals), 0);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Fclose(f);
+}
+
+START_TEST(other_dataset_types_convert_to_float32)
+{
+    kc_object *m = kc_sequential_new(NULL, &err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){2}, NULL, &err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    kc_object_unref(in);
+    add(m, layer("Dense", "{\"units\": 2, \"name\": \"dense\"}"));
+    CK_OK(kc_model_save(m, su_path("types.h5"), NULL, &err));
+    const float want[4] = {0.5f, -1.25f, 3.0f, 65504.0f};
+
+    const double f64[4] = {0.5, -1.25, 3.0, 65504.0};
+    rewrite_kernel(su_path("types.h5"), H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, f64);
+    kc_object *a = kc_model_load(su_path("types.h5"), NULL, &err);
+    CK_NN(a, err);
+    tu_assert_close(kc_variable_value(kc_layer_weight(a, 0)), 2, (int64_t[]){2, 2}, want, 0, 0, "float64");
+
+    /* IEEE half, as numpy's float16 is stored: 1 sign, 5 exponent, 10 mantissa bits */
+    hid_t half = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(half, 15, 10, 5, 0, 10);
+    H5Tset_precision(half, 16);
+    H5Tset_size(half, 2);
+    H5Tset_ebias(half, 15);
+    const unsigned short f16[4] = {0x3800, 0xBD00, 0x4200, 0x7BFF};
+    rewrite_kernel(su_path("types.h5"), half, half, f16);
+    H5Tclose(half);
+    kc_object *b = kc_model_load(su_path("types.h5"), NULL, &err);
+    CK_NN(b, err);
+    tu_assert_close(kc_variable_value(kc_layer_weight(b, 0)), 2, (int64_t[]){2, 2}, want, 0, 0, "float16");
+
+    const int ints[4] = {7, -3, 0, 100000};
+    const float want_i[4] = {7, -3, 0, 100000};
+    rewrite_kernel(su_path("types.h5"), H5T_STD_I32LE, H5T_NATIVE_INT, ints);
+    kc_object *c = kc_model_load(su_path("types.h5"), NULL, &err);
+    CK_NN(c, err);
+    tu_assert_close(kc_variable_value(kc_layer_weight(c, 0)), 2, (int64_t[]){2, 2}, want_i, 0, 0, "int32");
+
+    kc_object_unref(a);
+    kc_object_unref(b);
+    kc_object_unref(c);
+    kc_object_unref(m);
+}
+END_TEST
+
 static Suite *saving_suite(void)
 {
     Suite *s = suite_create("saving");
@@ -929,6 +1019,8 @@ static Suite *saving_suite(void)
     tcase_add_test(tc, subclassed_model_with_add_loss_saves_and_loads);
     tcase_add_test(tc, weights_only_positional_by_name_and_skip_mismatch);
     tcase_add_test(tc, keras_weights_only_fixture_loads);
+    tcase_add_test(tc, long_name_lists_are_split_and_read);
+    tcase_add_test(tc, other_dataset_types_convert_to_float32);
     tcase_add_test(tc, seed_classes_load_through_the_registry); /* last: registers globally */
     suite_add_tcase(s, tc);
     return s;
