@@ -8,7 +8,7 @@ KC_API kc_status ckeras_plugin_init(kc_error *err);
 kc_status ckeras_plugin_init(kc_error *err)
 {
     const kc_class *classes[] = {&seed_my_dense_class, &seed_huber_loss_class, &seed_huber_metric_class,
-                                 &seed_my_model_class};
+                                 &seed_regressor_class};
     for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
         kc_status rc = kc_register_class(classes[i], err);
         if (rc != KC_OK) return rc;

@@ -197,23 +197,29 @@ const kc_class seed_my_dense_class = {
     .config_version = 1, .fini = my_dense_fini, .get_config = my_dense_get_config,
     .from_config = my_dense_from_config, .methods = &my_dense_methods};
 
-/* ---- MyModel (subclassed) ------------------------------------------------------------------ */
+/* ---- ReconstructingRegressor (subclassed) ------------------------------------------------------------ */
 
-typedef struct my_model {
+/* The seed's custom model: hidden Dense layers, an output layer, and a
+ * reconstruction layer created in build (its size is the input's), whose
+ * mean squared reconstruction error joins the loss through add_loss. */
+typedef struct regressor {
     kc_model base;
     int64_t units, outputs;
-    kc_object *hidden, *out; /* owned references; also tracked by the model */
-} my_model;
+    kc_object *hidden[2], *out, *reconstruct; /* owned references; also tracked */
+} regressor;
 
-static void my_model_fini(kc_object *self)
+static void regressor_fini(kc_object *self)
 {
-    kc_object_unref(((my_model *)self)->hidden);
-    kc_object_unref(((my_model *)self)->out);
+    regressor *m = (regressor *)self;
+    kc_object_unref(m->hidden[0]);
+    kc_object_unref(m->hidden[1]);
+    kc_object_unref(m->out);
+    kc_object_unref(m->reconstruct);
 }
-static kc_status my_model_get_config(const kc_object *self, json_t *cfg, kc_error *err)
+static kc_status regressor_get_config(const kc_object *self, json_t *cfg, kc_error *err)
 {
     (void)err;
-    const my_model *m = (const my_model *)self;
+    const regressor *m = (const regressor *)self;
     if (json_object_set_new(cfg, "units", json_integer(m->units)) ||
         json_object_set_new(cfg, "outputs", json_integer(m->outputs)))
         return KC_ENOMEM;
@@ -226,52 +232,61 @@ static kc_object *make_dense(const char *name, int64_t units, const char *act, k
              (long long)units, act);
     return kc_layer_create("Dense", cfg, err);
 }
-static kc_status my_model_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx,
-                                      kc_error *err)
+static kc_status regressor_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx,
+                                       kc_error *err)
 {
-    my_model *m = (my_model *)self;
+    regressor *m = (regressor *)self;
     kc_status rc = kc_cfg_int(ctx, cfg, "units", KC_CFG_POSITIVE, 8, &m->units, err);
     if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "outputs", KC_CFG_POSITIVE, 1, &m->outputs, err);
-    if (rc == KC_OK && !(m->hidden = make_dense("hidden", m->units, "relu", err))) rc = err->code;
+    const char *names[2] = {"hidden", "hidden_1"};
+    for (int i = 0; i < 2 && rc == KC_OK; i++)
+        if (!(m->hidden[i] = make_dense(names[i], m->units, "selu", err))) rc = err->code;
     if (rc == KC_OK && !(m->out = make_dense("out", m->outputs, "linear", err))) rc = err->code;
-    if (rc == KC_OK) rc = kc_model_track_layer(self, m->hidden, err);
+    for (int i = 0; i < 2 && rc == KC_OK; i++) rc = kc_model_track_layer(self, m->hidden[i], err);
     if (rc == KC_OK) rc = kc_model_track_layer(self, m->out, err);
     return rc;
 }
-static kc_status my_model_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
-                               kc_error *err)
+static kc_status regressor_build(kc_object *self, const kc_shape *in, int n_in, kc_error *err)
+{
+    (void)n_in;
+    regressor *m = (regressor *)self;
+    m->reconstruct = make_dense("reconstruct", in[0].dims[in[0].ndim - 1], "linear", err);
+    return m->reconstruct ? kc_model_track_layer(self, m->reconstruct, err) : err->code;
+}
+static kc_status regressor_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
+                                kc_error *err)
 {
     (void)n_out;
-    my_model *m = (my_model *)self;
-    kc_tensor *h = kc_layer_call1(m->hidden, a->inputs[0], a->training, err);
-    if (!h) return err->code;
-    /* the seed's reconstruction-style loss: add_loss inside call */
-    kc_tensor *sq = kc_square(h, err), *mean = sq ? kc_reduce_mean(sq, NULL, 0, false, err) : NULL;
-    kc_tensor *pen = mean ? kc_mul_scalar(mean, 0.01f, err) : NULL;
+    regressor *m = (regressor *)self;
+    kc_scope *s = kc_scope_new(err);
+    if (!s) return err->code;
+    kc_tensor *z = a->inputs[0];
+    for (int i = 0; i < 2; i++) z = kc_scope_take(s, kc_layer_call1(m->hidden[i], z, a->training, err));
+    kc_tensor *recon = kc_scope_take(s, kc_layer_call1(m->reconstruct, z, a->training, err));
+    kc_tensor *diff = kc_scope_take(s, kc_sub(recon, a->inputs[0], err));
+    kc_tensor *mse = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(diff, err)), NULL, 0, false, err));
+    kc_tensor *pen = kc_scope_take(s, kc_mul_scalar(mse, 0.05f, err));
     kc_status rc = pen ? kc_layer_add_loss(self, pen, err) : err->code;
-    kc_tensor_unref(sq);
-    kc_tensor_unref(mean);
-    kc_tensor_unref(pen);
-    if (rc == KC_OK && !(out[0] = kc_layer_call1(m->out, h, a->training, err))) rc = err->code;
-    kc_tensor_unref(h);
+    if (rc == KC_OK && !(out[0] = kc_layer_call1(m->out, z, a->training, err))) rc = err->code;
+    kc_scope_free(s);
     return rc;
 }
-static kc_status my_model_output_shape(const kc_object *self, const kc_shape *in, int n_in, kc_shape *out,
-                                       int *n_out, kc_error *err)
+static kc_status regressor_output_shape(const kc_object *self, const kc_shape *in, int n_in, kc_shape *out,
+                                        int *n_out, kc_error *err)
 {
     (void)n_in;
     (void)err;
     out[0] = in[0];
-    out[0].dims[in[0].ndim - 1] = ((const my_model *)self)->outputs;
+    out[0].dims[in[0].ndim - 1] = ((const regressor *)self)->outputs;
     *n_out = 1;
     return KC_OK;
 }
-static const kc_model_methods my_model_methods = {
-    .layer = {.call = my_model_call, .compute_output_shape = my_model_output_shape}};
-const kc_class seed_my_model_class = {
-    .abi = KC_CLASS_ABI, .kind = KC_KIND_MODEL, .name = "MyModel", .size = sizeof(my_model),
-    .config_version = 1, .fini = my_model_fini, .get_config = my_model_get_config,
-    .from_config = my_model_from_config, .methods = &my_model_methods};
+static const kc_model_methods regressor_methods = {
+    .layer = {.build = regressor_build, .call = regressor_call, .compute_output_shape = regressor_output_shape}};
+const kc_class seed_regressor_class = {
+    .abi = KC_CLASS_ABI, .kind = KC_KIND_MODEL, .name = "ReconstructingRegressor", .size = sizeof(regressor),
+    .config_version = 1, .fini = regressor_fini, .get_config = regressor_get_config,
+    .from_config = regressor_from_config, .methods = &regressor_methods};
 
 /* ---- all of it as custom_objects ------------------------------------------------------------ */
 
@@ -286,7 +301,7 @@ kc_custom_objects *seed_custom_objects(float threshold, kc_error *err)
     }
     *t = threshold;
     const kc_class *classes[] = {&seed_my_dense_class, &seed_huber_loss_class, &seed_huber_metric_class,
-                                 &seed_my_model_class};
+                                 &seed_regressor_class};
     kc_status rc = KC_OK;
     for (size_t i = 0; rc == KC_OK && i < sizeof classes / sizeof *classes; i++)
         rc = kc_custom_objects_add_class(co, NULL, classes[i], err);

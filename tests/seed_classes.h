@@ -6,16 +6,19 @@
  *                     time through custom_objects (create_huber(2.0))
  *   my_softplus       custom activation function
  *   HuberMetric       custom streaming metric class (threshold)
- *   MyModel           subclassed model: Dense(units, relu) "hidden" ->
- *                     Dense(outputs) "out", adding 0.01 * mean(hidden^2)
- *                     with add_loss on every call */
+ *   ReconstructingRegressor
+ *                     subclassed model: two Dense(units, selu) "hidden",
+ *                     "hidden_1" -> Dense(outputs) "out", and a
+ *                     Dense(n_inputs) "reconstruct" made in build whose
+ *                     0.05 * mean((reconstruction - inputs)^2) joins the
+ *                     loss with add_loss on every call */
 #ifndef CKERAS_TESTS_SEED_CLASSES_H
 #define CKERAS_TESTS_SEED_CLASSES_H
 
 #include <ckeras.h>
 
 extern const kc_class seed_my_dense_class, seed_huber_loss_class, seed_huber_metric_class,
-    seed_my_model_class;
+    seed_regressor_class;
 
 kc_tensor *seed_huber_fn(kc_tensor *y_true, kc_tensor *y_pred, void *params, kc_error *err);
 kc_tensor *seed_my_softplus(kc_tensor *x, void *params, kc_error *err);

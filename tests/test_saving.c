@@ -656,11 +656,11 @@ START_TEST(bound_loss_function_is_rebound_at_load)
 }
 END_TEST
 
-static kc_object *my_model(const kc_custom_objects *co)
+static kc_object *regressor(const kc_custom_objects *co)
 {
     kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, "my_model", co);
-    json_t *cfg = json_pack("{s:s, s:{s:s, s:i, s:i}}", "class_name", "MyModel", "config", "name", "my_model",
+    kc_config_ctx_init(&ctx, "regressor", co);
+    json_t *cfg = json_pack("{s:s, s:{s:s, s:i, s:i}}", "class_name", "ReconstructingRegressor", "config", "name", "regressor",
                             "units", 7, "outputs", 3);
     kc_object *m = NULL;
     kc_status rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &m, &err);
@@ -672,40 +672,60 @@ static kc_object *my_model(const kc_custom_objects *co)
 START_TEST(subclassed_model_with_add_loss_saves_and_loads)
 {
     kc_custom_objects *co = seed_custom_objects(1.0f, &err);
-    kc_object *m = my_model(co);
+    kc_object *m = regressor(co);
     /* not built yet: saving says so */
     ck_assert_int_eq(kc_model_save(m, su_path("unbuilt.h5"), NULL, &err), KC_ESTATE);
     CK_ERR(err, KC_ESTATE, "not built");
     kc_error_clear(&err);
     kc_shape in = kc_shape_make(2, (int64_t[]){-1, 5});
     CK_OK(kc_model_build(m, &in, 1, &err));
-    ck_assert_int_eq(kc_layer_num_weights(m), 4);
+    ck_assert_int_eq(kc_layer_num_weights(m), 8); /* hidden, hidden_1, out, reconstruct */
+    ck_assert_ptr_nonnull(kc_model_get_layer(m, "reconstruct"));
     su_randomize_weights(m, 61);
+    char *summary = kc_model_summary(m, &err);
+    CK_NN(summary, err);
+    ck_assert_msg(strstr(summary, "Model: \"regressor\"") && strstr(summary, "reconstruct (Dense)") &&
+                      strstr(summary, "multiple") && strstr(summary, "Total params: 162"),
+                  "%s", summary);
+    kc_string_free(summary);
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"mse\"}", co, &err));
     optimizer_step(m, 3);
 
     kc_tensor *x = tu_random(2, (int64_t[]){4, 5}, -1, 1, 12);
-    kc_object *back = su_round_trip(m, "my_model.h5", co, &x);
+    kc_object *back = su_round_trip(m, "regressor.h5", co, &x);
     assert_same_optimizer_state(m, back);
     /* add_loss runs again in the loaded model */
     kc_tensor *y = kc_layer_call1(back, x, false, &err);
     CK_NN(y, err);
     ck_assert_int_eq(kc_layer_num_losses(back), 1);
-    ck_assert_float_gt(kc_tensor_item(kc_layer_loss(back, 0)), 0.0f);
+    /* 0.05 * mean((reconstruct(hidden_1(hidden(x))) - x)^2), recomputed layer by layer */
+    kc_tensor *h1 = kc_layer_call1(kc_model_get_layer(back, "hidden"), x, false, &err);
+    kc_tensor *h2 = kc_layer_call1(kc_model_get_layer(back, "hidden_1"), h1, false, &err);
+    kc_tensor *r = kc_layer_call1(kc_model_get_layer(back, "reconstruct"), h2, false, &err);
+    CK_NN(r, err);
+    double sum = 0;
+    for (int i = 0; i < 20; i++) {
+        double d = kc_tensor_get(r, i) - kc_tensor_get(x, i);
+        sum += d * d;
+    }
+    ck_assert_float_eq_tol(kc_tensor_item(kc_layer_loss(back, 0)), (float)(0.05 * sum / 20), 1e-6f);
+    kc_tensor_unref(h1);
+    kc_tensor_unref(h2);
+    kc_tensor_unref(r);
     kc_tensor_unref(y);
 
     /* weights-only files work for subclassed models too, once built */
-    CK_OK(kc_model_save_weights(m, su_path("my_model_w.h5"), NULL, &err));
-    kc_object *fresh = my_model(co);
-    ck_assert_int_eq(kc_model_load_weights(fresh, su_path("my_model_w.h5"), NULL, &err), KC_ESTATE);
+    CK_OK(kc_model_save_weights(m, su_path("regressor_w.h5"), NULL, &err));
+    kc_object *fresh = regressor(co);
+    ck_assert_int_eq(kc_model_load_weights(fresh, su_path("regressor_w.h5"), NULL, &err), KC_ESTATE);
     CK_ERR(err, KC_ESTATE, "not built");
     kc_error_clear(&err);
     CK_OK(kc_model_build(fresh, &in, 1, &err));
-    CK_OK(kc_model_load_weights(fresh, su_path("my_model_w.h5"), NULL, &err));
+    CK_OK(kc_model_load_weights(fresh, su_path("regressor_w.h5"), NULL, &err));
     su_assert_same_weights(m, fresh);
 
-    ck_assert_ptr_null(kc_model_load(su_path("my_model.h5"), NULL, &err));
-    CK_ERR(err, KC_ENOTFOUND, "'MyModel'");
+    ck_assert_ptr_null(kc_model_load(su_path("regressor.h5"), NULL, &err));
+    CK_ERR(err, KC_ENOTFOUND, "'ReconstructingRegressor'");
 
     kc_object_unref(fresh);
     kc_object_unref(back);
@@ -723,22 +743,22 @@ START_TEST(seed_classes_load_through_the_registry)
     kc_object *m = seed_model(co);
     compile_seed(m, co);
     CK_OK(kc_model_save(m, su_path("seed_reg.h5"), NULL, &err));
-    kc_object *mm = my_model(co);
+    kc_object *mm = regressor(co);
     kc_shape in = kc_shape_make(2, (int64_t[]){-1, 2});
     CK_OK(kc_model_build(mm, &in, 1, &err));
-    CK_OK(kc_model_save(mm, su_path("my_model_reg.h5"), NULL, &err));
+    CK_OK(kc_model_save(mm, su_path("regressor_reg.h5"), NULL, &err));
 
     CK_OK(kc_register_class(&seed_my_dense_class, &err));
     CK_OK(kc_register_class(&seed_huber_loss_class, &err));
     CK_OK(kc_register_class(&seed_huber_metric_class, &err));
-    CK_OK(kc_register_class(&seed_my_model_class, &err));
+    CK_OK(kc_register_class(&seed_regressor_class, &err));
     CK_OK(kc_register_function(KC_KIND_ACTIVATION, "my_softplus", (kc_fn)seed_my_softplus, &err));
 
     kc_object *back = kc_model_load(su_path("seed_reg.h5"), NULL, &err);
     CK_NN(back, err);
     su_assert_same_weights(m, back);
     su_assert_same_config(m, back);
-    kc_object *back2 = kc_model_load(su_path("my_model_reg.h5"), NULL, &err);
+    kc_object *back2 = kc_model_load(su_path("regressor_reg.h5"), NULL, &err);
     CK_NN(back2, err);
     su_assert_same_weights(mm, back2);
 
