@@ -196,9 +196,12 @@ bool kc_model_stopping(const kc_object *model)
     return c && c->stop_training;
 }
 
+/* A fresh permutation of 0..n-1 (Keras shuffles the identity each epoch,
+ * so a resumed fit draws the same orders as an uninterrupted one). */
 static void shuffle(int64_t *order, int64_t n)
 {
     kc_rng *rng = kc_global_rng();
+    for (int64_t i = 0; i < n; i++) order[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)kc_rng_below(rng, (uint64_t)(i + 1));
         int64_t t = order[i];
@@ -305,7 +308,6 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
     rc = fit_setup(model, a, h, steps, train.n, &s, err);
     if (rc == KC_OK && !a->no_shuffle) {
         if (!(s.order = kc__malloc_array((size_t)train.n, sizeof(int64_t)))) rc = kc__errf(err, KC_ENOMEM, "out of memory");
-        for (int64_t i = 0; s.order && i < train.n; i++) s.order[i] = i;
     }
     c->stop_training = false;
     if (rc == KC_OK) rc = kc__cbs_train_begin(&s.cbs, model, s.logs, err);

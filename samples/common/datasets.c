@@ -84,6 +84,22 @@ kc_status ds_digits(const char *dir, int64_t n_train, kc_tensor **x_train, kc_te
         return fail(err, KC_EFORMAT, "expected 65 columns and a split inside the rows", path);
     }
     const float *a = kc_tensor_f32(all);
+    /* rows in a fixed pseudo-random order (the file groups samples by
+     * writer), so the test rows are a fair sample: a seeded shuffle
+     * independent of the library's generator */
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)rows);
+    if (!perm) {
+        kc_tensor_unref(all);
+        return fail(err, KC_ENOMEM, "out of memory", path);
+    }
+    uint64_t state = 20260;
+    for (int64_t i = 0; i < rows; i++) perm[i] = i;
+    for (int64_t i = rows - 1; i > 0; i--) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t j = (int64_t)((state >> 33) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
     kc_tensor *parts[4] = {0};
     for (int s = 0; s < 2; s++) {
         int64_t start = s ? n_train : 0, count = s ? rows - n_train : n_train;
@@ -92,13 +108,14 @@ kc_status ds_digits(const char *dir, int64_t n_train, kc_tensor **x_train, kc_te
         if (!parts[2 * s] || !parts[2 * s + 1]) break;
         float *x = kc_tensor_f32(parts[2 * s]), *y = kc_tensor_f32(parts[2 * s + 1]);
         for (int64_t r = 0; r < count; r++) {
-            const float *row = a + (start + r) * 65;
+            const float *row = a + perm[start + r] * 65;
             for (int k = 0; k < 64; k++) x[r * 64 + k] = row[k] / 16.0f;
             int label = (int)row[64];
             if (label >= 0 && label < 10) y[r * 10 + label] = 1.0f;
         }
     }
     kc_tensor_unref(all);
+    free(perm);
     if (!parts[0] || !parts[1] || !parts[2] || !parts[3]) {
         for (int i = 0; i < 4; i++) kc_tensor_unref(parts[i]);
         return err->code ? err->code : KC_ENOMEM;

@@ -11,7 +11,8 @@
 kc_tensor *ds_read_table(const char *path, char sep, kc_error *err);
 
 /* UCI digits from `dir`: x [1797, 64] pixels scaled to [0, 1], y [1797, 10]
- * one-hot. The first n_train rows go to *_train, the rest to *_test. */
+ * one-hot, rows in a fixed shuffled order (the file is grouped by
+ * writer); the first n_train go to *_train, the rest to *_test. */
 kc_status ds_digits(const char *dir, int64_t n_train, kc_tensor **x_train, kc_tensor **y_train,
                     kc_tensor **x_test, kc_tensor **y_test, kc_error *err);
 
