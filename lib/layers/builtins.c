@@ -3,6 +3,9 @@
 
 extern const kc_class kc__dense_class, kc__batchnorm_class, kc__layernorm_class, kc__embedding_class,
     kc__masking_class, kc__lambda_class;
+extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__gru_class,
+    kc__simple_rnn_cell_class, kc__lstm_cell_class, kc__gru_cell_class, kc__bidirectional_class,
+    kc__time_distributed_class;
 
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
@@ -12,6 +15,15 @@ static const kc_class *const layer_classes[] = {
     &kc__embedding_class,
     &kc__masking_class,
     &kc__lambda_class,
+    &kc__rnn_class,
+    &kc__simple_rnn_class,
+    &kc__lstm_class,
+    &kc__gru_class,
+    &kc__simple_rnn_cell_class,
+    &kc__lstm_cell_class,
+    &kc__gru_cell_class,
+    &kc__bidirectional_class,
+    &kc__time_distributed_class,
 };
 
 const kc__builtins kc__layer_builtins = {

@@ -36,7 +36,7 @@ static kc_status emb_from_config(kc_object *self, const json_t *cfg, const kc_co
     if (rc == KC_OK) rc = kc_cfg_object(ctx, cfg, "embeddings_initializer", KC_KIND_INITIALIZER, "uniform", &e->init, err);
     if (rc == KC_OK) rc = kc_cfg_object(ctx, cfg, "embeddings_regularizer", KC_KIND_REGULARIZER, NULL, &e->reg, err);
     if (rc == KC_OK) rc = kc_cfg_object(ctx, cfg, "embeddings_constraint", KC_KIND_CONSTRAINT, NULL, &e->con, err);
-    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "mask_zero", 0, false, &e->mask_zero, err);
+    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "mask_zero", KC_CFG_NULLABLE, false, &e->mask_zero, err);
     if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "input_length", KC_CFG_NULLABLE | KC_CFG_POSITIVE, -1, &e->input_length, err);
     return rc;
 }
