@@ -9,6 +9,7 @@
 #include "ckeras/alloc.h"
 #include "ckeras/runtime.h"
 #include "ckeras/tensor.h"
+#include "ckeras/tensor_json.h"
 #include "ckeras/random.h"
 #include "ckeras/ops.h"
 #include "ckeras/autodiff.h"

@@ -275,6 +275,33 @@ START_TEST(summary_matches_keras)
 }
 END_TEST
 
+/* A failing call inside a Sequential must not release the caller's
+ * (uninitialized) output-mask slots: regression for a crash. */
+START_TEST(failing_masked_call_leaves_out_masks_clean)
+{
+    kc_object *m = kc_sequential_new(NULL, &err);
+    CK_NN(m, err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){3}, NULL, &err);
+    CK_NN(in, err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    kc_object_unref(in);
+    kc_object *sm = kc_layer_create("Softmax", NULL, &err);
+    CK_NN(sm, err);
+    CK_OK(kc_sequential_add(m, sm, &err));
+    kc_object_unref(sm);
+    kc_tensor *x = tu_random(2, (int64_t[]){2, 3}, -1, 1, 1);
+    kc_tensor *mask = kc_tensor_ones(KC_FLOAT32, 2, (int64_t[]){2, 2}, &err);
+    kc_tensor *out[KC_MAX_LAYER_OUTPUTS], *omask[KC_MAX_LAYER_OUTPUTS];
+    memset(omask, 0xA5, sizeof omask); /* garbage, as a caller's stack would hold */
+    int n = 0;
+    ck_assert_int_ne(kc_layer_call(m, &x, 1, &mask, false, out, omask, &n, &err), KC_OK);
+    ck_assert_int_eq(n, 0);
+    kc_tensor_unref(x);
+    kc_tensor_unref(mask);
+    kc_object_unref(m);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("model");
@@ -288,6 +315,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, functional_shared_layer_nested_model_two_outputs);
     tcase_add_test(tc, graph_disconnected_is_an_error);
     tcase_add_test(tc, summary_matches_keras);
+    tcase_add_test(tc, failing_masked_call_leaves_out_masks_clean);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,7 +16,15 @@
  * are capped, and every dataset's shape is checked against the model built
  * from the config before anything is read; a weight larger than the file
  * could hold is refused before it is allocated. Errors name the file,
- * the layer and the weight. */
+ * the layer and the weight.
+ *
+ * One limit is not ckeras': the HDF5 library (1.10) parses the file's own
+ * structures (superblock, object headers, B-trees), and a deliberately
+ * corrupted structure can crash it. For files from untrusted sources, run
+ * `modelinspect verify FILE` in a separate process first.
+ *
+ * Before writing, a save reserves the file's size on disk (fallocate), so
+ * that a full disk or `ulimit -f` fails cleanly at the start. */
 #ifndef CKERAS_IO_H
 #define CKERAS_IO_H
 

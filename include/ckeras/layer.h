@@ -94,6 +94,13 @@ typedef struct kc_layer_methods {
                                  int *n_out, kc_error *err);
 } kc_layer_methods;
 
+/* Signature of the C functions a Lambda layer calls (register them with
+ * kc_register_function(KC_KIND_LAMBDA, name, (kc_fn)f, ...) or give them in
+ * custom_objects); the layer's config names the function. Returns a new
+ * reference. */
+typedef kc_tensor *(*kc_lambda_fn)(kc_tensor *const *inputs, int n_inputs, void *params,
+                                   kc_error *err);
+
 /* --- using layers ---------------------------------------------------------- */
 
 /* A layer of a registered class configured from JSON text or a name, e.g.

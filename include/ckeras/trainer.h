@@ -60,6 +60,17 @@ KC_API KC_NODISCARD kc_status kc_model_compile_objects(kc_object *model,
                                                        kc_error *err);
 
 KC_API bool kc_model_is_compiled(const kc_object *model);
+/* The compiled loss of output `output` (borrowed; NULL when that output
+ * has no loss). Per-output specs are resolved on first use: KC_ESTATE when
+ * the model is not compiled or its outputs are not known yet (build it). */
+KC_API KC_NODISCARD kc_status kc_model_compiled_loss(kc_object *model, int output, kc_object **loss,
+                                                     kc_error *err);
+/* The compiled metrics of output `output`, in order, at most max of them
+ * (borrowed; an entry is NULL for "accuracy" / "crossentropy" names until
+ * the first batch's shapes resolve them); *n receives the count. */
+KC_API KC_NODISCARD kc_status kc_model_compiled_metrics(kc_object *model, int output,
+                                                        kc_object **metrics, int max, int *n,
+                                                        kc_error *err);
 /* The compiled optimizer. Borrowed; NULL when not compiled. */
 KC_API kc_object *kc_model_optimizer(const kc_object *model);
 /* Keras' training_config for saving: {"loss", "metrics",

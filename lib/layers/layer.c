@@ -62,6 +62,7 @@ void kc__layer_base_fini(kc_object *self)
         kc__free(s->mnames);
         kc__free(s->cache_tr);
         kc__free(s->cache_ntr);
+        kc__free(s->build_shapes);
         kc__free(s);
     }
     kc_object_unref(l->activity_regularizer);
@@ -290,6 +291,12 @@ void kc_layer_set_trainable(kc_object *layer, bool trainable)
 static _Thread_local int64_t weight_budget = -1;
 void kc__weight_budget_set(int64_t bytes) { weight_budget = bytes; }
 
+/* While a model is built from a file's config, every weight is about to be
+ * read from the file: running initializers would only be thrown away (for
+ * big models that is a second pass over every byte). */
+static _Thread_local bool weights_from_file;
+void kc__weights_from_file(bool on) { weights_from_file = on; }
+
 kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, const int64_t *dims,
                                  kc_object *initializer, kc_object *regularizer,
                                  kc_object *constraint, bool trainable, kc_error *err)
@@ -314,8 +321,9 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
         }
         weight_budget -= count * 4;
     }
-    kc_tensor *value = initializer ? kc_initializer_make(initializer, ndim, dims, err)
-                                   : kc_tensor_zeros(KC_FLOAT32, ndim, dims, err);
+    kc_tensor *value = weights_from_file ? kc_tensor_empty(KC_FLOAT32, ndim, dims, err)
+                       : initializer     ? kc_initializer_make(initializer, ndim, dims, err)
+                                         : kc_tensor_zeros(KC_FLOAT32, ndim, dims, err);
     if (!value) {
         kc__error_context(err, "layer '%s', weight '%s'", l->name, name);
         return NULL;
@@ -712,9 +720,23 @@ kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_erro
                           kc__shapes_format(in, n_in, buf, sizeof(buf)));
         return rc;
     }
+    kc__layer_state *s = l->state;
+    if (n_in > 0 && (s->build_shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape)))) {
+        memcpy(s->build_shapes, in, (size_t)n_in * sizeof(kc_shape));
+        s->n_build_shapes = n_in;
+    } else if (n_in > 0) {
+        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
+    }
     l->built = true;
     kc__layers_changed();
     return KC_OK;
+}
+
+int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes)
+{
+    const kc__layer_state *s = kc__as_layer(layer)->state;
+    *shapes = s->build_shapes;
+    return s->n_build_shapes;
 }
 
 static bool shape_fits(const kc_tensor *t, const kc_shape *want)
@@ -763,6 +785,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     int no = 0;
     kc_status rc = kc__layer_output_shapes(layer, in, n_inputs, oshape, &no, err);
     if (rc != KC_OK) return rc;
+    /* the failure path below releases out_masks: never the caller's garbage */
+    for (int i = 0; out_masks && i < no; i++) out_masks[i] = NULL;
     rc = kc_layer_build(layer, in, n_inputs, err);
     if (rc != KC_OK) return rc;
     if (kc__call_depth == 0) kc_layer_clear_call_losses(layer);
@@ -788,7 +812,6 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     }
     if (rc == KC_OK) rc = activity_losses(layer, res, no, err);
     if (rc == KC_OK && out_masks) {
-        for (int i = 0; i < no; i++) out_masks[i] = NULL;
         const kc_layer_methods *m = kc__layer_methods(layer);
         if (m->compute_mask) {
             rc = m->compute_mask(layer, &args, res, no, out_masks, err);

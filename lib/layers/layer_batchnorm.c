@@ -78,6 +78,19 @@ static kc_status read_axes(batchnorm *b, const json_t *cfg, const kc_config_ctx 
     return KC_OK;
 }
 
+/* center / scale: booleans, or the integers 0 / 1 that Python takes for
+ * them (func_dscnn_depthwise_k2.13.1.h5, written by tf.keras 2.13, stores
+ * "scale": 1). */
+static kc_status flag(const kc_config_ctx *ctx, const json_t *cfg, const char *key, bool *out, kc_error *err)
+{
+    const json_t *v = json_object_get(cfg, key);
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
+        *out = json_integer_value(v) == 1;
+        return KC_OK;
+    }
+    return kc_cfg_bool(ctx, cfg, key, 0, true, out, err);
+}
+
 static kc_status bn_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx, kc_error *err)
 {
     batchnorm *b = (batchnorm *)self;
@@ -87,8 +100,8 @@ static kc_status bn_from_config(kc_object *self, const json_t *cfg, const kc_con
     if (rc == KC_OK && b->momentum > 1.0)
         rc = kc__errf(err, KC_EFORMAT, "%s.momentum: expected a number in [0, 1], got %g", ctx->path, b->momentum);
     if (rc == KC_OK) rc = kc_cfg_float(ctx, cfg, "epsilon", KC_CFG_POSITIVE, 1e-3, &b->epsilon, err);
-    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "center", 0, true, &b->center, err);
-    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "scale", 0, true, &b->scale, err);
+    if (rc == KC_OK) rc = flag(ctx, cfg, "center", &b->center, err);
+    if (rc == KC_OK) rc = flag(ctx, cfg, "scale", &b->scale, err);
     if (rc == KC_OK) rc = kc_cfg_object(ctx, cfg, "beta_initializer", KC_KIND_INITIALIZER, "zeros", &b->beta_init, err);
     if (rc == KC_OK) rc = kc_cfg_object(ctx, cfg, "gamma_initializer", KC_KIND_INITIALIZER, "ones", &b->gamma_init, err);
     if (rc == KC_OK && !b->normalize_layer) {

@@ -9,12 +9,15 @@
  *    "output_shape": null | [dims], "output_shape_type": "raw",
  *    "output_shape_module": null, "arguments": {}}
  * Its output shape is output_shape (without the batch dimension) or, when
- * null, found by calling the function once on zeros. */
+ * null, found by calling the function once on zeros.
+ *
+ * A Keras file's bytecode Lambda loads when a function of kind
+ * KC_KIND_LAMBDA is given under the layer's name ("lambda_1"): the C
+ * function replaces the Python one, which is never looked at. It is then
+ * saved under that name. */
 #include "layers_int.h"
 
 #include <string.h>
-
-typedef kc_tensor *(*lambda_fn)(kc_tensor *const *inputs, int n_inputs, void *params, kc_error *err);
 
 typedef struct lambda {
     kc_layer base;
@@ -36,19 +39,27 @@ static kc_status lambda_from_config(kc_object *self, const json_t *cfg, const kc
     if (strcmp(type, "lambda") == 0 || json_is_array(f) ||
         (json_is_object(f) && json_is_string(json_object_get(f, "class_name")) &&
          strcmp(json_string_value(json_object_get(f, "class_name")), "__lambda__") == 0)) {
-        kc__errf(err, KC_EUNSUPPORTED,
-                 "Lambda layer '%s' holds Python bytecode, which ckeras never runs; register a C "
-                 "function (kc_register_function with KC_KIND_LAMBDA) and save the layer with its name",
-                 kc_layer_name(self));
-        kc__error_context(err, "%s", fc.path);
-        return KC_EUNSUPPORTED;
-    }
-    if (!f) {
+        /* The code is never run; a C function given under the layer's
+         * name (custom_objects or the registry) stands in for it. */
+        json_t *by_name = json_string(kc_layer_name(self));
+        kc_error probe = {0};
+        rc = by_name ? kc_deserialize(KC_KIND_LAMBDA, by_name, &fc, &l->fn, &probe) : KC_ENOMEM;
+        json_decref(by_name);
+        if (rc != KC_OK || !l->fn || !kc_object_is_function(l->fn)) {
+            kc_object_unref(l->fn);
+            l->fn = NULL;
+            kc__errf(err, KC_EUNSUPPORTED,
+                     "Lambda layer '%s' holds Python bytecode, which ckeras never runs; give a C "
+                     "function of kind KC_KIND_LAMBDA named '%s' in custom_objects (or register one)",
+                     kc_layer_name(self), kc_layer_name(self));
+            kc__error_context(err, "%s", fc.path);
+            return KC_EUNSUPPORTED;
+        }
+    } else if (!f) {
         kc__errf(err, KC_EFORMAT, "%s: missing (expected the name of a registered function)", fc.path);
         return KC_EFORMAT;
     }
-    rc = kc_deserialize(KC_KIND_LAMBDA, f, &fc, &l->fn, err);
-    if (rc != KC_OK) return rc;
+    if (!l->fn && (rc = kc_deserialize(KC_KIND_LAMBDA, f, &fc, &l->fn, err)) != KC_OK) return rc;
     if (!l->fn || !kc_object_is_function(l->fn)) {
         kc_object_unref(l->fn);
         l->fn = NULL;
@@ -90,7 +101,7 @@ static kc_status lambda_get_config(const kc_object *self, json_t *cfg, kc_error 
 static kc_tensor *run(const lambda *l, kc_tensor *const *in, int n, kc_error *err)
 {
     const kc__function *f = (const kc__function *)l->fn;
-    kc_tensor *y = ((lambda_fn)f->fn)(in, n, f->params, err);
+    kc_tensor *y = ((kc_lambda_fn)f->fn)(in, n, f->params, err);
     if (!y && err && err->code == KC_OK)
         kc__errf(err, KC_EINTERNAL, "Lambda function '%s' failed without saying why", f->name);
     return y;

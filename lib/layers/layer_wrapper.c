@@ -6,13 +6,14 @@
  * bidirectional/forward_lstm/lstm_cell/kernel:0, time_distributed/kernel:0),
  * and the .h5 file stores them in the wrapper's group. Only models have
  * sub-layers in ckeras' weight lists, so a wrapper builds its inner layer
- * into itself: for the duration of the build the inner layer's weight
- * store is the owner's and its name is the scope, so that every
+ * into itself: for the duration of the build the inner layer holds the
+ * owner's weight list and its name is the scope, so that every
  * kc_layer_add_weight the inner class makes lands, correctly named, in the
  * owner's list (trainable first, regularizers and constraints included),
- * while the inner layer keeps its usual borrowed pointers to them. Nesting
- * composes: an RNN built inside a Bidirectional builds its cell into the
- * Bidirectional. */
+ * while the inner layer keeps its usual borrowed pointers to them. The
+ * rest of the inner layer's state (its build shapes, call losses) stays
+ * its own. Nesting composes: an RNN built inside a Bidirectional builds
+ * its cell into the Bidirectional. */
 #include "rnn_int.h"
 
 #include <string.h>
@@ -30,6 +31,14 @@ char *kc__scope_join(const kc_object *owner, const char *name, kc_error *err)
     return s;
 }
 
+/* Exchange the weight lists of two layer states. */
+static void swap_weights(kc__layer_state *a, kc__layer_state *b)
+{
+    kc__layer_state t = *a;
+    a->w = b->w, a->w_reg = b->w_reg, a->w_trainable = b->w_trainable, a->n_w = b->n_w, a->cap_w = b->cap_w;
+    b->w = t.w, b->w_reg = t.w_reg, b->w_trainable = t.w_trainable, b->n_w = t.n_w, b->cap_w = t.cap_w;
+}
+
 kc_status kc__layer_build_nested(kc_object *inner, kc_object *owner, const char *scope, const kc_shape *in,
                                  int n_in, kc_error *err)
 {
@@ -39,14 +48,14 @@ kc_status kc__layer_build_nested(kc_object *inner, kc_object *owner, const char 
     char *scoped = rc == KC_OK ? kc__strdup(scope) : NULL;
     if (!scoped) return rc != KC_OK ? rc : kc__errf(err, KC_ENOMEM, "out of memory");
     char *name = l->name;
-    kc__layer_state *state = l->state;
     bool trainable = l->trainable;
     l->name = scoped;
-    l->state = o->state;
     l->trainable = o->trainable;
+    swap_weights(l->state, o->state);
     rc = kc_layer_build(inner, in, n_in, err);
+    swap_weights(l->state, o->state);
+    kc__layers_changed(); /* weight lists cached during the build are stale */
     l->name = name;
-    l->state = state;
     l->trainable = trainable;
     kc__free(scoped);
     return rc;

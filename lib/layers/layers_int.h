@@ -31,6 +31,9 @@ struct kc__layer_state {
     unsigned long cache_gen;
     /* calls made symbolically (functional nodes), numbering nodes per layer */
     int n_nodes;
+    /* the input shapes the layer was built for (Keras' build_config) */
+    kc_shape *build_shapes;
+    int n_build_shapes;
 };
 
 /* Bumped on any change of weight lists or trainability anywhere. */
@@ -52,6 +55,9 @@ kc_status kc__layer_base_get_config(const kc_object *self, json_t *cfg, kc_error
 kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx,
                                      kc_error *err);
 kc_status kc__layer_check_methods(const kc_class *cls, const kc_layer_methods *m, kc_error *err);
+
+/* The input shapes the layer was built for (0 before build). */
+int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes);
 
 /* Give the layer an automatic unique name if it has none. */
 kc_status kc__layer_ensure_name(kc_object *layer, kc_error *err);
@@ -81,6 +87,8 @@ kc_object *kc__sublayer(const kc_object *layer, int i);
 
 /* Bound on the bytes of weights created from now on (< 0: none). */
 void kc__weight_budget_set(int64_t bytes);
+/* While on, new weights are left uninitialized: the loader fills them all. */
+void kc__weights_from_file(bool on);
 
 /* Call depth on this thread: the outermost call clears call losses. */
 extern _Thread_local int kc__call_depth;

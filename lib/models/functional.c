@@ -67,6 +67,17 @@ static int node_pos(const kc__graph *g, const kc__gnode *n)
     return -1;
 }
 
+/* Keras' _should_skip_first_node: a nested Functional or Sequential model
+ * with inputs owns a node 0 linking its inputs to its outputs, so the nodes
+ * of its calls in the outer model are numbered from 1 (Keras 2 and
+ * TensorFlow.js; Keras 3 numbers a nested Sequential's from 0, which the
+ * reader tells apart from the references themselves). */
+int kc__first_node_index(const kc_object *layer)
+{
+    return kc_is_model(layer) && (kc__is_functional(layer) || kc__is_sequential(layer)) &&
+           kc__mstate(layer)->io_known;
+}
+
 int kc__graph_node_index(const kc__graph *g, const kc__gnode *n)
 {
     int p = node_pos(g, n);
@@ -237,7 +248,7 @@ static kc_status functional_setup(kc_object *model, kc_symbol *const *inputs, in
     }
     /* renumber each layer's nodes within the model */
     for (int p = 0; p < nn; p++) {
-        int k = 0;
+        int k = kc__first_node_index(g->nodes[p]->layer);
         for (int r = 0; r < nn; r++)
             if (g->nodes[r]->layer == g->nodes[p]->layer &&
                 g->nodes[r]->index_in_layer < g->nodes[p]->index_in_layer)
@@ -466,7 +477,7 @@ static kc_status functional_get_config(const kc_object *self, json_t *cfg, kc_er
             json_object_set_new(entry, "inbound_nodes", nodes) || json_array_append_new(layers, entry))
             return kc__errf(err, KC_ENOMEM, "out of memory");
         /* this layer's nodes in model order */
-        for (int k = 0;; k++) {
+        for (int k = kc__first_node_index(layer);; k++) {
             int p = -1;
             for (int q = 0; q < g->n_nodes; q++)
                 if (g->nodes[q]->layer == layer && g->model_index[q] == k) p = q;
@@ -501,6 +512,7 @@ typedef struct pending {
     kc_object *layer;
     const json_t *nodes; /* inbound_nodes */
     size_t next;         /* first node not replayed yet */
+    int first;           /* index the config gives the first listed node (0, or 1 for nested models) */
     kc_symbol **made;    /* symbols per replayed node: [node][t] */
     int *made_n;
     size_t cap;
@@ -581,9 +593,10 @@ static pending *find_pending(pending *p, size_t n, const char *name)
 static kc_symbol *lookup_symbol(pending *p, size_t n, const ref3 *r)
 {
     pending *q = find_pending(p, n, r->layer);
-    if (!q || r->node < 0 || (size_t)r->node >= q->next) return NULL;
-    if (r->tensor < 0 || r->tensor >= q->made_n[r->node]) return NULL;
-    return q->made[(size_t)r->node * KC_MAX_LAYER_OUTPUTS + (size_t)r->tensor];
+    int node = q ? r->node - q->first : -1;
+    if (!q || node < 0 || (size_t)node >= q->next) return NULL;
+    if (r->tensor < 0 || r->tensor >= q->made_n[node]) return NULL;
+    return q->made[(size_t)node * KC_MAX_LAYER_OUTPUTS + (size_t)r->tensor];
 }
 
 static kc_status grow_made(pending *q, kc_error *err)
@@ -604,6 +617,41 @@ static kc_status grow_made(pending *q, kc_error *err)
     q->made = m;
     q->made_n = mn;
     q->cap = ncap;
+    return KC_OK;
+}
+
+/* The highest node index any reference in the config gives layer q. */
+static void max_ref(const json_t *v, const char *name, int *max)
+{
+    if (json_is_array(v)) {
+        if (json_array_size(v) >= 3 && json_is_string(json_array_get(v, 0)) && json_is_integer(json_array_get(v, 1))) {
+            if (strcmp(json_string_value(json_array_get(v, 0)), name) == 0) {
+                int k = (int)json_integer_value(json_array_get(v, 1));
+                if (k > *max) *max = k;
+            }
+            return;
+        }
+        for (size_t i = 0; i < json_array_size(v); i++) max_ref(json_array_get(v, i), name, max);
+    } else if (json_is_object(v)) {
+        const json_t *h = json_object_get(json_object_get(v, "config"), "keras_history");
+        if (h) {
+            max_ref(h, name, max);
+            return;
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)v, key, val) max_ref(val, name, max);
+    }
+}
+
+static kc_status scan_first_index(pending *p, size_t np, pending *q, const json_t *cfg, kc_error *err)
+{
+    (void)err;
+    int max = -1;
+    const char *name = kc_layer_name(q->layer);
+    for (size_t i = 0; i < np; i++) max_ref(p[i].nodes, name, &max);
+    max_ref(json_object_get(cfg, "output_layers"), name, &max);
+    q->first = max >= (int)json_array_size(q->nodes) ? 1 : 0;
     return KC_OK;
 }
 
@@ -684,6 +732,10 @@ static kc_status functional_from_config(kc_object *self, const json_t *cfg, cons
             rc = kc__errf(err, KC_EFORMAT, "%s: expected a list of nodes", c.path);
         }
     }
+    /* a nested model's calls are numbered from 1 when some reference to it
+     * goes past its listed nodes (Keras 2, TensorFlow.js), else from 0 */
+    for (size_t i = 0; i < np && rc == KC_OK; i++)
+        if (kc_is_model(p[i].layer) && p[i].nodes) rc = scan_first_index(p, np, &p[i], cfg, err);
     /* replay nodes until nothing moves */
     bool progress = true;
     while (rc == KC_OK && progress) {

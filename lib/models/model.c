@@ -43,10 +43,11 @@ static kc_status model_base_get_config(const kc_object *self, json_t *cfg, kc_er
 static kc_status check_model_class(const kc_class *cls, kc_error *err)
 {
     const kc_model_methods *m = cls->methods;
-    if (!m || !m->layer.call)
-        return kc__errf(err, KC_EINVAL, "model class '%s' needs kc_model_methods with layer.call",
-                        cls->name);
-    return KC_OK;
+    if (!m || !m->layer.call || !m->layer.compute_output_shape)
+        return kc__errf(err, KC_EINVAL,
+                        "model class '%s' needs kc_model_methods with layer.call and "
+                        "layer.compute_output_shape", cls->name);
+    return kc__layer_check_methods(cls, &m->layer, err);
 }
 
 const kc__kind_info kc__model_kind = {
@@ -137,12 +138,41 @@ kc_shape kc_model_output_shape(const kc_object *model, int i)
     return kc__mstate(model)->out_shapes[i];
 }
 
+bool kc__is_subclassed(const kc_object *m) { return !kc__is_sequential(m) && !kc__is_functional(m); }
+
+/* Keras builds a subclassed model by calling it on symbolic inputs, which
+ * builds every sub-layer it uses; ckeras calls it once, in inference mode
+ * and unrecorded, on zeros (unknown dimensions as 1). */
+static kc_status build_by_calling(kc_object *model, const kc_shape *in, int n_in, kc_error *err)
+{
+    kc_tensor *x[KC__MAX_MODEL_IO] = {0}, *out[KC_MAX_LAYER_OUTPUTS];
+    int n_out = 0;
+    kc_status rc = n_in <= KC__MAX_MODEL_IO ? KC_OK : kc__errf(err, KC_ELIMIT, "too many model inputs");
+    for (int i = 0; i < n_in && rc == KC_OK; i++) {
+        int64_t dims[KC_MAX_DIMS];
+        for (int d = 0; d < in[i].ndim; d++) dims[d] = in[i].dims[d] < 0 ? 1 : in[i].dims[d];
+        x[i] = kc_tensor_zeros(KC_FLOAT32, in[i].ndim, dims, err);
+        if (!x[i]) rc = kc__error_code(err, KC_ENOMEM);
+    }
+    if (rc == KC_OK) {
+        kc__recording_pause();
+        rc = kc_layer_call(model, x, n_in, NULL, false, out, NULL, &n_out, err);
+        kc__recording_resume();
+    }
+    for (int i = 0; i < n_out; i++) kc_tensor_unref(out[i]);
+    for (int i = 0; i < n_in; i++) kc_tensor_unref(x[i]);
+    if (rc == KC_OK) kc_layer_clear_call_losses(model);
+    return rc;
+}
+
 kc_status kc_model_build(kc_object *model, const kc_shape *in, int n_in, kc_error *err)
 {
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_build: not a model");
     kc_shape out[KC_MAX_LAYER_OUTPUTS];
     int n_out;
     kc_status rc = kc__layer_output_shapes(model, in, n_in, out, &n_out, err);
+    if (rc == KC_OK && kc__is_subclassed(model) && !kc__as_layer(model)->built)
+        rc = build_by_calling(model, in, n_in, err);
     if (rc == KC_OK) rc = kc_layer_build(model, in, n_in, err);
     if (rc != KC_OK) return rc;
     kc__model_state *s = kc__mstate(model);
@@ -254,4 +284,60 @@ const char *kc_model_output_name(const kc_object *model, int i)
 {
     if (i < 0 || i >= kc_model_num_outputs(model) || !kc__mstate(model)->out_layer[i]) return NULL;
     return kc_layer_name(kc__mstate(model)->out_layer[i]);
+}
+
+/* ---- build_config (Keras 3's build_from_config, for subclassed models) ------------------- */
+
+kc_status kc__model_build_config(kc_object *model, json_t **out, kc_error *err)
+{
+    *out = NULL;
+    if (!kc__is_subclassed(model)) return KC_OK;
+    const kc_shape *shapes = NULL;
+    int n = kc__layer_build_shapes(model, &shapes);
+    if (!kc__as_layer(model)->built || n <= 0)
+        return kc__errf(err, KC_ESTATE,
+                        "subclassed model '%s' is not built: call it or kc_model_build it before saving",
+                        kc_layer_name(model));
+    json_t *shape = NULL;
+    if (n == 1) {
+        shape = kc__shape_to_json(&shapes[0]);
+    } else if ((shape = json_array())) {
+        for (int i = 0; i < n; i++)
+            if (json_array_append_new(shape, kc__shape_to_json(&shapes[i]))) {
+                json_decref(shape);
+                shape = NULL;
+                break;
+            }
+    }
+    *out = shape ? json_pack("{s:o}", "input_shape", shape) : NULL;
+    return *out ? KC_OK : kc__errf(err, KC_ENOMEM, "out of memory");
+}
+
+kc_status kc__model_build_from_config(kc_object *model, const json_t *bc, const kc_config_ctx *ctx,
+                                      kc_error *err)
+{
+    if (kc__as_layer(model)->built || !bc || json_is_null(bc)) return KC_OK;
+    const json_t *shape = json_object_get(bc, "input_shape");
+    if (!json_is_array(shape))
+        return kc__errf(err, KC_EFORMAT, "%s.build_config.input_shape: expected a shape or a list of shapes",
+                        ctx->path);
+    kc_shape in[KC__MAX_MODEL_IO];
+    int n = 0;
+    bool nested = json_array_size(shape) > 0 && json_is_array(json_array_get(shape, 0));
+    json_t *wrap = json_object();
+    if (!wrap) return kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = KC_OK;
+    kc_config_ctx bctx = kc_config_ctx_child(ctx, "build_config", 0);
+    for (size_t i = 0; rc == KC_OK && i < (nested ? json_array_size(shape) : 1); i++) {
+        if (n == KC__MAX_MODEL_IO) {
+            rc = kc__errf(err, KC_ELIMIT, "%s: more than %d inputs", bctx.path, KC__MAX_MODEL_IO);
+            break;
+        }
+        json_object_set(wrap, "input_shape", (json_t *)(nested ? json_array_get(shape, i) : shape));
+        bool present;
+        rc = kc__cfg_shape(&bctx, wrap, "input_shape", &present, &in[n++], err);
+    }
+    json_decref(wrap);
+    if (rc == KC_OK) rc = kc_model_build(model, in, n, err);
+    return rc;
 }

@@ -56,10 +56,23 @@ extern const kc_class kc__sequential_class, kc__functional_class, kc__model_alia
 extern const kc_class kc__input_layer_class;
 bool kc__is_sequential(const kc_object *m);
 bool kc__is_functional(const kc_object *m);
+/* Neither: a user model class. */
+bool kc__is_subclassed(const kc_object *m);
+
+/* Keras 3's build_config of a subclassed model ({"input_shape": shape or
+ * list of shapes}, stored beside its config so it can be built, and its
+ * weights loaded, before any call); *out is NULL for other models. */
+kc_status kc__model_build_config(kc_object *model, json_t **out, kc_error *err);
+/* Build an unbuilt model from a build_config (NULL or null: nothing). */
+kc_status kc__model_build_from_config(kc_object *model, const json_t *build_config,
+                                      const kc_config_ctx *ctx, kc_error *err);
 
 /* For the summary: a functional model's nodes and layer output shapes. */
 int kc__graph_num_nodes(const kc__graph *g);
 const kc__gnode *kc__graph_node(const kc__graph *g, int i);
+/* Index of a layer's first node within a model config: 1 for nested
+ * Functional / Sequential models with inputs (Keras' _should_skip_first_node). */
+int kc__first_node_index(const kc_object *layer);
 /* Node index of n renumbered within the model (Keras' node_conversion_map). */
 int kc__graph_node_index(const kc__graph *g, const kc__gnode *n);
 bool kc__graph_sequential_like(const kc__graph *g);

@@ -9,16 +9,61 @@
  *
  * Strings are read whatever way h5py wrote them: variable or fixed length,
  * ASCII or UTF-8 charset, NULLTERM / NULLPAD / SPACEPAD, scalar or 1-D. */
+#define _GNU_SOURCE /* fallocate */
 #include "h5io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* A dataset kept open between kc__h5_dataset_info and its read (loading
+ * checks every shape first, then reads): opening costs more than reading
+ * a small weight. */
+typedef struct open_dataset_entry {
+    char *path;
+    hid_t id;
+} open_dataset_entry;
+#define MAX_KEPT_OPEN 4096
 
 struct kc__h5 {
     hid_t file;
     char *path;
     bool writable;
+    char checked[1024]; /* the last group path walk() found made of hard links */
+    open_dataset_entry *kept;
+    size_t n_kept, cap_kept, cursor;
 };
+
+static void keep_open(kc__h5 *h, const char *path, hid_t id)
+{
+    char *p = h->n_kept < MAX_KEPT_OPEN ? kc__strdup(path) : NULL;
+    if (!p || !kc__grow((void **)&h->kept, &h->cap_kept, h->n_kept + 1, sizeof(open_dataset_entry))) {
+        kc__free(p);
+        H5Dclose(id);
+        return;
+    }
+    h->kept[h->n_kept].path = p;
+    h->kept[h->n_kept++].id = id;
+}
+
+/* The kept handle for path (now the caller's), or H5I_INVALID_HID. Reads
+ * come in the order of the checks, so the search starts where the last
+ * one ended. */
+static hid_t take_kept(kc__h5 *h, const char *path)
+{
+    for (size_t k = 0; k < h->n_kept; k++) {
+        size_t i = (h->cursor + k) % h->n_kept;
+        if (strcmp(h->kept[i].path, path) != 0) continue;
+        hid_t id = h->kept[i].id;
+        kc__free(h->kept[i].path);
+        h->kept[i] = h->kept[--h->n_kept];
+        h->cursor = i;
+        return id;
+    }
+    return H5I_INVALID_HID;
+}
 
 static int fail_after; /* test hook */
 void kc__h5_fail_write_after(int n) { fail_after = n; }
@@ -53,23 +98,23 @@ static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- files ------------------------------------------------------------------------ */
 
+/* HDF5's superblock signature sits at offset 0, 512, 1024, 2048, ... */
+static int has_hdf5_signature(FILE *f)
+{
+    static const unsigned char magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    for (long off = 0; off < (1L << 30); off = off ? off * 2 : 512) {
+        unsigned char buf[8];
+        if (fseek(f, off, SEEK_SET) != 0 || fread(buf, 1, 8, f) != 8) return 0;
+        if (memcmp(buf, magic, 8) == 0) return 1;
+    }
+    return 0;
+}
+
 kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
 {
     quiet();
     if (!path) {
         kc__errf(err, KC_EINVAL, "file path is NULL");
-        return NULL;
-    }
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            kc__errf(err, KC_EIO, "cannot open '%s'", path);
-            return NULL;
-        }
-        fclose(f);
-        kc__errf(err, KC_EFORMAT, "'%s' is not an HDF5 file", path);
         return NULL;
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -78,7 +123,14 @@ kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
     hid_t file = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
     if (fapl >= 0) H5Pclose(fapl);
     if (file < 0) {
-        h5fail(err, KC_EFORMAT, "cannot open HDF5 file '%s' (damaged or truncated?)", path);
+        /* say why: missing, not HDF5 at all, or HDF5 that HDF5 cannot read */
+        FILE *f = fopen(path, "rb");
+        int sig = f ? has_hdf5_signature(f) : 0;
+        if (f) fclose(f);
+        if (!f) kc__errf(err, KC_EIO, "cannot open '%s': %s", path, strerror(errno));
+        else if (!sig) kc__errf(err, KC_EFORMAT, "'%s' is not an HDF5 file", path);
+        else h5fail(err, KC_EFORMAT, "cannot open HDF5 file '%s' (damaged or truncated?)", path);
+        H5Eclear2(H5E_DEFAULT);
         return NULL;
     }
     kc__h5 *h = kc__calloc(1, sizeof(*h));
@@ -124,6 +176,11 @@ kc_status kc__h5_close(kc__h5 *h, kc_error *err)
     if (!h) return KC_OK;
     quiet();
     kc_status rc = KC_OK;
+    for (size_t i = 0; i < h->n_kept; i++) {
+        H5Dclose(h->kept[i].id);
+        kc__free(h->kept[i].path);
+    }
+    kc__free(h->kept);
     if (h->writable && H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
         rc = h5fail(err, KC_EIO, "cannot write '%s'", h->path);
     if (H5Fclose(h->file) < 0 && rc == KC_OK) rc = h5fail(err, KC_EIO, "cannot close '%s'", h->path);
@@ -134,36 +191,63 @@ kc_status kc__h5_close(kc__h5 *h, kc_error *err)
 
 const char *kc__h5_path(const kc__h5 *h) { return h->path; }
 
+kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err)
+{
+    void *handle = NULL;
+    quiet();
+    if (bytes <= 0 || H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle) {
+        H5Eclear2(H5E_DEFAULT);
+        return KC_OK; /* nothing to reserve, or not a POSIX file: write as we go */
+    }
+    struct rlimit lim; /* `ulimit -f` fails writes past it, like a full disk */
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && (rlim_t)bytes > lim.rlim_cur)
+        return kc__errf(err, KC_EIO, "cannot write '%s': about %lld bytes exceed the file size limit (%llu)",
+                        h->path, (long long)bytes, (unsigned long long)lim.rlim_cur);
+    int fd = *(int *)handle;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) == 0) return KC_OK;
+    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINTR) return KC_OK;
+    return kc__errf(err, KC_EIO, "cannot reserve %lld bytes for '%s': %s", (long long)bytes, h->path,
+                    strerror(errno));
+}
+
 /* ---- links -------------------------------------------------------------------------- */
 
 /* Every component of path must exist and be a hard link. Returns KC_OK,
  * KC_ENOTFOUND (quietly, err untouched when `quietly`) or KC_EFORMAT for
- * soft / external links. */
+ * soft / external links. The file is only read, so a group path once
+ * checked stays good: it is remembered (`checked`), and a path below it
+ * only has its remaining components looked at. */
 static kc_status walk(kc__h5 *h, const char *path, bool quietly, kc_error *err)
 {
     size_t n = strlen(path);
     if (n == 0 || n > 4096) return kc__errf(err, KC_EINVAL, "bad HDF5 path");
     char buf[4097];
     memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
+    size_t start = 1, known = strlen(h->checked);
+    if (known > 1 && strncmp(path, h->checked, known) == 0 && (path[known] == '/' || path[known] == '\0'))
+        start = known + 1;
+    size_t last_group = 0;
+    for (size_t i = start; i <= n; i++) {
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char saved = buf[i];
         buf[i] = '\0';
         if (strcmp(buf, "/") != 0) {
-            htri_t ex = H5Lexists(h->file, buf, H5P_DEFAULT);
-            if (ex <= 0) {
+            H5L_info_t info;
+            if (H5Lget_info(h->file, buf, &info, H5P_DEFAULT) < 0) {
                 H5Eclear2(H5E_DEFAULT);
                 if (!quietly) kc__errf(err, KC_EFORMAT, "'%s' has no object '%s'", h->path, buf);
                 return quietly ? KC_ENOTFOUND : KC_EFORMAT;
             }
-            H5L_info_t info;
-            if (H5Lget_info(h->file, buf, &info, H5P_DEFAULT) < 0)
-                return h5fail(err, KC_EFORMAT, "cannot inspect '%s' in '%s'", buf, h->path);
             if (info.type != H5L_TYPE_HARD)
                 return kc__errf(err, KC_EFORMAT, "'%s' in '%s' is a %s link; only hard links are allowed",
                                 buf, h->path, info.type == H5L_TYPE_EXTERNAL ? "external" : "soft");
+            if (saved == '/') last_group = i;
         }
         buf[i] = saved;
+    }
+    if (last_group > 0 && last_group < sizeof h->checked) {
+        memcpy(h->checked, path, last_group);
+        h->checked[last_group] = '\0';
     }
     return KC_OK;
 }
@@ -511,14 +595,14 @@ kc_status kc__h5_create_group(kc__h5 *h, const char *path, kc_error *err)
 static hid_t open_dataset(kc__h5 *h, const char *path, kc_error *err)
 {
     if (walk(h, path, false, err) != KC_OK) return H5I_INVALID_HID;
-    H5O_type_t t;
-    if (!object_type(h, path, &t) || t != H5O_TYPE_DATASET) {
-        kc__errf(err, KC_EFORMAT, "'%s' in '%s' is not a dataset", path, h->path);
-        return H5I_INVALID_HID;
-    }
     hid_t d = H5Dopen2(h->file, path, H5P_DEFAULT);
     if (d < 0) {
-        h5fail(err, KC_EFORMAT, "cannot open dataset '%s'", path);
+        H5O_info_t info;
+        if (H5Oget_info_by_name(h->file, path, &info, H5P_DEFAULT) >= 0 && info.type != H5O_TYPE_DATASET)
+            kc__errf(err, KC_EFORMAT, "'%s' in '%s' is not a dataset", path, h->path);
+        else
+            h5fail(err, KC_EFORMAT, "cannot open dataset '%s'", path);
+        H5Eclear2(H5E_DEFAULT);
         return H5I_INVALID_HID;
     }
     hid_t dcpl = H5Dget_create_plist(d);
@@ -569,14 +653,16 @@ kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *d
     }
     if (t >= 0) H5Tclose(t);
     if (s >= 0) H5Sclose(s);
-    H5Dclose(d);
+    if (rc == KC_OK) keep_open(h, path, d);
+    else H5Dclose(d);
     return rc;
 }
 
 static kc_status read_as(kc__h5 *h, const char *path, hid_t memtype, void *dst, int64_t count, kc_error *err)
 {
     quiet();
-    hid_t d = open_dataset(h, path, err);
+    hid_t d = take_kept(h, path);
+    if (d < 0) d = open_dataset(h, path, err);
     if (d < 0) return kc__error_code(err, KC_EFORMAT);
     hid_t s = H5Dget_space(d), t = H5Dget_type(d);
     kc_status rc = KC_OK;

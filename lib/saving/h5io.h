@@ -20,6 +20,11 @@ kc__h5 *kc__h5_create(const char *path, kc_error *err);
 /* Flush and close; reports a failure to write the last bytes. NULL-safe. */
 kc_status kc__h5_close(kc__h5 *h, kc_error *err);
 const char *kc__h5_path(const kc__h5 *h);
+/* Reserve disk space for a file being written (fallocate, size kept), so
+ * that a full disk fails here, before HDF5 holds unwritable metadata: HDF5
+ * 1.10 cannot close a file whose flush failed (the handle stays broken and
+ * crashes at exit). Filesystems without fallocate are written as we go. */
+kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err);
 
 /* Is there a group / any object at path? (Only through hard links.) */
 bool kc__h5_is_group(kc__h5 *h, const char *path);

@@ -242,7 +242,15 @@ static kc_status fill_layer(kc__h5 *h, const weights_file *wf, const file_layer 
         int nd;
         int64_t dims[KC_MAX_DIMS];
         kc__h5_class cls;
-        rc = dp ? kc__h5_dataset_info(h, dp, &nd, dims, &cls, err) : kc__errf(err, KC_ENOMEM, "out of memory");
+        if (!dp) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+        /* the check pass saw every shape; the read checks the size again */
+        if (rc == KC_OK && !check_only && !skip_mismatch) {
+            rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+            if (rc != KC_OK) kc__error_context(err, "%s", dp);
+            kc__free(dp);
+            continue;
+        }
+        if (rc == KC_OK) rc = kc__h5_dataset_info(h, dp, &nd, dims, &cls, err);
         if (rc == KC_OK && cls == KC__H5_OTHER) rc = kc__errf(err, KC_EFORMAT, "dataset '%s' does not hold numbers", dp);
         if (rc == KC_OK) {
             bool same = nd == kc_tensor_ndim(t);
@@ -436,11 +444,17 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
         kc_config_ctx ctx;
         kc_config_ctx_init(&ctx, "model_config", o ? o->custom_objects : NULL);
         kc__weight_budget_set(budget);
+        /* every weight the config creates is read from /model_weights below
+         * (or the load fails); a subclassed model's build runs it, so its
+         * weights are initialized */
+        kc__weights_from_file(kc__h5_is_group(h, "/model_weights"));
         rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
-        kc__weight_budget_set(-1);
+        kc__weights_from_file(false);
         if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "model_config is null");
+        if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
+        if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
+        kc__weight_budget_set(-1);
     }
-    if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
     if (rc == KC_OK) {
         if (kc__h5_is_group(h, "/model_weights"))
             rc = load_tree(h, "/model_weights", model, NULL, err);
@@ -487,6 +501,9 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_load_weights: not a model");
     if (!kc__as_layer(model)->built && kc_layer_num_weights(model) == 0 && kc_model_num_layers(model) == 0)
         return kc__errf(err, KC_ESTATE, "model '%s' is empty", kc_layer_name(model));
+    if (kc__is_subclassed(model) && !kc__as_layer(model)->built)
+        return kc__errf(err, KC_ESTATE, "subclassed model '%s' is not built: call it or kc_model_build it "
+                        "before loading weights", kc_layer_name(model));
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) {
         kc__error_context(err, "%s", path ? path : "(null)");

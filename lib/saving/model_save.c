@@ -212,18 +212,41 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     return rc;
 }
 
+/* Reserve what the file will take (weights + optimizer state + configs +
+ * per-object metadata, generously): a full disk then fails before HDF5
+ * has anything it cannot flush. */
+static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text_bytes, kc_error *err)
+{
+    int64_t bytes = (64 << 10) + 4 * (int64_t)text_bytes;
+    int n = kc_layer_num_weights(model);
+    for (int i = 0; i < n; i++) bytes += (int64_t)kc_tensor_nbytes(kc_variable_value(kc_layer_weight(model, i))) + 8192;
+    bytes += 8192 * (int64_t)kc__file_layer_count(model);
+    kc_object *opt = with_opt ? kc_model_optimizer(model) : NULL;
+    for (int i = 0; opt && i < kc_optimizer_num_weights(opt); i++) {
+        char name[8];
+        bytes += (int64_t)kc_tensor_nbytes(kc_optimizer_weight(opt, i, name, sizeof name)) + 8192;
+    }
+    return kc__h5_reserve(h, bytes, err);
+}
+
 static kc_status write_model(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err)
 {
     json_t *cfg = NULL, *tc = NULL;
+    json_t *build_config = NULL;
     kc_status rc = kc_serialize(model, &cfg, err);
+    /* a subclassed model carries the shapes it was built for (Keras 3's
+     * build_config), so a loader can create its weights before any call */
+    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
+    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
+        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    bool with_opt = !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
+    if (rc == KC_OK && with_opt) rc = kc_model_training_config(model, &tc, err);
+    if (rc == KC_OK)
+        rc = reserve(h, model, with_opt, json_dumpb(cfg, NULL, 0, 0) + (tc ? json_dumpb(tc, NULL, 0, 0) : 0), err);
     if (rc == KC_OK) rc = kc__h5_write_attr_string(h, "/", "keras_version", version, false, err);
     if (rc == KC_OK) rc = kc__h5_write_attr_string(h, "/", "backend", "tensorflow", false, err);
     if (rc == KC_OK) rc = write_json_attr(h, "model_config", cfg, err);
-    bool with_opt = !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
-    if (rc == KC_OK && with_opt) {
-        rc = kc_model_training_config(model, &tc, err);
-        if (rc == KC_OK && tc) rc = write_json_attr(h, "training_config", tc, err);
-    }
+    if (rc == KC_OK && tc) rc = write_json_attr(h, "training_config", tc, err);
     if (rc == KC_OK) rc = kc__write_weights_tree(h, "/model_weights", model, version, err);
     if (rc == KC_OK && with_opt) rc = write_optimizer(h, kc_model_optimizer(model), err);
     json_decref(cfg);
@@ -235,7 +258,8 @@ static kc_status write_weights_only(kc__h5 *h, kc_object *model, const kc_save_o
                                     kc_error *err)
 {
     (void)o;
-    return kc__write_weights_tree(h, "/", model, version, err);
+    kc_status rc = reserve(h, model, false, 0, err);
+    return rc == KC_OK ? kc__write_weights_tree(h, "/", model, version, err) : rc;
 }
 
 kc_status kc_model_save(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)

@@ -48,6 +48,41 @@ kc_object *kc_model_optimizer(const kc_object *model)
     return c ? c->optimizer : NULL;
 }
 
+static kc_status resolved_output(kc_object *model, int output, kc__compiled **out, kc_error *err)
+{
+    kc__compiled *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    if (!c) return kc__errf(err, KC_ESTATE, "the model is not compiled");
+    if (c->n_outputs < 0) {
+        if (!kc__mstate(model)->io_known)
+            return kc__errf(err, KC_ESTATE, "model '%s' is not built: its outputs are unknown", kc_layer_name(model));
+        kc_status rc = kc__compiled_resolve(model, kc__mstate(model)->n_outputs, err);
+        if (rc != KC_OK) return rc;
+    }
+    if (output < 0 || output >= c->n_outputs)
+        return kc__errf(err, KC_EINVAL, "output %d out of range (the model has %d)", output, c->n_outputs);
+    *out = c;
+    return KC_OK;
+}
+
+kc_status kc_model_compiled_loss(kc_object *model, int output, kc_object **loss, kc_error *err)
+{
+    *loss = NULL;
+    kc__compiled *c = NULL;
+    kc_status rc = resolved_output(model, output, &c, err);
+    if (rc == KC_OK) *loss = c->losses[output];
+    return rc;
+}
+
+kc_status kc_model_compiled_metrics(kc_object *model, int output, kc_object **metrics, int max, int *n,
+                                    kc_error *err)
+{
+    *n = 0;
+    kc__compiled *c = NULL;
+    kc_status rc = resolved_output(model, output, &c, err);
+    for (int i = 0; rc == KC_OK && i < c->n_metrics[output] && i < max; i++) metrics[(*n)++] = c->metrics[output][i].metric;
+    return rc;
+}
+
 static bool is_special_metric(const char *s)
 {
     return !strcmp(s, "accuracy") || !strcmp(s, "acc") || !strcmp(s, "crossentropy") || !strcmp(s, "ce");

@@ -1,0 +1,113 @@
+/* Helpers of the saving suites (see saving_util.h). */
+#include "saving_util.h"
+
+#include <string.h>
+
+const char *su_path(const char *name)
+{
+    static char bufs[4][4096];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof bufs[0], "%s/%s", tu_tmpdir(), name);
+    return b;
+}
+
+void su_randomize_weights(kc_object *model, uint64_t seed)
+{
+    kc_error err = {0};
+    for (int i = 0; i < kc_layer_num_weights(model); i++) {
+        kc_variable *v = kc_layer_weight(model, i);
+        kc_tensor *cur = kc_variable_value(v);
+        bool var = strstr(kc_variable_name(v), "variance") != NULL;
+        kc_tensor *t = tu_random(kc_tensor_ndim(cur), kc_tensor_dims(cur), var ? 0.5f : -1.0f,
+                                 var ? 1.5f : 1.0f, seed + (uint64_t)i * 7919u);
+        ck_assert_int_eq(kc_variable_assign(v, t, &err), KC_OK);
+        kc_tensor_unref(t);
+    }
+}
+
+void su_assert_bit_identical(const kc_tensor *a, const kc_tensor *b, const char *what)
+{
+    ck_assert_msg(kc_tensor_same_shape(a, b) && kc_tensor_dtype(a) == kc_tensor_dtype(b),
+                  "%s: shapes or dtypes differ", what);
+    ck_assert_msg(memcmp(kc_tensor_cdata(a), kc_tensor_cdata(b), kc_tensor_nbytes(a)) == 0,
+                  "%s: values differ", what);
+}
+
+void su_assert_same_weights(kc_object *a, kc_object *b)
+{
+    int n = kc_layer_num_weights(a);
+    ck_assert_int_eq(n, kc_layer_num_weights(b));
+    for (int i = 0; i < n; i++) {
+        kc_variable *va = kc_layer_weight(a, i), *vb = kc_layer_weight(b, i);
+        ck_assert_str_eq(kc_variable_name(va), kc_variable_name(vb));
+        su_assert_bit_identical(kc_variable_value(va), kc_variable_value(vb), kc_variable_name(va));
+    }
+}
+
+void su_assert_same_config(const kc_object *a, const kc_object *b)
+{
+    kc_error err = {0};
+    json_t *ja = NULL, *jb = NULL;
+    ck_assert_int_eq(kc_serialize(a, &ja, &err), KC_OK);
+    ck_assert_int_eq(kc_serialize(b, &jb, &err), KC_OK);
+    if (!json_equal(ja, jb)) {
+        char *ta = json_dumps(ja, JSON_SORT_KEYS), *tb = json_dumps(jb, JSON_SORT_KEYS);
+        ck_abort_msg("configs differ:\n%s\n%s", ta, tb);
+    }
+    json_decref(ja);
+    json_decref(jb);
+}
+
+void su_model_inputs(kc_object *model, int64_t batch, int int_range, uint64_t seed, kc_tensor **ins)
+{
+    kc_error err = {0};
+    for (int i = 0; i < kc_model_num_inputs(model); i++) {
+        kc_shape s = kc_model_input_shape(model, i);
+        int64_t dims[KC_MAX_DIMS];
+        for (int d = 0; d < s.ndim; d++) dims[d] = s.dims[d] < 0 ? batch : s.dims[d];
+        if (int_range <= 0) {
+            ins[i] = tu_random(s.ndim, dims, -1.0f, 1.0f, seed + (uint64_t)i);
+            continue;
+        }
+        ins[i] = kc_tensor_empty(KC_INT32, s.ndim, dims, &err);
+        CK_NN(ins[i], err);
+        kc_rng rng;
+        kc_rng_seed(&rng, seed + (uint64_t)i);
+        int32_t *p = kc_tensor_data(ins[i]);
+        for (int64_t k = 0; k < kc_tensor_size(ins[i]); k++)
+            p[k] = (int32_t)kc_rng_below(&rng, (uint64_t)int_range);
+    }
+}
+
+int su_predict(kc_object *model, kc_tensor *const *ins, kc_tensor **outs)
+{
+    kc_error err = {0};
+    int n = 0;
+    kc_status rc = kc_model_predict(model, ins, kc_model_num_inputs(model), 32, outs, &n, &err);
+    ck_assert_msg(rc == KC_OK, "predict: %s (%s)", err.message, err.context);
+    return n;
+}
+
+kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
+                         kc_tensor *const *ins)
+{
+    kc_error err = {0};
+    const char *path = su_path(file);
+    kc_status rc = kc_model_save(model, path, NULL, &err);
+    ck_assert_msg(rc == KC_OK, "save: %s (%s)", err.message, err.context);
+    kc_load_options lo = {.custom_objects = co};
+    kc_object *back = kc_model_load(path, &lo, &err);
+    CK_NN(back, err);
+    su_assert_same_config(model, back);
+    su_assert_same_weights(model, back);
+    kc_tensor *a[KC_MAX_LAYER_OUTPUTS], *b[KC_MAX_LAYER_OUTPUTS];
+    int na = su_predict(model, ins, a), nb = su_predict(back, ins, b);
+    ck_assert_int_eq(na, nb);
+    for (int i = 0; i < na; i++) {
+        su_assert_bit_identical(a[i], b[i], "prediction after load");
+        kc_tensor_unref(a[i]);
+        kc_tensor_unref(b[i]);
+    }
+    return back;
+}

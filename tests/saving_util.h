@@ -1,0 +1,34 @@
+/* Helpers of the saving suites: scratch paths, weight and prediction
+ * comparisons, seeded weights. */
+#ifndef CKERAS_TESTS_SAVING_UTIL_H
+#define CKERAS_TESTS_SAVING_UTIL_H
+
+#include "testutil.h"
+
+/* tu_tmpdir()/name in one of a few rotating static buffers. */
+const char *su_path(const char *name);
+
+/* Every weight of every layer set from a seeded stream: uniform [-1, 1),
+ * variances (names containing "variance") in [0.5, 1.5). */
+void su_randomize_weights(kc_object *model, uint64_t seed);
+
+/* Same weight count, names, shapes and bytes. */
+void su_assert_same_weights(kc_object *a, kc_object *b);
+/* Same kc_serialize JSON. */
+void su_assert_same_config(const kc_object *a, const kc_object *b);
+/* Same shapes and bytes. */
+void su_assert_bit_identical(const kc_tensor *a, const kc_tensor *b, const char *what);
+
+/* Inputs for a model: one per input, float uniform [-1, 1) (unknown
+ * dimensions become `batch`), or int32 ids in [0, int_range) when
+ * int_range > 0. */
+void su_model_inputs(kc_object *model, int64_t batch, int int_range, uint64_t seed, kc_tensor **ins);
+/* kc_model_predict with every output checked; returns the count. */
+int su_predict(kc_object *model, kc_tensor *const *ins, kc_tensor **outs);
+
+/* Save, load (with custom objects) and check config, weights and
+ * predictions on `ins` bit for bit. Returns the loaded model. */
+kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
+                         kc_tensor *const *ins);
+
+#endif

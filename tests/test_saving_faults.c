@@ -1,0 +1,592 @@
+/* Saving and loading when things go wrong (issue 6): saves that fail
+ * halfway (injected write error, a full disk, a missing folder) keep the
+ * previous file and leave no temporary behind; hostile or broken files
+ * (truncated, not HDF5, wrong attribute types, datasets disagreeing with
+ * the config, absurd sizes, external links and storage, virtual datasets,
+ * deep JSON) give named errors -- never a crash, never a leak. Files are
+ * crafted with HDF5 directly. */
+#define _GNU_SOURCE /* SIGXFSZ, setrlimit, unshare */
+#include "saving_util.h"
+
+#include <dirent.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* lib/saving/h5io.c's test hook: fail the n-th dataset write from now. */
+void kc__h5_fail_write_after(int n);
+
+static kc_error err;
+static void setup(void)
+{
+    kc_error_clear(&err);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our own HDF5 calls may fail on purpose */
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void write_all(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_int_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t len;
+    char *buf = read_all(from, &len);
+    write_all(to, buf, len);
+    free(buf);
+}
+
+/* Entries of the scratch folder whose name contains `part`. */
+static int count_entries(const char *part)
+{
+    DIR *d = opendir(tu_tmpdir());
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, part)) n++;
+    closedir(d);
+    return n;
+}
+
+/* Sequential: Input(3) -> Dense(units, name "dense"). */
+static kc_object *small_model(int64_t units, uint64_t seed)
+{
+    kc_object *m = kc_sequential_new("small", &err);
+    CK_NN(m, err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){3}, NULL, &err);
+    char cfg[100];
+    snprintf(cfg, sizeof cfg, "{\"units\": %lld, \"name\": \"dense\"}", (long long)units);
+    kc_object *d = kc_layer_create("Dense", cfg, &err);
+    CK_NN(d, err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    CK_OK(kc_sequential_add(m, d, &err));
+    kc_object_unref(in);
+    kc_object_unref(d);
+    su_randomize_weights(m, seed);
+    return m;
+}
+
+/* A valid model file to break: its path. */
+static const char *base_file(void)
+{
+    const char *path = su_path("base.h5");
+    kc_object *m = small_model(2, 1);
+    CK_OK(kc_model_save(m, path, NULL, &err));
+    kc_object_unref(m);
+    return path;
+}
+
+/* Copy base.h5 to name and open the copy for writing. */
+static hid_t open_copy(const char *name)
+{
+    copy_file(base_file(), su_path(name));
+    hid_t f = H5Fopen(su_path(name), H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    return f;
+}
+
+/* Replace the string attribute `name` of obj with text (vlen string). */
+static void set_string_attr(hid_t f, const char *obj, const char *name, const char *text)
+{
+    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(f, obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(H5Awrite(a, t, &text), 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+}
+
+/* Replace attribute `name` of obj with an int array of n values. */
+static void set_int_attr(hid_t f, const char *obj, const char *name, int n)
+{
+    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t s = n ? H5Screate_simple(1, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(f, obj, name, H5T_NATIVE_INT, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int vals[4] = {1, 2, 3, 4};
+    ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_INT, vals), 0);
+    H5Aclose(a);
+    H5Sclose(s);
+}
+
+static const char *KERNEL = "/model_weights/dense/dense/kernel:0";
+
+/* Replace the kernel dataset with one made by `dcpl` of the given shape. */
+static void replace_kernel(hid_t f, int ndim, const hsize_t *dims, hid_t dcpl, bool write)
+{
+    ck_assert_int_ge(H5Ldelete(f, KERNEL, H5P_DEFAULT), 0);
+    hid_t s = H5Screate_simple(ndim, dims, NULL);
+    hid_t d = H5Dcreate2(f, KERNEL, H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    if (write) {
+        hsize_t n = 1;
+        for (int i = 0; i < ndim; i++) n *= dims[i];
+        float *zeros = calloc(n, sizeof(float));
+        ck_assert_int_ge(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros), 0);
+        free(zeros);
+    }
+    H5Dclose(d);
+    H5Sclose(s);
+}
+
+/* Load must fail with code and a message or context containing needle. */
+static void expect_load_error(const char *name, kc_status code, const char *needle)
+{
+    kc_error_clear(&err);
+    kc_object *m = kc_model_load(su_path(name), NULL, &err);
+    ck_assert_msg(m == NULL, "%s loaded", name);
+    CK_ERR(err, code, needle);
+    /* loading only its weights must fail the same way, or load them correctly */
+    kc_object *target = small_model(2, 9);
+    kc_error_clear(&err);
+    kc_status rc = kc_model_load_weights(target, su_path(name), NULL, &err);
+    ck_assert_msg(rc == KC_OK ? err.code == KC_OK : err.message[0] != '\0', "%s: load_weights", name);
+    kc_object_unref(target);
+}
+
+/* ---- saves that fail halfway --------------------------------------------------------------------- */
+
+START_TEST(injected_write_failure_keeps_the_previous_file)
+{
+    const char *path = su_path("keep.h5");
+    kc_object *old = small_model(4, 2), *new_model = small_model(4, 3);
+    CK_OK(kc_model_save(old, path, NULL, &err));
+    size_t len0;
+    char *before = read_all(path, &len0);
+    for (int n = 1; n <= 2; n++) { /* the kernel write, then the bias write */
+        kc__h5_fail_write_after(n);
+        kc_error_clear(&err);
+        ck_assert_int_eq(kc_model_save(new_model, path, NULL, &err), KC_EIO);
+        CK_ERR(err, KC_EIO, "injected");
+        CK_ERR(err, KC_EIO, "keep.h5");
+        size_t len1;
+        char *after = read_all(path, &len1);
+        ck_assert(len0 == len1 && memcmp(before, after, len0) == 0);
+        free(after);
+        ck_assert_int_eq(count_entries("keep.h5"), 1); /* no temporary left behind */
+    }
+    kc__h5_fail_write_after(0);
+    /* the old file still loads with the old weights; a clean save replaces it */
+    kc_object *back = kc_model_load(path, NULL, &err);
+    CK_NN(back, err);
+    su_assert_same_weights(old, back);
+    kc_object_unref(back);
+    CK_OK(kc_model_save(new_model, path, NULL, &err));
+    back = kc_model_load(path, NULL, &err);
+    su_assert_same_weights(new_model, back);
+    kc_object_unref(back);
+    free(before);
+    kc_object_unref(old);
+    kc_object_unref(new_model);
+}
+END_TEST
+
+/* A full disk, simulated with RLIMIT_FSIZE (writes past the limit fail
+ * with EFBIG, as ENOSPC would): the save fails, the old file survives. */
+START_TEST(full_disk_keeps_the_previous_file)
+{
+    const char *path = su_path("full.h5");
+    kc_object *small = small_model(2, 4), *big = small_model(20000, 5); /* 320 kB of weights */
+    CK_OK(kc_model_save(small, path, NULL, &err));
+    size_t len0;
+    char *before = read_all(path, &len0);
+
+    struct rlimit old_lim, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old_lim;
+    lim.rlim_cur = 64 * 1024;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    kc_status rc = kc_model_save(big, path, NULL, &err);
+    setrlimit(RLIMIT_FSIZE, &old_lim);
+    signal(SIGXFSZ, old_handler);
+
+    ck_assert_int_eq(rc, KC_EIO);
+    CK_ERR(err, KC_EIO, "full.h5");
+    size_t len1;
+    char *after = read_all(path, &len1);
+    ck_assert(len0 == len1 && memcmp(before, after, len0) == 0);
+    ck_assert_int_eq(count_entries("full.h5"), 1);
+    free(before);
+    free(after);
+    kc_object_unref(small);
+    kc_object_unref(big);
+}
+END_TEST
+
+/* A real full disk: a 256 KiB tmpfs, mounted in a private mount namespace
+ * (needs CAP_SYS_ADMIN or user namespaces; skipped with a message if not). */
+START_TEST(full_tmpfs_keeps_the_previous_file)
+{
+    const char *dir = su_path("tmpfs");
+    mkdir(dir, 0700);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=256k") != 0) {
+        fprintf(stderr, "full_tmpfs_keeps_the_previous_file: skipped, cannot mount a tmpfs here\n");
+        return;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.h5", dir);
+    kc_object *small = small_model(2, 4), *big = small_model(20000, 5);
+    CK_OK(kc_model_save(small, path, NULL, &err));
+    size_t len0;
+    char *before = read_all(path, &len0);
+    ck_assert_int_eq(kc_model_save(big, path, NULL, &err), KC_EIO);
+    CK_ERR(err, KC_EIO, "m.h5");
+    CK_ERR(err, KC_EIO, "No space left on device");
+    size_t len1;
+    char *after = read_all(path, &len1);
+    ck_assert(len0 == len1 && memcmp(before, after, len0) == 0);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 1);
+    kc_object *back = kc_model_load(path, NULL, &err);
+    CK_NN(back, err);
+    su_assert_same_weights(small, back);
+    kc_object_unref(back);
+    free(before);
+    free(after);
+    kc_object_unref(small);
+    kc_object_unref(big);
+    umount(dir);
+}
+END_TEST
+
+START_TEST(missing_folder_and_directory_targets_are_errors)
+{
+    kc_object *m = small_model(2, 6);
+    ck_assert_int_eq(kc_model_save(m, su_path("no/such/folder/m.h5"), NULL, &err), KC_EIO);
+    CK_ERR(err, KC_EIO, "no/such/folder/m.h5");
+    kc_error_clear(&err);
+    mkdir(su_path("a_folder"), 0700);
+    ck_assert_int_ne(kc_model_save(m, su_path("a_folder"), NULL, &err), KC_OK);
+    CK_ERR(err, KC_EIO, "a_folder");
+    ck_assert_int_eq(count_entries("a_folder"), 1); /* no temporary left behind */
+    kc_error_clear(&err);
+    ck_assert_int_ne(kc_model_save(m, NULL, NULL, &err), KC_OK);
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load(su_path("missing.h5"), NULL, &err));
+    CK_ERR(err, KC_EIO, "missing.h5");
+    kc_object_unref(m);
+}
+END_TEST
+
+/* ---- broken and hostile files ---------------------------------------------------------------------- */
+
+START_TEST(truncated_files_are_errors)
+{
+    size_t len;
+    char *full = read_all(base_file(), &len);
+    size_t cuts[] = {0, 7, 512, 2048, len / 3, len / 2, len - 4096, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        if (cuts[i] >= len) continue;
+        write_all(su_path("cut.h5"), full, cuts[i]);
+        kc_error_clear(&err);
+        kc_object *m = kc_model_load(su_path("cut.h5"), NULL, &err);
+        ck_assert_msg(m == NULL, "truncated at %zu of %zu bytes and loaded", cuts[i], len);
+        ck_assert_msg(err.code == KC_EIO || err.code == KC_EFORMAT, "cut %zu: %s", cuts[i], kc_status_name(err.code));
+        CK_ERR(err, err.code, "cut.h5");
+    }
+    free(full);
+}
+END_TEST
+
+START_TEST(files_that_are_not_keras_models)
+{
+    write_all(su_path("text.h5"), "{\"class_name\": \"Sequential\"}\n", 29);
+    expect_load_error("text.h5", KC_EFORMAT, "not an HDF5 file");
+    /* HDF5 without Keras attributes */
+    hid_t f = H5Fcreate(su_path("plain.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    expect_load_error("plain.h5", KC_EFORMAT, "model_config");
+}
+END_TEST
+
+START_TEST(wrong_attribute_types_are_named)
+{
+    hid_t f = open_copy("attr1.h5");
+    set_int_attr(f, "/", "model_config", 0);
+    H5Fclose(f);
+    expect_load_error("attr1.h5", KC_EFORMAT, "model_config");
+
+    f = open_copy("attr2.h5");
+    set_int_attr(f, "/model_weights", "layer_names", 2);
+    H5Fclose(f);
+    expect_load_error("attr2.h5", KC_EFORMAT, "layer_names");
+
+    f = open_copy("attr3.h5");
+    set_int_attr(f, "/model_weights/dense", "weight_names", 2);
+    H5Fclose(f);
+    expect_load_error("attr3.h5", KC_EFORMAT, "weight_names");
+
+    f = open_copy("attr4.h5");
+    set_string_attr(f, "/", "model_config", "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{]}}");
+    H5Fclose(f);
+    expect_load_error("attr4.h5", KC_EFORMAT, "model_config");
+
+    f = open_copy("attr5.h5");
+    set_string_attr(f, "/", "model_config", "[1, 2, 3]");
+    H5Fclose(f);
+    expect_load_error("attr5.h5", KC_EFORMAT, "model_config");
+
+    /* a layer name list naming a group that is not there */
+    f = open_copy("attr6.h5");
+    H5Ldelete(f, "/model_weights/dense", H5P_DEFAULT);
+    H5Fclose(f);
+    expect_load_error("attr6.h5", KC_EFORMAT, "dense");
+
+    /* a config value of the wrong type, with its JSON path */
+    f = open_copy("attr7.h5");
+    set_string_attr(f, "/", "model_config",
+                    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+                    "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 3]}},"
+                    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": \"two\"}}]}}");
+    H5Fclose(f);
+    expect_load_error("attr7.h5", KC_EFORMAT, "layers[1].config.units");
+}
+END_TEST
+
+START_TEST(dataset_shape_disagreeing_with_config)
+{
+    hid_t f = open_copy("shape.h5");
+    replace_kernel(f, 2, (hsize_t[]){3, 5}, H5P_DEFAULT, true);
+    H5Fclose(f);
+    expect_load_error("shape.h5", KC_ESHAPE, "(3, 2)");
+    CK_ERR(err, KC_ESHAPE, "(3, 5)");
+    CK_ERR(err, KC_ESHAPE, "dense");
+    CK_ERR(err, KC_ESHAPE, "kernel");
+    kc_error_clear(&err);
+
+    /* a string dataset where floats are expected */
+    f = open_copy("dtype.h5");
+    H5Ldelete(f, KERNEL, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 4);
+    hid_t s = H5Screate_simple(2, (hsize_t[]){3, 2}, NULL);
+    hid_t d = H5Dcreate2(f, KERNEL, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Fclose(f);
+    expect_load_error("dtype.h5", KC_EFORMAT, "does not hold numbers");
+}
+END_TEST
+
+/* 10^9 elements: declared by a dataset (chunked, nothing stored) or by the
+ * config; refused before anything that size is allocated. */
+START_TEST(billion_element_shapes_are_refused_before_allocation)
+{
+    hid_t f = open_copy("huge_ds.h5");
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, (hsize_t[]){1, 1000});
+    replace_kernel(f, 2, (hsize_t[]){1000000, 1000}, dcpl, false);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+    expect_load_error("huge_ds.h5", KC_ESHAPE, "(1000000, 1000)");
+
+    f = open_copy("huge_cfg.h5");
+    set_string_attr(f, "/", "model_config",
+                    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+                    "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 1000]}},"
+                    "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 1000000}}]}}");
+    H5Fclose(f);
+    expect_load_error("huge_cfg.h5", KC_ELIMIT, "dense");
+
+    /* and a caller's tighter budget */
+    kc_load_options lo = {.max_weight_bytes = 16};
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load(base_file(), &lo, &err));
+    CK_ERR(err, KC_ELIMIT, "dense");
+}
+END_TEST
+
+START_TEST(links_and_storage_outside_the_file_are_refused)
+{
+    /* an external link to another file's group */
+    copy_file(base_file(), su_path("other.h5"));
+    hid_t f = open_copy("extlink.h5");
+    H5Ldelete(f, "/model_weights/dense", H5P_DEFAULT);
+    ck_assert_int_ge(H5Lcreate_external(su_path("other.h5"), "/model_weights/dense", f, "/model_weights/dense",
+                                        H5P_DEFAULT, H5P_DEFAULT), 0);
+    H5Fclose(f);
+    expect_load_error("extlink.h5", KC_EFORMAT, "link");
+
+    /* a soft link */
+    f = open_copy("softlink.h5");
+    H5Lmove(f, "/model_weights/dense", f, "/model_weights/elsewhere", H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(H5Lcreate_soft("/model_weights/elsewhere", f, "/model_weights/dense", H5P_DEFAULT, H5P_DEFAULT), 0);
+    H5Fclose(f);
+    expect_load_error("softlink.h5", KC_EFORMAT, "link");
+
+    /* a dataset stored in an external raw file */
+    write_all(su_path("raw.bin"), (const char[24]){0}, 24);
+    f = open_copy("extstore.h5");
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_external(dcpl, su_path("raw.bin"), 0, 24);
+    replace_kernel(f, 2, (hsize_t[]){3, 2}, dcpl, false);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+    expect_load_error("extstore.h5", KC_EFORMAT, "external");
+
+    /* a virtual dataset mapping another file */
+    f = open_copy("virtual.h5");
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t vspace = H5Screate_simple(2, (hsize_t[]){3, 2}, NULL);
+    H5Pset_virtual(dcpl, vspace, su_path("other.h5"), KERNEL, vspace);
+    replace_kernel(f, 2, (hsize_t[]){3, 2}, dcpl, false);
+    H5Sclose(vspace);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+    expect_load_error("virtual.h5", KC_EFORMAT, "virtual");
+}
+END_TEST
+
+START_TEST(deep_json_is_refused)
+{
+    size_t depth = 100000;
+    char *deep = malloc(2 * depth + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = '\0';
+    hid_t f = open_copy("deep.h5");
+    set_string_attr(f, "/", "model_config", deep);
+    H5Fclose(f);
+    expect_load_error("deep.h5", KC_ELIMIT, "model_config");
+
+    /* inside a valid model: a nested config object 10000 levels deep */
+    char *cfg = malloc(20 * 10000 + 400);
+    strcpy(cfg, "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [], \"x\": ");
+    char *p = cfg + strlen(cfg);
+    for (int i = 0; i < 10000; i++) p += sprintf(p, "{\"a\": ");
+    *p++ = '1';
+    for (int i = 0; i < 10000; i++) *p++ = '}';
+    strcpy(p, "}}");
+    f = open_copy("deep2.h5");
+    set_string_attr(f, "/", "model_config", cfg);
+    H5Fclose(f);
+    expect_load_error("deep2.h5", KC_ELIMIT, "model_config");
+
+    /* and in training_config */
+    f = open_copy("deep3.h5");
+    set_string_attr(f, "/", "training_config", deep);
+    H5Fclose(f);
+    expect_load_error("deep3.h5", KC_ELIMIT, "training_config");
+    free(cfg);
+    free(deep);
+}
+END_TEST
+
+/* Random byte flips in the text a file carries -- the model_config JSON
+ * and the layer and weight names -- give a load that succeeds or an error
+ * with a message, never a crash (under ASan: never a bad access or leak).
+ * Flips in HDF5's own structures are not tried: libhdf5 1.10 itself is not
+ * memory-safe on corrupted metadata (see io.h). */
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t from)
+{
+    size_t k = strlen(needle);
+    for (size_t i = from; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return hay + i;
+    return NULL;
+}
+
+START_TEST(corrupted_text_never_crashes)
+{
+    size_t len;
+    char *orig = read_all(base_file(), &len);
+    /* the spans to corrupt: the JSON text and every name */
+    size_t span_at[64], span_len[64];
+    int n_spans = 0;
+    const char *json = find_bytes(orig, len, "{\"class_name\"", 0);
+    ck_assert_ptr_nonnull(json);
+    span_at[n_spans] = (size_t)(json - orig);
+    span_len[n_spans++] = strnlen(json, len - span_at[0]);
+    const char *names[] = {"dense/kernel:0", "dense/bias:0", "dense", "input_1"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        for (const char *p = orig; (p = find_bytes(orig, len, names[k], (size_t)(p - orig))) && n_spans < 64; p++) {
+            span_at[n_spans] = (size_t)(p - orig);
+            span_len[n_spans++] = strlen(names[k]);
+        }
+    kc_rng rng;
+    kc_rng_seed(&rng, 2026);
+    int failed = 0, loaded = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        char *buf = malloc(len);
+        memcpy(buf, orig, len);
+        int flips = 1 + (int)kc_rng_below(&rng, 4);
+        for (int k = 0; k < flips; k++) {
+            int sp = (int)kc_rng_below(&rng, (uint64_t)n_spans);
+            size_t at = span_at[sp] + kc_rng_below(&rng, span_len[sp]);
+            buf[at] = kc_rng_below(&rng, 4) == 0 ? (char)kc_rng_below(&rng, 256) : buf[at] ^ (char)(1u << kc_rng_below(&rng, 7));
+        }
+        write_all(su_path("flip.h5"), buf, len);
+        free(buf);
+        kc_error_clear(&err);
+        kc_object *m = kc_model_load(su_path("flip.h5"), NULL, &err);
+        if (m) {
+            loaded++;
+            kc_object_unref(m);
+        } else {
+            ck_assert_int_ne(err.code, KC_OK);
+            ck_assert_msg(err.message[0] != '\0', "an error without a message");
+            failed++;
+        }
+    }
+    ck_assert_int_gt(failed, 100); /* most corruptions are caught */
+    free(orig);
+}
+END_TEST
+
+static Suite *faults_suite(void)
+{
+    Suite *s = suite_create("saving_faults");
+    TCase *tc = tcase_create("faults");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, injected_write_failure_keeps_the_previous_file);
+    tcase_add_test(tc, full_disk_keeps_the_previous_file);
+    tcase_add_test(tc, full_tmpfs_keeps_the_previous_file);
+    tcase_add_test(tc, missing_folder_and_directory_targets_are_errors);
+    tcase_add_test(tc, truncated_files_are_errors);
+    tcase_add_test(tc, files_that_are_not_keras_models);
+    tcase_add_test(tc, wrong_attribute_types_are_named);
+    tcase_add_test(tc, dataset_shape_disagreeing_with_config);
+    tcase_add_test(tc, billion_element_shapes_are_refused_before_allocation);
+    tcase_add_test(tc, links_and_storage_outside_the_file_are_refused);
+    tcase_add_test(tc, deep_json_is_refused);
+    tcase_add_test(tc, corrupted_text_never_crashes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(faults_suite)

@@ -1,0 +1,58 @@
+/* modelinspect verify: load a file completely, as a program would. */
+#include "inspect.h"
+
+#include <string.h>
+
+static int run_verify(int argc, char **argv);
+
+const inspect_command cmd_verify = {
+    .name = "verify",
+    .synopsis = "verify FILE [--custom-lib LIB.so]...",
+    .help = "Load FILE completely: model config, every layer, every weight (shapes checked\n"
+            "against the config), the training config and optimizer state. Prints one line\n"
+            "describing the model and exits 0, or prints the error with its context (file,\n"
+            "layer, weight, JSON path) and exits 2.\n\n"
+            "  --custom-lib LIB.so  a shared library of custom classes and functions: it is\n"
+            "                       loaded first and its entry point\n"
+            "                           kc_status ckeras_plugin_init(kc_error *err)\n"
+            "                       registers them (kc_register_class, ...). Repeatable.\n",
+    .run = run_verify,
+};
+
+static int run_verify(int argc, char **argv)
+{
+    const char *file = NULL;
+    kc_error err = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--custom-lib") == 0) {
+            if (++i == argc) return inspect_usage(&cmd_verify, "--custom-lib needs a library path");
+            if (inspect_load_plugin(argv[i], &err) != KC_OK) {
+                inspect_print_error(&err);
+                return EXIT_INVALID;
+            }
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return inspect_usage(&cmd_verify, "unknown option '%s'", argv[i]);
+        } else if (file) {
+            return inspect_usage(&cmd_verify, "one FILE only");
+        } else {
+            file = argv[i];
+        }
+    }
+    if (!file) return inspect_usage(&cmd_verify, "missing FILE");
+
+    int warnings = 0;
+    kc_load_options opts = {.warn = inspect_warn, .warn_user = &warnings};
+    kc_object *model = kc_model_load(file, &opts, &err);
+    if (!model) {
+        inspect_print_error(&err);
+        return EXIT_INVALID;
+    }
+    int64_t params = kc_layer_count_params(model);
+    printf("%s: OK: %s '%s', %d layers, %lld parameters, %d input%s, %d output%s%s\n", file,
+           kc_object_name(model), kc_layer_name(model), kc_model_num_layers(model),
+           (long long)params, kc_model_num_inputs(model), kc_model_num_inputs(model) == 1 ? "" : "s",
+           kc_model_num_outputs(model), kc_model_num_outputs(model) == 1 ? "" : "s",
+           kc_model_is_compiled(model) ? ", compiled" : "");
+    kc_object_unref(model);
+    return EXIT_OK;
+}
