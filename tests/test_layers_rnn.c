@@ -3,6 +3,7 @@
  * model goldens in tests/data/rnn), against hand-written references of
  * Keras' equations (GRU reset_after, masks, states), finite differences,
  * config round trips, weight conversions and the real Keras files. */
+#include "keras_ref.h"
 #include "testutil.h"
 
 #include <ckeras/recurrent.h>
@@ -25,21 +26,8 @@ static void setup(void)
 
 static kc_tensor *from_json(json_t *j)
 {
-    json_t *shape = json_object_get(j, "shape"), *data = json_object_get(j, "data");
-    int64_t dims[KC_MAX_DIMS];
-    int nd = (int)json_array_size(shape);
-    for (int i = 0; i < nd; i++) dims[i] = json_integer_value(json_array_get(shape, (size_t)i));
-    const char *dt = json_string_value(json_object_get(j, "dtype"));
-    bool ints = dt && strcmp(dt, "int32") == 0;
-    kc_tensor *t = kc_tensor_empty(ints ? KC_INT32 : KC_FLOAT32, nd, dims, &err);
-    CK_NN(t, err);
-    for (size_t i = 0; i < json_array_size(data); i++) {
-        double v = json_number_value(json_array_get(data, i));
-        if (ints)
-            ((int32_t *)kc_tensor_data(t))[i] = (int32_t)v;
-        else
-            kc_tensor_f32(t)[i] = (float)v;
-    }
+    kc_tensor *t = NULL;
+    CK_OK(kc_tensor_from_json(j, &t, &err));
     return t;
 }
 
@@ -168,13 +156,38 @@ static void check_golden(const char *file)
     json_decref(root);
 }
 
+static const char *const goldens[] = {"rnn/lstm_states.json", "rnn/simple_gru.json", "rnn/masking_gru_lstm.json",
+                                      "rnn/embedding_mask.json", "rnn/bidirectional.json",
+                                      "rnn/bidirectional_states.json", "rnn/rnn_cells.json",
+                                      "rnn/time_distributed.json"};
+#define N_GOLDENS ((int)(sizeof(goldens) / sizeof(goldens[0])))
+
 START_TEST(models_match_tensorflow_js)
 {
-    static const char *const files[] = {"rnn/lstm_states.json", "rnn/simple_gru.json", "rnn/masking_gru_lstm.json",
-                                        "rnn/embedding_mask.json", "rnn/bidirectional.json",
-                                        "rnn/bidirectional_states.json", "rnn/rnn_cells.json",
-                                        "rnn/time_distributed.json"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) check_golden(files[i]);
+    check_golden(goldens[_i]);
+}
+END_TEST
+
+/* The other direction: a model ckeras writes (its config as ckeras writes
+ * it, the golden's weights) loads in TensorFlow.js and predicts the
+ * golden's outputs (keras-ref check; skipped when keras-ref is absent). */
+START_TEST(ckeras_written_models_load_in_tensorflow_js)
+{
+    char why[512];
+    if (!kr_find(why, sizeof why)) {
+        fprintf(stderr, "ckeras_written_models_load_in_tensorflow_js: skipped: %s\n", why);
+        return;
+    }
+    json_t *root = load_json(goldens[_i]);
+    kc_object *m = model_from_golden(root, goldens[_i]);
+    char h5[4200], args[12000], out[8192];
+    snprintf(h5, sizeof(h5), "%s/rnn_written_%d.h5", tu_tmpdir(), _i);
+    CK_OK(kc_model_save(m, h5, NULL, &err));
+    snprintf(args, sizeof(args), "check '%s' '%s'", h5, tu_data(goldens[_i]));
+    int rc = kr_run(args, out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, ": OK:"), "%s: keras-ref check exit %d:\n%s", goldens[_i], rc, out);
+    kc_object_unref(m);
+    json_decref(root);
 }
 END_TEST
 
@@ -1331,13 +1344,134 @@ START_TEST(narrow_vector_code_matches)
 }
 END_TEST
 
+/* backward_layer: the backward half is that layer (here with relu), named
+ * "backward_" + its name (an existing prefix is not doubled, as Keras 3) */
+START_TEST(bidirectional_uses_the_given_backward_layer)
+{
+    kc_tensor *x = tu_random(3, D(2, 4, 3), -1, 1, 171);
+    kc_object *b = random_layer("Bidirectional",
+                                "{\"layer\": {\"class_name\": \"SimpleRNN\", \"config\": {\"name\": \"fw\", \"units\": 2}}, "
+                                "\"backward_layer\": {\"class_name\": \"SimpleRNN\", \"config\": {\"name\": \"backward_bw\", "
+                                "\"units\": 2, \"go_backwards\": true, \"activation\": \"relu\"}}}",
+                                x, 172);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(b, 0)), "bidirectional/forward_fw/simple_rnn_cell/kernel:0");
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(b, 3)), "bidirectional/backward_bw/simple_rnn_cell/kernel:0");
+    kc_object *bw = random_layer("SimpleRNN", "{\"units\": 2, \"go_backwards\": true, \"activation\": \"relu\"}", x, 1);
+    kc_tensor *w[3];
+    for (int i = 0; i < 3; i++) w[i] = kc_variable_value(kc_layer_weight(b, 3 + i));
+    CK_OK(kc_layer_set_weights(bw, w, 3, &err));
+    kc_tensor *y = kc_layer_call1(b, x, false, &err), *yb = kc_layer_call1(bw, x, false, &err);
+    CK_NN(y, err);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) ck_assert_float_eq_tol(kc_tensor_f32(y)[i * 4 + 2 + j], kc_tensor_f32(yb)[i * 2 + j], 1e-6);
+    /* an empty batch gives empty outputs */
+    kc_tensor *x0 = kc_tensor_empty(KC_FLOAT32, 3, D(0, 4, 3), &err), *y0 = kc_layer_call1(b, x0, false, &err);
+    CK_NN(y0, err);
+    ck_assert(kc_tensor_dim(y0, 0) == 0 && kc_tensor_dim(y0, 1) == 4);
+    kc_tensor_unref(x), kc_tensor_unref(y), kc_tensor_unref(yb), kc_tensor_unref(x0), kc_tensor_unref(y0);
+    kc_object_unref(b), kc_object_unref(bw);
+}
+END_TEST
+
+/* ---- allocation failures -------------------------------------------------------------------------- */
+
+static long fail_at; /* 1-based allocation number to fail; 0 = never */
+static long n_calls, live;
+
+static void *counting_malloc(size_t size)
+{
+    n_calls++;
+    if (fail_at && n_calls == fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) live++;
+    return p;
+}
+
+static void counting_free(void *p)
+{
+    if (!p) return;
+    live--;
+    free(p);
+}
+
+/* Every recurrent class once: configured, built, called with masks,
+ * states and dropout on a tape, differentiated, saved in a config. */
+static kc_status rnn_scenario(kc_error *e)
+{
+    static const char *const layers[][2] = {
+        {"LSTM", "{\"units\": 2, \"return_sequences\": true, \"return_state\": true, \"recurrent_dropout\": 0.5}"},
+        {"GRU", "{\"units\": 2, \"go_backwards\": true, \"dropout\": 0.5}"},
+        {"GRU", "{\"units\": 2, \"reset_after\": false, \"stateful\": true, \"return_sequences\": true}"},
+        {"RNN", "{\"cell\": {\"class_name\": \"SimpleRNNCell\", \"config\": {\"units\": 2}}, \"time_major\": true}"},
+        {"Bidirectional", "{\"layer\": {\"class_name\": \"LSTM\", \"config\": {\"units\": 2, \"return_sequences\": true}}, \"merge_mode\": \"ave\"}"},
+        {"TimeDistributed", "{\"layer\": {\"class_name\": \"Dense\", \"config\": {\"units\": 2}}}"},
+    };
+    kc_status rc = KC_OK;
+    kc_tensor *x = kc_tensor_full(KC_FLOAT32, 3, D(2, 3, 2), 0.5, e), *mask = kc_tensor_ones(KC_FLOAT32, 2, D(2, 3), e);
+    kc_tape *tape = kc_tape_begin(0, e);
+    if (!x || !mask || !tape || kc_tape_watch(tape, x, e) != KC_OK) goto out;
+    kc_tensor_f32(mask)[5] = 0.0f;
+    for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
+        kc_object *l = kc_layer_create(layers[i][0], layers[i][1], e);
+        if (!l) goto out;
+        kc_tensor *out[4] = {0}, *om[4] = {0}, *masks[1] = {mask}, *g = NULL, *sum = NULL;
+        json_t *cfg = NULL;
+        int n = 0;
+        rc = kc_layer_call(l, &x, 1, masks, true, out, om, &n, e);
+        if (rc == KC_OK) sum = kc_reduce_sum(out[0], NULL, 0, false, e);
+        if (sum) rc = kc_tape_gradient(tape, sum, &x, 1, &g, e);
+        if (rc == KC_OK && e->code == KC_OK) rc = kc_object_get_config(l, &cfg, e);
+        json_decref(cfg);
+        kc_tensor_unref(sum), kc_tensor_unref(g);
+        for (int j = 0; j < 4; j++) kc_tensor_unref(out[j]), kc_tensor_unref(om[j]);
+        kc_object_unref(l);
+        kc_tape_free(tape);
+        tape = NULL;
+        if (rc != KC_OK || e->code != KC_OK) goto out;
+        tape = kc_tape_begin(KC_TAPE_PERSISTENT, e);
+        if (!tape || kc_tape_watch(tape, x, e) != KC_OK) goto out;
+    }
+out:
+    if (rc == KC_OK && e->code != KC_OK) rc = e->code;
+    kc_tape_free(tape);
+    kc_tensor_unref(x), kc_tensor_unref(mask);
+    kc_clear_session();
+    return rc;
+}
+
+START_TEST(allocation_failures_are_enomem_without_leaks)
+{
+    CK_OK(kc_init(&err));
+    int failures = 0;
+    for (long n = 1; n < 100000; n++) {
+        kc_error e = {0};
+        fail_at = n;
+        n_calls = live = 0;
+        kc_set_alloc_funcs(counting_malloc, counting_free);
+        kc_status rc = rnn_scenario(&e);
+        kc_release_caches();
+        kc_set_alloc_funcs(NULL, NULL);
+        ck_assert_msg(live == 0, "failing allocation %ld leaked %ld blocks", n, live);
+        if (rc == KC_OK) {
+            ck_assert_msg(n_calls < n, "scenario succeeded although allocation %ld failed", n);
+            break;
+        }
+        ck_assert_msg(rc == KC_ENOMEM, "failing allocation %ld gave %s: %s (%s)", n, kc_status_name(rc), e.message,
+                      e.context);
+        failures++;
+    }
+    ck_assert_msg(failures > 100, "only %d allocation points were exercised", failures);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("layers_rnn");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, tfjs_fixtures_load_and_match);
-    tcase_add_test(tc, models_match_tensorflow_js);
+    tcase_add_loop_test(tc, models_match_tensorflow_js, 0, N_GOLDENS);
+    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     tcase_add_test(tc, stateful_golden_carries_states_between_calls);
     tcase_add_test(tc, gru_reset_after_matches_keras_equations);
     tcase_add_test(tc, lstm_gru_simple_rnn_match_keras_equations_with_masks);
@@ -1361,6 +1495,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, cudnn_and_keras1_weights_are_converted);
     tcase_add_test(tc, models_save_and_load);
     tcase_add_test(tc, narrow_vector_code_matches);
+    tcase_add_test(tc, bidirectional_uses_the_given_backward_layer);
+    tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -368,11 +368,15 @@ kc_object *kc__rnn_recreate(const kc_object *rnn, const char *prefix, bool flip_
     json_t *cfg = NULL;
     if (kc_object_get_config(rnn, &cfg, err) != KC_OK) return NULL;
     const kc__rnn *r = (const kc__rnn *)rnn;
-    size_t n = strlen(prefix) + strlen(kc_layer_name(rnn)) + 1;
+    /* prefix + the name without that prefix (Keras 3's removeprefix: a
+     * layer saved as "backward_lstm" does not become "backward_backward_lstm") */
+    const char *base = kc_layer_name(rnn);
+    if (strncmp(base, prefix, strlen(prefix)) == 0) base += strlen(prefix);
+    size_t n = strlen(prefix) + strlen(base) + 1;
     char *name = kc__malloc(n);
     kc_object *o = NULL;
     if (name) {
-        snprintf(name, n, "%s%s", prefix, kc_layer_name(rnn));
+        snprintf(name, n, "%s%s", prefix, base);
         if (json_object_set_new(cfg, "name", json_string(name)) ||
             (flip_backwards && json_object_set_new(cfg, "go_backwards", json_boolean(!r->go_backwards))))
             kc__errf(err, KC_ENOMEM, "out of memory");

@@ -41,8 +41,9 @@ bool kc__is_rnn_cell(const kc_object *o);
 kc__rnn_cell *kc__rnn_cell_from_layer_config(kc__rcell kind, const json_t *cfg,
                                              const kc_config_ctx *ctx, bool trainable,
                                              kc_error *err);
-/* Write the cell keys in Keras' order; with_activity adds the layer's
- * activity_regularizer where flat layers list it. */
+/* Write the cell keys in Keras' order; a flat layer passes itself as
+ * activity_owner, whose activity_regularizer goes where tf.keras lists it
+ * (cells have none: NULL). */
 kc_status kc__rnn_cell_write(const kc__rnn_cell *c, json_t *cfg, const kc_object *activity_owner,
                              kc_error *err);
 /* Run the recurrence with this cell's weights over x (B, T, in): dropout
