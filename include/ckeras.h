@@ -26,6 +26,7 @@
 #include "ckeras/schedule.h"
 #include "ckeras/optimizer.h"
 #include "ckeras/trainer.h"
+#include "ckeras/callbacks.h"
 #include "ckeras/io.h"
 
 #endif /* CKERAS_H */

@@ -1373,6 +1373,79 @@ START_TEST(bidirectional_uses_the_given_backward_layer)
 }
 END_TEST
 
+/* ---- training ----------------------------------------------------------------------------------------- */
+
+/* keras-ref's recurrent fixtures trained by TensorFlow.js (rnn/fit, made by
+ * rnn/make-fit-cases): 2 epochs of batch-4 steps; ckeras' fit must give the
+ * same history and weights (the conformance README's tolerance). */
+static const struct {
+    const char *kind, *opt;
+} fit_cases[] = {
+    {"gru", "sgd"},        {"gru", "rmsprop"},        {"gru", "adam_e12"},
+    {"embedding_lstm", "sgd"}, {"embedding_lstm", "rmsprop"}, {"embedding_lstm", "adam_e12"},
+    {"simple_rnn", "sgd"}, {"simple_rnn", "rmsprop"}, {"simple_rnn", "adam_e12"},
+};
+
+START_TEST(fit_matches_tensorflow_js_runs)
+{
+    const char *kind = fit_cases[_i].kind, *opt = fit_cases[_i].opt;
+    char rel[256];
+    snprintf(rel, sizeof rel, "keras-ref/%s.h5", kind);
+    kc_object *m = kc_model_load(tu_data(rel), NULL, &err);
+    CK_NN(m, err);
+    snprintf(rel, sizeof rel, "rnn/fit/%s/data.json", kind);
+    json_t *data = load_json(rel);
+    snprintf(rel, sizeof rel, "rnn/fit/%s/%s.json", kind, opt);
+    json_t *want = load_json(rel), *args = json_object_get(want, "args");
+    json_t *spec = json_pack("{s:O, s:O, s:O}", "optimizer", json_object_get(args, "optimizer"), "loss",
+                             json_object_get(args, "loss"), "metrics", json_object_get(args, "metrics"));
+    CK_OK(kc_model_compile_json(m, spec, NULL, &err));
+    json_decref(spec);
+    json_t *jx = json_object_get(data, "x"), *jy = json_object_get(data, "y");
+    kc_tensor *x[4], *y[4];
+    int nx = (int)json_array_size(jx), ny = (int)json_array_size(jy);
+    for (int i = 0; i < nx; i++) x[i] = from_json(json_array_get(jx, (size_t)i));
+    for (int i = 0; i < ny; i++) y[i] = from_json(json_array_get(jy, (size_t)i));
+    kc_fit_args fa = {.x = x, .n_x = nx, .y = y, .n_y = ny,
+                      .batch_size = json_integer_value(json_object_get(args, "batch_size")),
+                      .epochs = (int)json_integer_value(json_object_get(args, "epochs")), .no_shuffle = true};
+    kc_history *h = NULL;
+    kc_status rc = kc_model_fit(m, &fa, &h, &err);
+    ck_assert_msg(rc == KC_OK, "%s/%s: %s (%s)", kind, opt, err.message, err.context);
+    const char *key;
+    json_t *vals, *hist = json_object_get(want, "history");
+    json_object_foreach(hist, key, vals)
+    {
+        const double *got = kc_history_values(h, key);
+        ck_assert_msg(got != NULL, "%s/%s: no '%s' in the history", kind, opt, key);
+        for (size_t e = 0; e < json_array_size(vals); e++) {
+            double w = json_number_value(json_array_get(vals, e));
+            ck_assert_msg(fabs(got[e] - w) <= 1e-5 + 1e-5 * fabs(w), "%s/%s: %s[%zu] = %.9g, TensorFlow.js %.9g", kind,
+                          opt, key, e, got[e], w);
+        }
+    }
+    /* Adam divides each step by the gradient's own size, so a weight whose
+     * gradient is near zero (one of embedding_lstm's recurrent weights:
+     * 1e-7 where the others are 1e-4) moves by its rounding noise,
+     * amplified: a few 1e-6 after 6 steps of lr 0.01 */
+    double atol = strcmp(opt, "adam_e12") == 0 ? 1e-5 : 1e-6;
+    json_t *ws = json_object_get(want, "weights");
+    ck_assert_int_eq((int)json_array_size(ws), kc_layer_num_weights(m));
+    for (size_t i = 0; i < json_array_size(ws); i++) {
+        kc_tensor *expect = from_json(json_array_get(ws, i));
+        char label[200];
+        snprintf(label, sizeof label, "%s/%s: %s after fit", kind, opt, kc_variable_name(kc_layer_weight(m, (int)i)));
+        tu_assert_tensors_close(kc_variable_value(kc_layer_weight(m, (int)i)), expect, 1e-5, atol, label);
+        kc_tensor_unref(expect);
+    }
+    kc_history_free(h);
+    for (int i = 0; i < nx; i++) kc_tensor_unref(x[i]);
+    for (int i = 0; i < ny; i++) kc_tensor_unref(y[i]);
+    json_decref(data), json_decref(want);
+    kc_object_unref(m);
+}
+END_TEST
+
 /* ---- allocation failures -------------------------------------------------------------------------- */
 
 static long fail_at; /* 1-based allocation number to fail; 0 = never */
@@ -1496,6 +1569,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, models_save_and_load);
     tcase_add_test(tc, narrow_vector_code_matches);
     tcase_add_test(tc, bidirectional_uses_the_given_backward_layer);
+    tcase_add_loop_test(tc, fit_matches_tensorflow_js_runs, 0, (int)(sizeof fit_cases / sizeof fit_cases[0]));
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
     suite_add_tcase(s, tc);
     return s;
