@@ -21,6 +21,7 @@
 #include "ckeras/constraint.h"
 #include "ckeras/layer.h"
 #include "ckeras/model.h"
+#include "ckeras/recurrent.h"
 #include "ckeras/loss.h"
 #include "ckeras/metric.h"
 #include "ckeras/schedule.h"
