@@ -9,7 +9,8 @@
  *   ratio_vs_sgemm_ceiling: X   time(sgemm ceiling) / time(fit)
  *
  * Targets: >= 0.9 at batch 256 on one thread; 2 threads faster than 1.
- * Each timing is one epoch after a short warm-up. */
+ * Timings: the best of three rounds over 15000 samples, scaled to the
+ * epoch, after a warm-up round. */
 #define _POSIX_C_SOURCE 200809L
 #include <ckeras.h>
 
@@ -55,11 +56,12 @@ static kc_object *build(kc_error *err)
 
 /* The matrix products of one epoch, bare: forward Z = A W, backward
  * dW = A^T dZ and dA = dZ W^T (not for the input). */
-static double sgemm_epoch(int64_t batch, float *const *w, float *const *act, float *const *grad, float *const *dw)
+static double sgemm_epoch(int64_t batch, int64_t samples, float *const *w, float *const *act, float *const *grad,
+                          float *const *dw)
 {
     double t = now();
-    for (int64_t start = 0; start < N_SAMPLES; start += batch) {
-        int b = (int)(start + batch <= N_SAMPLES ? batch : N_SAMPLES - start);
+    for (int64_t start = 0; start < samples; start += batch) {
+        int b = (int)(start + batch <= samples ? batch : samples - start);
         for (int l = 0; l < 3; l++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, dims[l + 1], dims[l], 1.0f, act[l], dims[l], w[l],
                         dims[l + 1], 0.0f, act[l + 1], dims[l + 1]);
@@ -104,25 +106,29 @@ int main(void)
             kc_set_num_threads(threads[ti]);
             kc_object *m = build(&err);
             kc_fit_args fa = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = batches[bi], .epochs = 1};
-            /* warm up on a slice (threads, caches, buffer pools), then one
-             * epoch of each, interleaved */
-            kc_tensor *xs = kc_tensor_copy(x, &err), *ys = kc_tensor_copy(y, &err);
-            kc_fit_args warm = fa;
-            kc_tensor *wx[1], *wy[1];
-            int64_t few = 4 * batches[bi];
-            wx[0] = kc_slice(xs, (int64_t[]){0, 0}, (int64_t[]){few, dims[0]}, &err);
-            wy[0] = kc_slice(ys, (int64_t[]){0, 0}, (int64_t[]){few, dims[3]}, &err);
-            warm.x = wx;
-            warm.y = wy;
-            if (!wx[0] || !wy[0] || kc_model_fit(m, &warm, NULL, &err) != KC_OK) die("warm-up", &err);
-            kc_tensor_unref(wx[0]);
-            kc_tensor_unref(wy[0]);
+            /* three rounds over a quarter of the data each (15000 samples),
+             * fit and ceiling interleaved, the best round of each: a
+             * noisy neighbour hits both alike or is filtered out */
+            kc_tensor *xs = kc_slice(x, (int64_t[]){0, 0}, (int64_t[]){N_SAMPLES / 4, dims[0]}, &err);
+            kc_tensor *ys = kc_slice(y, (int64_t[]){0, 0}, (int64_t[]){N_SAMPLES / 4, dims[3]}, &err);
+            if (!xs || !ys) die("slices", &err);
+            fa.x = &xs;
+            fa.y = &ys;
+            double t_fit = 1e9, t_ref = 1e9;
+            for (int rep = 0; rep < 4; rep++) { /* rep 0 warms up */
+                double t = now();
+                if (kc_model_fit(m, &fa, NULL, &err) != KC_OK) die("fit", &err);
+                t = now() - t;
+                double r = sgemm_epoch(batches[bi], N_SAMPLES / 4, w, act, grad, dw);
+                if (rep > 0) {
+                    t_fit = t < t_fit ? t : t_fit;
+                    t_ref = r < t_ref ? r : t_ref;
+                }
+            }
             kc_tensor_unref(xs);
             kc_tensor_unref(ys);
-            double t_fit = now();
-            if (kc_model_fit(m, &fa, NULL, &err) != KC_OK) die("fit", &err);
-            t_fit = now() - t_fit;
-            double t_ref = sgemm_epoch(batches[bi], w, act, grad, dw);
+            t_fit *= 4; /* per epoch of 60000 */
+            t_ref *= 4;
             printf("batch %3d, %d thread%s: fit %.3f s, sgemm %.3f s\n", batches[bi], threads[ti], threads[ti] > 1 ? "s" : " ",
                    t_fit, t_ref);
             printf("  samples_per_s: %.0f\n", N_SAMPLES / t_fit);

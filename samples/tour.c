@@ -69,7 +69,8 @@ int main(void)
         CHECK(kc_sequential_add(model, layers[i], &err));
         kc_object_unref(layers[i]);
     }
-    CHECK(kc_model_compile(model, "{\"optimizer\": {\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.01}}, \"loss\": \"mse\"}", NULL, &err));
+    CHECK(kc_model_compile(model, "{\"optimizer\": {\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.01}},"
+                                  " \"loss\": \"mse\", \"metrics\": [\"mae\"]}", NULL, &err));
 
     /* 2. train on y = sum(x) */
     kc_tensor *x = kc_tensor_empty(KC_FLOAT32, 2, (int64_t[]){256, 4}, &err);
@@ -79,12 +80,12 @@ int main(void)
         float *r = kc_tensor_f32(x) + 4 * i;
         kc_tensor_f32(y)[i] = r[0] + r[1] + r[2] + r[3];
     }
-    kc_fit_args fit = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .epochs = 20};
+    kc_fit_args fit = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .epochs = 20, .validation_split = 0.1, .verbose = 2};
     kc_history *h;
     CHECK(kc_model_fit(model, &fit, &h, &err));
-    const double *loss = kc_history_values(h, "loss");
-    printf("loss: epoch 1 %.4f, epoch 20 %.4f\n", loss[0], loss[19]);
-    int ok = loss[19] < loss[0] / 4;
+    const double *loss = kc_history_values(h, "loss"), *val_loss = kc_history_values(h, "val_loss");
+    printf("loss: epoch 1 %.4f, epoch 20 %.4f; val_loss %.4f\n", loss[0], loss[19], val_loss[19]);
+    int ok = loss[19] < loss[0] / 4 && val_loss[19] < val_loss[0];
     kc_history_free(h);
 
     /* 3. save; load with the custom class given in custom_objects */
