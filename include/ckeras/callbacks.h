@@ -58,6 +58,8 @@ typedef struct kc_callback_methods {
                                     const kc_logs *logs, kc_error *err);
     kc_status (*on_test_begin)(void *user, kc_object *model, const kc_logs *logs, kc_error *err);
     kc_status (*on_test_end)(void *user, kc_object *model, const kc_logs *logs, kc_error *err);
+    kc_status (*on_test_batch_begin)(void *user, kc_object *model, int64_t batch,
+                                     const kc_logs *logs, kc_error *err);
     kc_status (*on_test_batch_end)(void *user, kc_object *model, int64_t batch,
                                    const kc_logs *logs, kc_error *err);
     /* Called by kc_callback_free. */
@@ -96,8 +98,9 @@ KC_API const kc_train_params *kc_callback_params(const kc_callback *cb);
  * stdout). */
 KC_API void kc_callback_set_output(kc_callback *cb, FILE *out);
 
-/* EarlyStopping's results: the epoch training stopped at (0 if it did not)
- * and the best monitored value (NaN before any). Other callbacks: 0 / NaN. */
+/* EarlyStopping's epoch of stopping (0 if it did not stop), and the best
+ * monitored value of EarlyStopping, ModelCheckpoint and ReduceLROnPlateau
+ * (NaN before any; always NaN for the other callbacks). */
 KC_API int kc_callback_stopped_epoch(const kc_callback *cb);
 KC_API double kc_callback_best(const kc_callback *cb);
 

@@ -87,7 +87,8 @@ KC_API KC_NODISCARD kc_status kc_model_training_config(const kc_object *model, j
 /* --- logs: the name -> value dict Keras passes around ------------------------------- */
 
 /* An ordered set of named values ("loss", "accuracy", "val_loss", ...), as
- * Keras' logs dicts. Callbacks receive them read-only. */
+ * Keras' logs dicts. Callbacks receive them read-only, except at epoch end
+ * (where Keras' ReduceLROnPlateau adds "lr"). */
 typedef struct kc_logs kc_logs;
 
 KC_API KC_NODISCARD kc_logs *kc_logs_new(kc_error *err);

@@ -106,6 +106,10 @@ kc_status kc__cbs_test_end(const kc__callback_list *l, kc_object *m, const kc_lo
 {
     DISPATCH(on_test_end, logs);
 }
+kc_status kc__cbs_test_batch_begin(const kc__callback_list *l, kc_object *m, int64_t batch, const kc_logs *logs, kc_error *err)
+{
+    DISPATCH(on_test_batch_begin, batch, logs);
+}
 kc_status kc__cbs_test_batch_end(const kc__callback_list *l, kc_object *m, int64_t batch, const kc_logs *logs, kc_error *err)
 {
     DISPATCH(on_test_batch_end, batch, logs);

@@ -173,7 +173,8 @@ static kc_status evaluate_dataset(kc_object *model, const dataset *d, int64_t ba
     for (int64_t start = 0, b = 0; rc == KC_OK && start < d->n; start += batch_size, b++) {
         int64_t count = d->n - start < batch_size ? d->n - start : batch_size;
         batch bt;
-        rc = make_batch(NULL, d, NULL, start, count, &bt, err);
+        if (cbs) rc = kc__cbs_test_batch_begin(cbs, model, b, logs, err);
+        if (rc == KC_OK) rc = make_batch(NULL, d, NULL, start, count, &bt, err);
         if (rc == KC_OK) rc = run_test_step(model, &bt, logs, err);
         batch_free(&bt);
         if (rc == KC_OK && cbs) rc = kc__cbs_test_batch_end(cbs, model, b, logs, err);
@@ -215,10 +216,13 @@ typedef struct fit_state {
     kc__callback_list cbs;
     kc_logs *logs, *val_logs;
     int64_t *order;
+    FILE **saved_out; /* the callbacks' own outputs, put back after fit */
 } fit_state;
 
 static void fit_state_free(fit_state *s)
 {
+    for (int i = 0; s->saved_out && i < s->cbs.n; i++) s->cbs.items[i]->out = s->saved_out[i];
+    kc__free(s->saved_out);
     kc_callback_free(s->history_cb);
     kc_callback_free(s->progbar);
     kc__free(s->cbs.items);
@@ -227,30 +231,37 @@ static void fit_state_free(fit_state *s)
     kc__free(s->order);
 }
 
+/* Keras 2.15's CallbackList: the user's callbacks, then History, then the
+ * progress bar (unless the list has one), so the bar shows what the
+ * others add to the epoch logs ("lr"). */
 static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h, int64_t steps, int64_t samples,
                            fit_state *s, kc_error *err)
 {
+    (void)model;
     int epochs = a->epochs > 0 ? a->epochs : 1;
     s->cbs.items = kc__calloc((size_t)a->n_callbacks + 2, sizeof(kc_callback *));
+    s->saved_out = kc__calloc((size_t)a->n_callbacks + 2, sizeof(FILE *));
     s->logs = kc_logs_new(err);
     s->val_logs = kc_logs_new(err);
-    if (!s->cbs.items || !s->logs || !s->val_logs) return kc__errf(err, KC_ENOMEM, "out of memory");
-    if (a->verbose > 0) {
-        if (!(s->progbar = kc__progbar_logger_new(NULL, NULL, err))) return kc__error_code(err, KC_ENOMEM);
-        s->progbar->out = a->out;
-        s->cbs.items[s->cbs.n++] = s->progbar;
-    }
+    if (!s->cbs.items || !s->saved_out || !s->logs || !s->val_logs) return kc__errf(err, KC_ENOMEM, "out of memory");
+    bool has_bar = false;
     for (int i = 0; i < a->n_callbacks; i++) {
         if (!a->callbacks[i]) return kc__errf(err, KC_EINVAL, "callback %d is NULL", i);
+        has_bar |= kc__is_progbar_logger(a->callbacks[i]);
         s->cbs.items[s->cbs.n++] = a->callbacks[i];
     }
     if (h) {
         if (!(s->history_cb = kc__history_callback_new(h, err))) return kc__error_code(err, KC_ENOMEM);
         s->cbs.items[s->cbs.n++] = s->history_cb;
     }
+    if (a->verbose > 0 && !has_bar) {
+        if (!(s->progbar = kc__progbar_logger_new(NULL, NULL, err))) return kc__error_code(err, KC_ENOMEM);
+        s->cbs.items[s->cbs.n++] = s->progbar;
+    }
     kc_train_params p = {epochs, steps, samples, a->verbose};
     for (int i = 0; i < s->cbs.n; i++) {
         s->cbs.items[i]->params = p;
+        s->saved_out[i] = s->cbs.items[i]->out;
         if (!s->cbs.items[i]->out && a->out) s->cbs.items[i]->out = a->out;
     }
     return KC_OK;
@@ -311,12 +322,13 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
     }
     c->stop_training = false;
     if (rc == KC_OK) rc = kc__cbs_train_begin(&s.cbs, model, s.logs, err);
-    for (int epoch = a->initial_epoch; rc == KC_OK && epoch < epochs && !c->stop_training; epoch++) {
+    /* as Keras: stop_training is looked at after each batch and each epoch */
+    for (int epoch = a->initial_epoch; rc == KC_OK && epoch < epochs; epoch++) {
         kc_logs_clear(s.logs);
         rc = kc_model_reset_metrics(model, err);
         if (rc == KC_OK) rc = kc__cbs_epoch_begin(&s.cbs, model, epoch, s.logs, err);
         if (s.order) shuffle(s.order, train.n);
-        for (int64_t b = 0; rc == KC_OK && b < steps && !c->stop_training; b++) {
+        for (int64_t b = 0; rc == KC_OK && b < steps; b++) {
             int64_t start = b * bs, count = train.n - start < bs ? train.n - start : bs;
             batch bt;
             rc = kc__cbs_batch_begin(&s.cbs, model, b, s.logs, err);
@@ -327,6 +339,7 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
                 if (rc != KC_OK) kc__error_context(err, "epoch %d, batch %lld", epoch + 1, (long long)b);
             }
             if (rc == KC_OK) rc = kc__cbs_batch_end(&s.cbs, model, b, s.logs, err);
+            if (c->stop_training) break;
         }
         if (rc == KC_OK && validate) {
             kc_logs_clear(s.val_logs);
@@ -337,6 +350,7 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
             if (rc != KC_OK) kc__error_context(err, "validation after epoch %d", epoch + 1);
         }
         if (rc == KC_OK) rc = kc__cbs_epoch_end(&s.cbs, model, epoch, s.logs, err);
+        if (c->stop_training) break;
     }
     if (rc == KC_OK) rc = kc__cbs_train_end(&s.cbs, model, s.logs, err);
     fit_state_free(&s);

@@ -256,3 +256,5 @@ kc_callback *kc__progbar_logger_new(const json_t *cfg, const kc_config_ctx *ctx,
     if (cb) p->self = cb;
     return cb;
 }
+
+bool kc__is_progbar_logger(const kc_callback *cb) { return cb && cb->methods == &progbar_methods; }

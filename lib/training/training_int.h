@@ -86,11 +86,13 @@ kc_status kc__cbs_batch_begin(const kc__callback_list *l, kc_object *m, int64_t 
 kc_status kc__cbs_batch_end(const kc__callback_list *l, kc_object *m, int64_t batch, const kc_logs *logs, kc_error *err);
 kc_status kc__cbs_test_begin(const kc__callback_list *l, kc_object *m, const kc_logs *logs, kc_error *err);
 kc_status kc__cbs_test_end(const kc__callback_list *l, kc_object *m, const kc_logs *logs, kc_error *err);
+kc_status kc__cbs_test_batch_begin(const kc__callback_list *l, kc_object *m, int64_t batch, const kc_logs *logs, kc_error *err);
 kc_status kc__cbs_test_batch_end(const kc__callback_list *l, kc_object *m, int64_t batch, const kc_logs *logs, kc_error *err);
 
 /* The built-ins, made from their Keras arguments (callbacks.c dispatches). */
 kc_callback *kc__history_callback_new(kc_history *h, kc_error *err);
 kc_callback *kc__progbar_logger_new(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err);
+bool kc__is_progbar_logger(const kc_callback *cb);
 kc_callback *kc__early_stopping_new(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err);
 kc_callback *kc__model_checkpoint_new(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err);
 kc_callback *kc__csv_logger_new(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err);
