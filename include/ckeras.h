@@ -27,5 +27,6 @@
 #include "ckeras/optimizer.h"
 #include "ckeras/trainer.h"
 #include "ckeras/io.h"
+#include "ckeras/h5file.h"
 
 #endif /* CKERAS_H */

@@ -465,8 +465,7 @@ done:
     if (space >= 0) H5Sclose(space);
     H5Aclose(attr);
     if (rc != KC_OK) {
-        kc__free_strings(out, count ? count : 0);
-        if (!count && out) kc__free(out);
+        kc__free_strings(out, count); /* frees out itself too, items or not */
         return rc;
     }
     *items = out;
@@ -653,6 +652,31 @@ kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *d
     }
     if (t >= 0) H5Tclose(t);
     if (s >= 0) H5Sclose(s);
+    if (rc == KC_OK) keep_open(h, path, d);
+    else H5Dclose(d);
+    return rc;
+}
+
+kc_status kc__h5_dataset_type(kc__h5 *h, const char *path, kc__h5_class *cls, size_t *elem_size,
+                              bool *is_signed, kc_error *err)
+{
+    quiet();
+    /* a dataset kept open by kc__h5_dataset_info stays kept for its read */
+    hid_t d = take_kept(h, path);
+    if (d < 0) d = open_dataset(h, path, err);
+    if (d < 0) return kc__error_code(err, KC_EFORMAT);
+    hid_t t = H5Dget_type(d);
+    kc_status rc = KC_OK;
+    if (t < 0) {
+        rc = h5fail(err, KC_EFORMAT, "cannot read the type of '%s'", path);
+    } else {
+        H5T_class_t tc = H5Tget_class(t);
+        *cls = tc == H5T_FLOAT ? KC__H5_FLOAT : tc == H5T_INTEGER ? KC__H5_INT : KC__H5_OTHER;
+        *elem_size = H5Tget_size(t);
+        *is_signed = tc != H5T_INTEGER || H5Tget_sign(t) != H5T_SGN_NONE;
+        if (*elem_size == 0) rc = h5fail(err, KC_EFORMAT, "cannot read the type of '%s'", path);
+        H5Tclose(t);
+    }
     if (rc == KC_OK) keep_open(h, path, d);
     else H5Dclose(d);
     return rc;
