@@ -300,6 +300,32 @@ static void infer(arch_model *a, const kc_object *model, const kc_shape *ins, in
     }
 }
 
+/* [null, 8] -> (-1, 8); false unless a list of at most KC_MAX_DIMS ints / nulls. */
+static bool shape_from_json(const json_t *v, kc_shape *s)
+{
+    if (!json_is_array(v) || json_array_size(v) > KC_MAX_DIMS) return false;
+    s->ndim = (int)json_array_size(v);
+    for (int d = 0; d < s->ndim; d++) {
+        const json_t *x = json_array_get(v, (size_t)d);
+        if (!json_is_null(x) && !json_is_integer(x)) return false;
+        s->dims[d] = json_is_integer(x) ? (int64_t)json_integer_value(x) : -1;
+    }
+    return true;
+}
+
+void arch_input_shapes_from_config(arch_model *a)
+{
+    for (int i = 0; i < a->n_layers; i++) {
+        arch_layer *l = &a->layers[i];
+        kc_shape s;
+        if (l->inner) arch_input_shapes_from_config(l->inner);
+        else if (arch_is_input(l) && l->n_nodes > 0 && !l->nodes[0].shaped &&
+                 (shape_from_json(json_object_get(l->config, "batch_input_shape"), &s) ||
+                  shape_from_json(json_object_get(l->config, "batch_shape"), &s)))
+            set_out(&l->nodes[0], &s, 1);
+    }
+}
+
 void arch_infer_shapes(arch_model *a, const kc_object *model)
 {
     int n = kc_model_num_inputs(model);

@@ -61,6 +61,10 @@ bool arch_is_input(const arch_layer *l);
  * whose inputs or layer are unknown stay unshaped. */
 void arch_infer_shapes(arch_model *a, const kc_object *model);
 
+/* Without a model: only InputLayers' shapes, from their configs'
+ * batch_input_shape (Keras 2) or batch_shape (Keras 3). */
+void arch_input_shapes_from_config(arch_model *a);
+
 /* The layer's output shape as Keras' summary prints it: "(None, 8)",
  * "[(None, 8)]" for inputs and several outputs, "multiple" when calls
  * differ. plain: no list brackets for inputs. False when unknown. */

@@ -200,6 +200,7 @@ static int run_graph(int argc, char **argv)
         kc_error ignored = {0};
         kc_object *model = kc_model_load(file, &lo, &ignored);
         if (model) arch_infer_shapes(a, model);
+        else arch_input_shapes_from_config(a);
         kc_object_unref(model);
         graph_out g = {.as_json = as_json};
         if (as_json) {

@@ -264,9 +264,16 @@ void table_print(const inspect_table *t, FILE *out)
             fprintf(out, "%s\n", note ? note : "");
             continue;
         }
-        for (int c = 0; c < t->ncols; c++) {
+        /* up to the last non-empty cell: no trailing blanks */
+        int end = t->ncols;
+        while (end > 1) {
+            const char *cell = t->cells[r * (size_t)t->ncols + (size_t)(end - 1)];
+            if (cell && cell[0]) break;
+            end--;
+        }
+        for (int c = 0; c < end; c++) {
             const char *cell = t->cells[r * (size_t)t->ncols + (size_t)c];
-            bool last = c == t->ncols - 1;
+            bool last = c == end - 1;
             int w = (int)width[c];
             if (t->right[c]) fprintf(out, "%s%*s", c ? "  " : "", w, cell ? cell : "");
             else if (last) fprintf(out, "%s%s", c ? "  " : "", cell ? cell : "");
