@@ -56,13 +56,15 @@ static json_t *run_json(const char *args, int code)
     return j;
 }
 
-/* The output must be exactly want, a format with one %s: the file's path. */
+/* The output must be exactly want: a format whose %s (or %1$s) is path,
+ * or, when path is NULL, the text itself. */
 static void expect_golden(const char *args, const char *path, const char *want_fmt)
 {
     int rc = run_cmd(args, true);
     ck_assert_msg(rc == 0, "modelinspect %s: exit %d:\n%s", args, rc, out_text);
     static char want[1 << 16];
-    snprintf(want, sizeof want, want_fmt, path);
+    if (path) snprintf(want, sizeof want, want_fmt, path);
+    else snprintf(want, sizeof want, "%s", want_fmt);
     ck_assert_msg(strcmp(out_text, want) == 0, "modelinspect %s printed\n%s\nwanted\n%s", args, out_text, want);
 }
 
@@ -79,14 +81,15 @@ static json_t *jget(json_t *j, ...)
 #define JSTR(j, ...) json_string_value(jget(j, __VA_ARGS__, NULL))
 #define JINT(j, ...) json_integer_value(jget(j, __VA_ARGS__, NULL))
 
+static const char *fixture_path(const char *name);
+
+/* The fixture's path, quoted for the shell. */
 static const char *fixture(const char *name)
 {
     static char buf[4][8192];
     static int k;
-    char rel[256];
-    snprintf(rel, sizeof rel, "keras/%.200s", name);
     char *b = buf[k++ % 4];
-    snprintf(b, sizeof buf[0], "'%s'", tu_data(rel));
+    snprintf(b, sizeof buf[0], "'%s'", fixture_path(name));
     return b;
 }
 
@@ -123,17 +126,17 @@ START_TEST(verify_reports_what_is_wrong)
 }
 END_TEST
 
-/* A file with the seed's custom classes verifies only with the plugin
- * that registers them. */
-START_TEST(verify_with_a_custom_library)
+/* Sequential "seedy": Input(4) -> the seed's MyDense(3, my_softplus)
+ * "mine", compiled with SGD and the custom loss huber_fn, saved as name. */
+static void save_seed_model(const char *name)
 {
     kc_custom_objects *co = seed_custom_objects(2.0f, &err);
-    kc_object *m = kc_sequential_new(NULL, &err);
+    kc_object *m = kc_sequential_new("seedy", &err);
     kc_object *in = kc_input_layer(1, (int64_t[]){4}, NULL, &err);
     CK_OK(kc_sequential_add(m, in, &err));
     kc_object_unref(in);
-    json_t *cfg = json_pack("{s:s, s:{s:i, s:s}}", "class_name", "MyDense", "config", "units", 3, "activation",
-                            "my_softplus");
+    json_t *cfg = json_pack("{s:s, s:{s:i, s:s, s:s}}", "class_name", "MyDense", "config", "units", 3, "activation",
+                            "my_softplus", "name", "mine");
     kc_config_ctx ctx;
     kc_config_ctx_init(&ctx, "x", co);
     kc_object *my = NULL;
@@ -141,9 +144,17 @@ START_TEST(verify_with_a_custom_library)
     json_decref(cfg);
     CK_OK(kc_sequential_add(m, my, &err));
     kc_object_unref(my);
-    CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"huber_fn\"}", co, &err));
-    CK_OK(kc_model_save(m, su_path("seed.h5"), NULL, &err));
+    CK_OK(kc_model_compile(m, "{\"optimizer\": \"sgd\", \"loss\": \"huber_fn\"}", co, &err));
+    CK_OK(kc_model_save(m, su_path(name), NULL, &err));
+    kc_object_unref(m);
+    kc_custom_objects_free(co);
+}
 
+/* A file with the seed's custom classes verifies only with the plugin
+ * that registers them. */
+START_TEST(verify_with_a_custom_library)
+{
+    save_seed_model("seed.h5");
     char args[16384];
     snprintf(args, sizeof args, "verify '%s'", su_path("seed.h5"));
     EXPECT(args, 2, "Unknown layer class 'MyDense'");
@@ -154,8 +165,6 @@ START_TEST(verify_with_a_custom_library)
     EXPECT(args, 0, "compiled");
     snprintf(args, sizeof args, "verify '%s' --custom-lib '%s'", su_path("seed.h5"), su_path("no_such.so"));
     EXPECT(args, 2, "cannot load custom library");
-    kc_object_unref(m);
-    kc_custom_objects_free(co);
 }
 END_TEST
 
@@ -428,22 +437,10 @@ END_TEST
  * the model loads and the table is Keras'. */
 START_TEST(summary_of_custom_models_with_and_without_the_plugin)
 {
+    save_seed_model("seed.h5");
     kc_custom_objects *co = seed_custom_objects(2.0f, &err);
-    kc_object *m = kc_sequential_new("seedy", &err);
-    kc_object *in = kc_input_layer(1, (int64_t[]){4}, NULL, &err);
-    CK_OK(kc_sequential_add(m, in, &err));
-    kc_object_unref(in);
-    json_t *cfg = json_pack("{s:s, s:{s:i, s:s, s:s}}", "class_name", "MyDense", "config", "units", 3, "activation",
-                            "my_softplus", "name", "mine");
     kc_config_ctx ctx;
     kc_config_ctx_init(&ctx, "x", co);
-    kc_object *my = NULL;
-    CK_OK(kc_deserialize(KC_KIND_LAYER, cfg, &ctx, &my, &err));
-    json_decref(cfg);
-    CK_OK(kc_sequential_add(m, my, &err));
-    kc_object_unref(my);
-    CK_OK(kc_model_compile(m, "{\"optimizer\": \"sgd\", \"loss\": \"huber_fn\"}", co, &err));
-    CK_OK(kc_model_save(m, su_path("seed.h5"), NULL, &err));
     const char *plugin = getenv("CKERAS_TEST_PLUGIN");
     ck_assert_msg(plugin != NULL, "CKERAS_TEST_PLUGIN is not set");
 
@@ -477,7 +474,6 @@ START_TEST(summary_of_custom_models_with_and_without_the_plugin)
     snprintf(args, sizeof args, "summary '%s' --custom-lib '%s'", su_path("regressor.h5"), plugin);
     EXPECT(args, 0, " reconstruct (Dense)         multiple                  40        \n");
     kc_object_unref(reg);
-    kc_object_unref(m);
     kc_custom_objects_free(co);
 }
 END_TEST
@@ -695,6 +691,14 @@ START_TEST(weights_lists_stats_and_dumps)
     ck_assert_str_eq(JSTR(j, "data", "#7"), "-Infinity");
     ck_assert_double_eq(json_number_value(jget(j, "data", "#11", NULL)), 11);
     json_decref(j);
+    /* NaN equals NaN and -inf equals -inf for diff */
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("w.h5"), su_path("w.h5"));
+    EXPECT(args, 0, "are equal");
+    /* ... and differs from any number, whatever the tolerance */
+    kc_tensor_f32(kc_variable_value(k))[5] = 5.0f;
+    CK_OK(kc_model_save(m, su_path("w5.h5"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s' --atol 1e30 --rtol 1", su_path("w.h5"), su_path("w5.h5"));
+    EXPECT(args, 1, "weight: hidden/hidden/kernel:0: max abs diff inf, max rel diff inf (1 of 12 values differ)\n");
     snprintf(args, sizeof args, "weights '%s' --dump hidden/nope:0", su_path("w.h5"));
     EXPECT(args, 2, "modelinspect: no weight 'hidden/nope:0'");
 
@@ -854,7 +858,7 @@ END_TEST
 START_TEST(graph_draws_the_architecture)
 {
     /* from model_config alone: GarNet is unknown, the input shapes come from the config */
-    expect_golden(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5", NULL), "",
+    expect_golden(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5", NULL), NULL,
                   "digraph \"model\" {\n"
                   "  rankdir=TB;\n"
                   "  concentrate=true;\n"
@@ -868,7 +872,7 @@ START_TEST(graph_draws_the_architecture)
                   "  \"input_2\" -> \"gar_1\";\n"
                   "  \"gar_1\" -> \"dense\";\n"
                   "  \"dense\" -> \"dense_1\";\n"
-                  "}\n%s");
+                  "}\n");
     /* a model that loads: shapes on every node; Add joins two branches */
     EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0,
            "  \"add\" [label=\"{{add|Add}|{input:|output:}|{{(None, 32, 32, 16), (None, 32, 32, 16)}|{(None, 32, 32, 16)}}}\"];\n");
@@ -876,8 +880,10 @@ START_TEST(graph_draws_the_architecture)
     json_t *j = run_json(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0);
     json_t *nodes = jget(j, "nodes", NULL), *edges = jget(j, "edges", NULL);
     int adds = 0, into_add = 0;
-    for (size_t i = 0; i < json_array_size(nodes); i++)
-        adds += strcmp(JSTR(nodes, "#0", "class_name") ? json_string_value(json_object_get(json_array_get(nodes, i), "class_name")) : "", "Add") == 0;
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        const char *cls = json_string_value(json_object_get(json_array_get(nodes, i), "class_name"));
+        adds += cls && strcmp(cls, "Add") == 0;
+    }
     for (size_t i = 0; i < json_array_size(edges); i++)
         into_add += strcmp(json_string_value(json_object_get(json_array_get(edges, i), "to")), "add") == 0;
     ck_assert_int_eq(adds, 3);   /* three residual blocks */
@@ -904,10 +910,34 @@ START_TEST(graph_draws_the_architecture)
     ck_assert_msg(strstr(out_text, "    \"small/hidden\" -> \"small/mid\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"outer_in\" -> \"small/x\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"small/out\" -> \"head\";\n"), "%s", out_text);
+    /* Keras numbers the nested model's calls from 1 (call 0 built it): head's input is small[1][0] */
+    ck_assert_msg(strstr(out_text, "  \"head\" [label=\"{{head|Dense}|{input:|output:}|{{(None, 2)}|{(None, 1)}}}\"];\n"),
+                  "%s", out_text);
     kc_symbol_unref(x), kc_symbol_unref(y), kc_symbol_unref(z);
     kc_object_unref(head), kc_object_unref(outer), kc_object_unref(inner);
 
-    EXPECT(cmd_on("graph", "weightsonly_dense_k2.0.0.h5", NULL), 2, "holds only weights");
+    /* the nested model's "mid" of an unknown class: the outer table flags the nested model */
+    kc_h5file *f = kc_h5file_open(su_path("nested.h5"), &err);
+    CK_NN(f, err);
+    json_t *mc;
+    CK_OK(kc_h5file_attr_json(f, "model_config", &mc, &err));
+    kc_h5file_close(f);
+    json_t *mid = jget(mc, "config", "layers", "#1", "config", "layers", "#2", NULL);
+    ck_assert_str_eq(JSTR(mid, "config", "name"), "mid");
+    json_object_set_new(mid, "class_name", json_string("Mystery"));
+    char *text = json_dumps(mc, 0);
+    set_model_config(su_path("nested.h5"), text);
+    free(text);
+    json_decref(mc);
+    snprintf(args, sizeof args, "summary '%s'", su_path("nested.h5"));
+    EXPECT(args, 0, "small (Sequential)          65  (4, 3) (3,) (3, 8) (8,) (8, 2) (2,)  ['outer_in[0][0]']\n"
+                    "    (a nested model with unknown classes: Mystery)\n"
+                    "head (Dense)                 3  (2, 1) (1,)                          ['small[1][0]']\n");
+    ck_assert_msg(strstr(out_text, "unknown classes: Mystery (register"), "%s", out_text);
+    snprintf(args, sizeof args, "graph '%s'", su_path("nested.h5"));
+    EXPECT(args, 0, "    \"small/mid\" [label=\"{mid|Mystery}\"];\n");
+
+    EXPECT(cmd_on("graph", "weightsonly_dense_k2.0.0.h5", NULL), 2, "holds only weights (model.save_weights)");
 }
 END_TEST
 

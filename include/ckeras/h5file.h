@@ -94,9 +94,10 @@ KC_API KC_NODISCARD kc_status kc_h5file_attr_json(kc_h5file *f, const char *name
                                                   kc_error *err);
 
 /* The layer groups and the weights of the weights tree, read on the first
- * call (the listing checks that every group and dataset named by
- * layer_names / weight_names exists and is a numeric-or-not dataset of at
- * most KC_MAX_DIMS dims; KC_EFORMAT otherwise, naming it). Outputs are
+ * call and kept: every group named by layer_names and every dataset named
+ * by weight_names must exist (through hard links) with at most
+ * KC_MAX_DIMS dims, else KC_EFORMAT naming it (a failed listing is not
+ * kept). Non-numeric datasets are listed with dtype "other". Outputs are
  * borrowed arrays, empty when there is no weights tree. */
 KC_API KC_NODISCARD kc_status kc_h5file_layers(kc_h5file *f, const kc_h5file_layer **layers,
                                                size_t *n, kc_error *err);

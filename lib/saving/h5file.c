@@ -148,6 +148,18 @@ static kc_status add_group_weights(kc__h5 *h, listing *l, const char *layer, con
     return rc;
 }
 
+/* A listing is kept when complete; a failed one is dropped (and named). */
+static kc_status finish(kc_h5file *f, listing *l, kc_status rc, kc_error *err)
+{
+    if (rc != KC_OK) {
+        listing_free(l);
+        kc__error_context(err, "%s", f->path);
+        return rc;
+    }
+    l->done = true;
+    return KC_OK;
+}
+
 /* Say why layer group lg is not a group: missing, a link, a dataset. */
 static kc_status missing_group(kc__h5 *h, const char *name, const char *lg, kc_error *err)
 {
@@ -202,13 +214,7 @@ static kc_status list_tree(kc_h5file *f, kc_error *err)
     }
     kc__free(top);
     kc__free_strings(names, n);
-    if (rc != KC_OK) {
-        listing_free(l);
-        kc__error_context(err, "%s", f->path);
-        return rc;
-    }
-    l->done = true;
-    return KC_OK;
+    return finish(f, l, rc, err);
 }
 
 static kc_status list_optimizer(kc_h5file *f, kc_error *err)
@@ -217,13 +223,7 @@ static kc_status list_optimizer(kc_h5file *f, kc_error *err)
     kc_status rc = KC_OK;
     if (f->content == KC_H5FILE_MODEL && kc__h5_is_group(f->h, "/optimizer_weights"))
         rc = add_group_weights(f->h, l, "", "/optimizer_weights", true, err);
-    if (rc != KC_OK) {
-        listing_free(l);
-        kc__error_context(err, "%s", f->path);
-        return rc;
-    }
-    l->done = true;
-    return KC_OK;
+    return finish(f, l, rc, err);
 }
 
 /* ---- opening --------------------------------------------------------------------------------- */

@@ -201,6 +201,21 @@ arch_model *arch_parse(const json_t *model_config, kc_error *err)
     return parse_at(model_config, "model_config", err);
 }
 
+arch_model *arch_load(kc_h5file *f, json_t **model_config)
+{
+    kc_error err = {0};
+    arch_model *a = NULL;
+    *model_config = NULL;
+    if (kc_h5file_attr_json(f, "model_config", model_config, &err) != KC_OK) inspect_print_error(&err);
+    else if (!*model_config) inspect_fail(EXIT_INVALID, WEIGHTS_ONLY_MESSAGE, kc_h5file_path(f));
+    else if (!(a = arch_parse(*model_config, &err))) inspect_print_error(&err);
+    if (!a) {
+        json_decref(*model_config);
+        *model_config = NULL;
+    }
+    return a;
+}
+
 void arch_free(arch_model *a)
 {
     if (!a) return;
@@ -224,6 +239,20 @@ arch_layer *arch_find(const arch_model *a, const char *name)
     for (int i = 0; i < a->n_layers; i++)
         if (strcmp(a->layers[i].name, name) == 0) return &a->layers[i];
     return NULL;
+}
+
+/* Keras numbers the calls of a nested model that has its own InputLayer
+ * from 1 in configs: its call 0 is the one that built it, which the outer
+ * model does not own (functional.py, _should_skip_first_node). An
+ * InputLayer's tensors are always its call 0. */
+arch_node *arch_source(const arch_model *a, const arch_ref *r)
+{
+    arch_layer *l = arch_find(a, r->layer);
+    if (!l || l->n_nodes == 0) return NULL;
+    if (arch_is_input(l)) return &l->nodes[0];
+    int base = l->inner && (l->inner->n_layers == 0 || arch_is_input(&l->inner->layers[0])) ? 1 : 0;
+    int k = r->node - base;
+    return k >= 0 && k < l->n_nodes ? &l->nodes[k] : NULL;
 }
 
 /* ---- shapes ---------------------------------------------------------------------------------- */
@@ -286,8 +315,7 @@ static void infer(arch_model *a, const kc_object *model, const kc_shape *ins, in
                 bool ready = true;
                 for (int j = 0; ready && j < node->n_in; j++) {
                     const arch_ref *r = &node->in[j];
-                    const arch_layer *src = arch_find(a, r->layer);
-                    const arch_node *sn = src && r->node >= 0 && r->node < src->n_nodes ? &src->nodes[r->node] : NULL;
+                    const arch_node *sn = arch_source(a, r);
                     ready = sn && sn->shaped && r->tensor >= 0 && r->tensor < sn->n_out;
                     if (ready) in[j] = sn->out[r->tensor];
                 }

@@ -50,8 +50,14 @@ struct arch_model {
  * Returns: NULL with err set (KC_EFORMAT naming the JSON path). */
 arch_model *arch_parse(const json_t *model_config, kc_error *err);
 void arch_free(arch_model *a);
+/* The architecture of a model file: *model_config receives the parsed
+ * attribute (the result borrows from it; decref it after arch_free).
+ * Prints the error (weights-only files have none) and returns NULL. */
+arch_model *arch_load(kc_h5file *f, json_t **model_config);
 /* The layer called name, or NULL. */
 arch_layer *arch_find(const arch_model *a, const char *name);
+/* The call a reference names (Keras' node numbering), or NULL. */
+arch_node *arch_source(const arch_model *a, const arch_ref *r);
 /* True for InputLayer entries (a Sequential's is not in model.layers). */
 bool arch_is_input(const arch_layer *l);
 

@@ -122,7 +122,7 @@ static int run_config(int argc, char **argv)
     }
     kc_h5file_close(f);
     if (!root) {
-        if (!training) return inspect_fail(EXIT_INVALID, "'%s' holds only weights (model.save_weights): it has no model_config", file);
+        if (!training) return inspect_fail(EXIT_INVALID, WEIGHTS_ONLY_MESSAGE, file);
         return inspect_fail(EXIT_INVALID, "'%s' has no training_config (the model was not compiled, or saved without its optimizer)", file);
     }
     const json_t *value = root;

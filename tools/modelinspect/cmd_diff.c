@@ -173,14 +173,14 @@ static value_diff compare_values(const diff_ctx *d, const kc_tensor *a, const kc
     int64_t n = kc_tensor_size(a);
     for (int64_t i = 0; i < n; i++) {
         double x = kc_tensor_get(a, i), y = kc_tensor_get(b, i);
-        if (isnan(x) && isnan(y)) continue;
-        double abs_d = x == y ? 0 : fabs(x - y); /* inf == inf: no difference */
-        double m = fmax(fabs(x), fabs(y));
-        double rel = abs_d == 0 ? 0 : (isnan(abs_d) || isinf(m) ? INFINITY : abs_d / m);
-        if (isnan(abs_d)) abs_d = INFINITY; /* NaN against a number */
+        if (x == y || (isnan(x) && isnan(y))) continue; /* also inf == inf */
+        /* a NaN or an infinity against anything else differs beyond any tolerance (numpy.isclose) */
+        bool finite = isfinite(x) && isfinite(y);
+        double abs_d = finite ? fabs(x - y) : INFINITY;
+        double rel = finite ? abs_d / fmax(fabs(x), fabs(y)) : INFINITY;
         if (abs_d > r.max_abs) r.max_abs = abs_d;
         if (rel > r.max_rel) r.max_rel = rel;
-        if (!(abs_d <= d->atol + d->rtol * fabs(y))) r.n_different++;
+        if (!finite || !(abs_d <= d->atol + d->rtol * fabs(y))) r.n_different++;
     }
     return r;
 }

@@ -48,10 +48,10 @@ static void node_id(const char *prefix, const char *name, char *buf, size_t size
     inspect_format(buf, size, "%s%s%s", prefix, prefix[0] ? "/" : "", name);
 }
 
-/* The id of the node a tensor flowing into nested layer l (its j-th
- * input) enters, and the one output `tensor` of l leaves from. */
-static void entry_id(const arch_layer *l, const char *prefix, int j, char *buf, size_t size);
-static void exit_id(const arch_layer *l, const char *prefix, int tensor, char *buf, size_t size)
+/* The node a tensor enters nested layer l by (entering: its index-th
+ * input) or leaves it by (its output `index`): the nested model's input or
+ * output layer, itself perhaps nested. Other layers are their own node. */
+static void endpoint_id(const arch_layer *l, const char *prefix, int index, bool entering, char *buf, size_t size)
 {
     const arch_model *in = l->inner;
     char inner_prefix[1024];
@@ -60,25 +60,15 @@ static void exit_id(const arch_layer *l, const char *prefix, int tensor, char *b
         inspect_format(buf, size, "%s", inner_prefix);
         return;
     }
-    const arch_layer *last = in->sequential || tensor >= in->n_outputs ? &in->layers[in->n_layers - 1]
-                                                                       : arch_find(in, in->outputs[tensor].layer);
-    if (!last) last = &in->layers[in->n_layers - 1];
-    int t = in->sequential || tensor >= in->n_outputs ? 0 : in->outputs[tensor].tensor;
-    exit_id(last, inner_prefix, t, buf, size);
-}
-
-static void entry_id(const arch_layer *l, const char *prefix, int j, char *buf, size_t size)
-{
-    const arch_model *in = l->inner;
-    char inner_prefix[1024];
-    node_id(prefix, l->name, inner_prefix, sizeof inner_prefix);
-    if (!in || in->n_layers == 0) {
-        inspect_format(buf, size, "%s", inner_prefix);
-        return;
+    const arch_ref *refs = entering ? in->inputs : in->outputs;
+    int n = entering ? in->n_inputs : in->n_outputs, next = 0;
+    const arch_layer *end = entering ? &in->layers[0] : &in->layers[in->n_layers - 1];
+    const arch_layer *named = !in->sequential && index < n ? arch_find(in, refs[index].layer) : NULL;
+    if (named) {
+        end = named;
+        next = entering ? 0 : refs[index].tensor;
     }
-    const arch_layer *first = in->sequential || j >= in->n_inputs ? &in->layers[0] : arch_find(in, in->inputs[j].layer);
-    if (!first) first = &in->layers[0];
-    entry_id(first, inner_prefix, 0, buf, size);
+    endpoint_id(end, inner_prefix, next, entering, buf, size);
 }
 
 /* Shapes of the first call's inputs, "(None, 4), (None, 2)"; false when unknown. */
@@ -89,8 +79,7 @@ static bool input_text(const arch_model *a, const arch_layer *l, char *buf, size
     if (n->n_in == 0) return arch_shape_text(l, true, buf, size); /* an input: its own shape */
     buf[0] = '\0';
     for (int j = 0; j < n->n_in; j++) {
-        const arch_layer *src = arch_find(a, n->in[j].layer);
-        const arch_node *sn = src && n->in[j].node >= 0 && n->in[j].node < src->n_nodes ? &src->nodes[n->in[j].node] : NULL;
+        const arch_node *sn = arch_source(a, &n->in[j]);
         if (!sn || !sn->shaped || n->in[j].tensor < 0 || n->in[j].tensor >= sn->n_out) return false;
         char one[256];
         size_t used = strlen(buf);
@@ -157,8 +146,8 @@ static void draw(const arch_model *a, const char *prefix, graph_out *g, int dept
                 const arch_layer *src = arch_find(a, r->layer);
                 if (!src) continue;
                 char from[1024], to[1024];
-                exit_id(src, prefix, r->tensor, from, sizeof from);
-                entry_id(l, prefix, j, to, sizeof to);
+                endpoint_id(src, prefix, r->tensor, false, from, sizeof from);
+                endpoint_id(l, prefix, j, true, to, sizeof to);
                 if (g->as_json) {
                     json_array_append_new(g->edges, json_pack("{s:s, s:s}", "from", from, "to", to));
                     continue;
@@ -184,17 +173,10 @@ static int run_graph(int argc, char **argv)
     if (rc >= 0) return rc;
     kc_h5file *f = inspect_open(file);
     if (!f) return EXIT_INVALID;
-    kc_error err = {0};
     json_t *mc = NULL;
-    arch_model *a = NULL;
+    arch_model *a = arch_load(f, &mc);
     rc = EXIT_INVALID;
-    if (kc_h5file_attr_json(f, "model_config", &mc, &err) != KC_OK) {
-        inspect_print_error(&err);
-    } else if (!mc) {
-        inspect_fail(EXIT_INVALID, "'%s' holds only weights (model.save_weights): it has no architecture to draw", file);
-    } else if (!(a = arch_parse(mc, &err))) {
-        inspect_print_error(&err);
-    } else {
+    if (a) {
         /* shapes when the model loads; the graph does not need it */
         kc_load_options lo = {.no_compile = true};
         kc_error ignored = {0};

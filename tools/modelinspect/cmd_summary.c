@@ -142,11 +142,7 @@ static int weights_only(kc_h5file *f, bool as_json)
     const kc_h5file_layer *groups;
     const kc_h5file_weight *w;
     size_t n_groups, n;
-    kc_error err = {0};
-    if (kc_h5file_layers(f, &groups, &n_groups, &err) != KC_OK || kc_h5file_weights(f, &w, &n, &err) != KC_OK) {
-        inspect_print_error(&err);
-        return EXIT_INVALID;
-    }
+    if (inspect_tree(f, &groups, &n_groups, &w, &n) != EXIT_OK) return EXIT_INVALID;
     static const char *const headers[] = {"Layer group", "Param #", "Stored weights"};
     inspect_table t;
     table_init(&t, 3, headers);
@@ -228,11 +224,7 @@ static int not_loaded(kc_h5file *f, const arch_model *a, const json_t *tc, const
     const kc_h5file_layer *groups;
     const kc_h5file_weight *w;
     size_t n_groups, n;
-    kc_error err = {0};
-    if (kc_h5file_layers(f, &groups, &n_groups, &err) != KC_OK || kc_h5file_weights(f, &w, &n, &err) != KC_OK) {
-        inspect_print_error(&err);
-        return EXIT_INVALID;
-    }
+    if (inspect_tree(f, &groups, &n_groups, &w, &n) != EXIT_OK) return EXIT_INVALID;
     int64_t total = 0;
     for (size_t k = 0; k < n; k++) total += w[k].size;
     json_t *unknown = json_array(), *jl = json_array();
@@ -332,11 +324,11 @@ static int run_summary(int argc, char **argv)
     }
     kc_error err = {0};
     json_t *mc = NULL, *tc = NULL;
-    arch_model *a = NULL;
     kc_object *model = NULL;
     rc = EXIT_INVALID;
-    if (kc_h5file_attr_json(f, "model_config", &mc, &err) != KC_OK ||
-        kc_h5file_attr_json(f, "training_config", &tc, &err) != KC_OK || !(a = arch_parse(mc, &err))) {
+    arch_model *a = arch_load(f, &mc);
+    if (!a) goto out;
+    if (kc_h5file_attr_json(f, "training_config", &tc, &err) != KC_OK) {
         inspect_print_error(&err);
         goto out;
     }

@@ -167,10 +167,7 @@ static int list(kc_h5file *f, bool with_stats, bool as_json)
     const kc_h5file_weight *w;
     size_t n_layers, n;
     kc_error err = {0};
-    if (kc_h5file_layers(f, &layers, &n_layers, &err) != KC_OK || kc_h5file_weights(f, &w, &n, &err) != KC_OK) {
-        inspect_print_error(&err);
-        return EXIT_INVALID;
-    }
+    if (inspect_tree(f, &layers, &n_layers, &w, &n) != EXIT_OK) return EXIT_INVALID;
     static const char *const headers[] = {"layer", "weight", "shape", "dtype", "bytes", "min", "max", "mean", "std", "nan", "inf"};
     inspect_table t;
     table_init(&t, with_stats ? 11 : 5, headers);
@@ -185,7 +182,7 @@ static int list(kc_h5file *f, bool with_stats, bool as_json)
         json_array_append_new(jl, json_pack("{s:s, s:o}", "name", layers[li].name, "weights", jw));
         with_weights += layers[li].n_weights > 0;
         for (size_t k = layers[li].first_weight; k < layers[li].first_weight + layers[li].n_weights; k++) {
-            char shape[256], nbytes[32], cells[6][32];
+            char shape[256], nbytes[32], cells[6][32] = {""};
             inspect_shape_text(w[k].ndim, w[k].dims, shape, sizeof shape);
             snprintf(nbytes, sizeof nbytes, "%lld", (long long)w[k].nbytes);
             json_t *entry = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I}", "name", w[k].name, "path", w[k].path, "shape",
@@ -222,9 +219,10 @@ static int list(kc_h5file *f, bool with_stats, bool as_json)
     } else if (status == EXIT_OK) {
         char size[32];
         const char *g = kc_h5file_weights_group(f);
-        printf("%s: %s%s%s: %zu layer group%s (%zu with weights), %zu weight%s, %lld parameters, %s stored\n",
-               kc_h5file_path(f), kc_h5file_contents(f) == KC_H5FILE_WEIGHTS ? "weights only (model.save_weights), in " : "model weights in ",
-               g ? g : "(no /model_weights group)", "", n_layers, n_layers == 1 ? "" : "s", with_weights, n,
+        bool only = kc_h5file_contents(f) == KC_H5FILE_WEIGHTS;
+        printf("%s: %s %s: %zu layer group%s (%zu with weights), %zu weight%s, %lld parameters, %s stored\n",
+               kc_h5file_path(f), only ? "weights only (model.save_weights), in" : "model weights in",
+               g ? g : "(no /model_weights group)", n_layers, n_layers == 1 ? "" : "s", with_weights, n,
                n == 1 ? "" : "s", (long long)params, inspect_bytes_text((double)bytes, size, sizeof size));
         if (n) table_print(&t, stdout);
     }

@@ -51,6 +51,9 @@ int inspect_parse(const inspect_command *cmd, int argc, char **argv, const inspe
 
 /* ---- messages ---- */
 
+/* For files that hold no model_config; %s: the file. */
+#define WEIGHTS_ONLY_MESSAGE "'%s' holds only weights (model.save_weights): it has no model_config"
+
 /* "modelinspect: message (context)" on stderr. */
 void inspect_print_error(const kc_error *err);
 /* "modelinspect: <printf>" on stderr; returns code. */
@@ -74,6 +77,10 @@ void inspect_warn(void *user, const char *message);
 
 /* kc_h5file_open, printing the error. NULL on failure. */
 kc_h5file *inspect_open(const char *path);
+/* The file's layer groups and weights (kc_h5file_layers / _weights),
+ * printing the error. Returns EXIT_OK or EXIT_INVALID. */
+int inspect_tree(kc_h5file *f, const kc_h5file_layer **layers, size_t *n_layers, const kc_h5file_weight **weights,
+                 size_t *n_weights);
 
 /* ---- output ---- */
 

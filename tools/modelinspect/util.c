@@ -139,3 +139,13 @@ kc_h5file *inspect_open(const char *path)
     if (!f) inspect_print_error(&err);
     return f;
 }
+
+int inspect_tree(kc_h5file *f, const kc_h5file_layer **layers, size_t *n_layers, const kc_h5file_weight **weights,
+                 size_t *n_weights)
+{
+    kc_error err = {0};
+    if (kc_h5file_layers(f, layers, n_layers, &err) == KC_OK && kc_h5file_weights(f, weights, n_weights, &err) == KC_OK)
+        return EXIT_OK;
+    inspect_print_error(&err);
+    return EXIT_INVALID;
+}
