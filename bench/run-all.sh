@@ -1,7 +1,9 @@
 #!/bin/sh
 # Run the benchmarks: bench_matmul and bench_conv on one thread, then
-# bench_saveload (files in /tmp).
+# bench_saveload (files in /tmp), bench_lstm on one thread, bench_train_mlp.
 set -e
 "$1" 1
 "$2" 1
 "$3"
+"$4" 1
+"$5"

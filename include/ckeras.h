@@ -21,11 +21,13 @@
 #include "ckeras/constraint.h"
 #include "ckeras/layer.h"
 #include "ckeras/model.h"
+#include "ckeras/recurrent.h"
 #include "ckeras/loss.h"
 #include "ckeras/metric.h"
 #include "ckeras/schedule.h"
 #include "ckeras/optimizer.h"
 #include "ckeras/trainer.h"
+#include "ckeras/callbacks.h"
 #include "ckeras/io.h"
 #include "ckeras/h5file.h"
 

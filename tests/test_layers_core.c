@@ -1238,25 +1238,6 @@ END_TEST
 /* ---- allocation failures
  * ------------------------------------------------------------------------------ */
 
-static long fail_at; /* 1-based allocation number to fail; 0 = never */
-static long n_calls, live;
-
-static void *counting_malloc(size_t size)
-{
-    n_calls++;
-    if (fail_at && n_calls == fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) live++;
-    return p;
-}
-
-static void counting_free(void *p)
-{
-    if (!p) return;
-    live--;
-    free(p);
-}
-
 /* Call `cls` on xs (with masks, in training); keep the output in *keep. */
 static kc_status run_layer(const char *cls, const char *cfg, kc_tensor **xs, int n,
                            kc_tensor **masks, kc_tensor **keep, kc_error *e)
@@ -1322,25 +1303,7 @@ out:
 
 START_TEST(allocation_failures_are_enomem_without_leaks)
 {
-    CK_OK(kc_init(&err));
-    int failures = 0;
-    for (long n = 1; n < 100000; n++) {
-        kc_error e = {0};
-        fail_at = n;
-        n_calls = live = 0;
-        kc_set_alloc_funcs(counting_malloc, counting_free);
-        kc_status rc = scenario(&e);
-        kc_release_caches();
-        kc_set_alloc_funcs(NULL, NULL);
-        ck_assert_msg(live == 0, "failing allocation %ld leaked %ld blocks", n, live);
-        if (rc == KC_OK) {
-            ck_assert_msg(n_calls < n, "scenario succeeded although allocation %ld failed", n);
-            break;
-        }
-        ck_assert_msg(rc == KC_ENOMEM, "failing allocation %ld gave %s: %s (%s)", n,
-                      kc_status_name(rc), e.message, e.context);
-        failures++;
-    }
+    int failures = tu_alloc_failure_sweep(scenario, 100000);
     ck_assert_msg(failures > 100, "only %d allocation points were exercised", failures);
 }
 END_TEST

@@ -1237,24 +1237,6 @@ END_TEST
 
 /* ---- allocation failures ------------------------------------------------------------------------ */
 
-static long fail_at, n_calls, live;
-
-static void *counting_malloc(size_t size)
-{
-    n_calls++;
-    if (fail_at && n_calls == fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) live++;
-    return p;
-}
-
-static void counting_free(void *p)
-{
-    if (!p) return;
-    live--;
-    free(p);
-}
-
 /* Build, step with clipping and a schedule, save and restore the state. */
 static kc_status alloc_scenario(kc_error *e)
 {
@@ -1300,26 +1282,7 @@ out:
 
 START_TEST(allocation_failures_are_enomem_without_leaks)
 {
-    CK_OK(kc_init(&err)); /* the registry's entries live for the process */
-    int failures = 0;
-    for (long n = 1; n < 10000; n++) {
-        kc_error e = {0};
-        fail_at = n;
-        n_calls = 0;
-        live = 0;
-        kc_set_alloc_funcs(counting_malloc, counting_free);
-        kc_status rc = alloc_scenario(&e);
-        kc_release_caches();
-        kc_set_alloc_funcs(NULL, NULL);
-        ck_assert_msg(live == 0, "failing allocation %ld leaked %ld blocks", n, live);
-        if (rc == KC_OK) {
-            ck_assert_msg(n_calls < n, "scenario succeeded although allocation %ld failed", n);
-            break;
-        }
-        ck_assert_msg(rc == KC_ENOMEM, "failing allocation %ld gave %s: %s (%s)", n, kc_status_name(rc),
-                      e.message, e.context);
-        failures++;
-    }
+    int failures = tu_alloc_failure_sweep(alloc_scenario, 10000);
     ck_assert_msg(failures > 30, "only %d allocation points were exercised", failures);
 }
 END_TEST

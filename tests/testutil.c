@@ -152,3 +152,49 @@ const char *tu_tmpdir(void)
     mkdir(buf, 0700);
     return buf;
 }
+
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+static long sweep_fail_at, sweep_calls, sweep_live;
+
+static void *sweep_malloc(size_t size)
+{
+    sweep_calls++;
+    if (sweep_fail_at && sweep_calls == sweep_fail_at) return NULL;
+    void *p = malloc(size);
+    if (p) sweep_live++;
+    return p;
+}
+
+static void sweep_free(void *p)
+{
+    if (!p) return;
+    sweep_live--;
+    free(p);
+}
+
+int tu_alloc_failure_sweep(tu_scenario_fn scenario, long max_points)
+{
+    kc_error init = {0};
+    ck_assert_int_eq(kc_init(&init), KC_OK); /* the registry lives for the process: built outside the count */
+    int failures = 0;
+    for (long n = 1; n <= max_points; n++) {
+        kc_error e = {0};
+        sweep_fail_at = n;
+        sweep_calls = sweep_live = 0;
+        kc_set_alloc_funcs(sweep_malloc, sweep_free);
+        kc_status rc = scenario(&e);
+        kc_release_caches();
+        kc_set_alloc_funcs(NULL, NULL);
+        ck_assert_msg(sweep_live == 0, "failing allocation %ld leaked %ld blocks", n, sweep_live);
+        if (rc == KC_OK) {
+            ck_assert_msg(sweep_calls < n, "scenario succeeded although allocation %ld failed", n);
+            return failures;
+        }
+        ck_assert_msg(rc == KC_ENOMEM, "failing allocation %ld gave %s: %s (%s)", n, kc_status_name(rc), e.message,
+                      e.context);
+        failures++;
+    }
+    ck_abort_msg("the scenario still failed after %ld allocation points", max_points);
+    return failures;
+}

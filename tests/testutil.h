@@ -53,6 +53,13 @@ typedef kc_tensor *(*tu_op_fn)(kc_tensor *const *in, const void *ctx, kc_error *
 void tu_grad_check(const char *what, tu_op_fn fn, const void *ctx, kc_tensor *const *inputs,
                    int n_inputs, double eps, double rtol, double atol);
 
+/* Allocation-failure sweep: run scenario with the n-th allocation failing,
+ * for n = 1, 2, ... until it succeeds (at most max_points); every failing
+ * run must return KC_ENOMEM and free every block it allocated. Returns the
+ * number of failure points exercised. */
+typedef kc_status (*tu_scenario_fn)(kc_error *err);
+int tu_alloc_failure_sweep(tu_scenario_fn scenario, long max_points);
+
 /* Path of a file under tests/data. Returns a static buffer. */
 const char *tu_data(const char *rel);
 /* A fresh scratch directory under the build tree for this test. */

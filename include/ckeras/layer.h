@@ -34,7 +34,7 @@
 KC_BEGIN_DECLS
 
 /* Most outputs a layer call may produce (RNNs with states, ...). */
-#define KC_MAX_LAYER_OUTPUTS 16
+#define KC_MAX_LAYER_OUTPUTS 32
 /* Most weights convert_weights may return for one layer. */
 #define KC_MAX_LAYER_WEIGHTS 64
 

@@ -88,6 +88,10 @@ struct kc_tensor {
 kc_status kc__check_dims(int ndim, const int64_t *dims, int64_t *size, kc_error *err);
 /* A view of t's buffer with another shape of the same element count. */
 kc_tensor *kc__tensor_view(kc_tensor *t, int ndim, const int64_t *dims, kc_error *err);
+/* Rows [start, start+count) of t along axis 0, sharing its buffer. */
+kc_tensor *kc__tensor_rows(kc_tensor *t, int64_t start, int64_t count, kc_error *err);
+/* A new tensor of the given rows of t (axis 0), in that order. */
+kc_tensor *kc__tensor_gather_rows(const kc_tensor *t, const int64_t *rows, int64_t count, kc_error *err);
 /* A fresh float32 tensor shaped like t (uninitialized). */
 kc_tensor *kc__tensor_like(const kc_tensor *t, kc_error *err);
 kc_tensor *kc__tensor_zeros_like(const kc_tensor *t, kc_error *err);

@@ -206,6 +206,44 @@ kc_tensor *kc__tensor_view(kc_tensor *t, int ndim, const int64_t *dims, kc_error
     return v;
 }
 
+kc_tensor *kc__tensor_rows(kc_tensor *t, int64_t start, int64_t count, kc_error *err)
+{
+    if (t->ndim < 1 || start < 0 || count < 0 || start + count > t->dims[0]) {
+        kc__errf(err, KC_EINVAL, "rows [%lld, %lld) out of range", (long long)start, (long long)(start + count));
+        return NULL;
+    }
+    kc_tensor *v = kc__tensor_view(t, t->ndim, t->dims, err);
+    if (!v) return NULL;
+    int64_t row = t->dims[0] ? t->size / t->dims[0] : 0;
+    v->dims[0] = count;
+    v->size = row * count;
+    v->data = (char *)t->data + (size_t)(start * row) * kc_dtype_size(t->dtype);
+    return v;
+}
+
+kc_tensor *kc__tensor_gather_rows(const kc_tensor *t, const int64_t *rows, int64_t count, kc_error *err)
+{
+    if (t->ndim < 1) {
+        kc__errf(err, KC_EINVAL, "cannot take rows of a scalar");
+        return NULL;
+    }
+    int64_t dims[KC_MAX_DIMS];
+    memcpy(dims, t->dims, sizeof(int64_t) * (size_t)t->ndim);
+    dims[0] = count;
+    kc_tensor *out = kc_tensor_empty(t->dtype, t->ndim, dims, err);
+    if (!out) return NULL;
+    size_t row_bytes = (size_t)(t->dims[0] ? t->size / t->dims[0] : 0) * kc_dtype_size(t->dtype);
+    for (int64_t i = 0; i < count; i++) {
+        if (rows[i] < 0 || rows[i] >= t->dims[0]) {
+            kc_tensor_unref(out);
+            kc__errf(err, KC_EINVAL, "row %lld out of range", (long long)rows[i]);
+            return NULL;
+        }
+        memcpy((char *)out->data + (size_t)i * row_bytes, (const char *)t->data + (size_t)rows[i] * row_bytes, row_bytes);
+    }
+    return out;
+}
+
 kc_tensor *kc__tensor_like(const kc_tensor *t, kc_error *err)
 {
     return kc_tensor_empty(KC_FLOAT32, t->ndim, t->dims, err);

@@ -27,6 +27,9 @@ extern const kc_class kc__conv1d_class, kc__conv2d_class, kc__conv3d_class,
     kc__cropping1d_class, kc__cropping2d_class, kc__cropping3d_class, kc__upsampling1d_class,
     kc__upsampling2d_class, kc__upsampling3d_class, kc__spatial_dropout1d_class,
     kc__spatial_dropout2d_class, kc__spatial_dropout3d_class;
+extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__gru_class,
+    kc__simple_rnn_cell_class, kc__lstm_cell_class, kc__gru_cell_class, kc__bidirectional_class,
+    kc__time_distributed_class;
 
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
@@ -92,6 +95,15 @@ static const kc_class *const layer_classes[] = {
     &kc__spatial_dropout1d_class,
     &kc__spatial_dropout2d_class,
     &kc__spatial_dropout3d_class,
+    &kc__rnn_class,
+    &kc__simple_rnn_class,
+    &kc__lstm_class,
+    &kc__gru_class,
+    &kc__simple_rnn_cell_class,
+    &kc__lstm_cell_class,
+    &kc__gru_cell_class,
+    &kc__bidirectional_class,
+    &kc__time_distributed_class,
 };
 
 const kc__builtins kc__layer_builtins = {

@@ -188,18 +188,6 @@ kc_status kc_model_build(kc_object *model, const kc_shape *in, int n_in, kc_erro
 
 /* ---- prediction ------------------------------------------------------------------------ */
 
-/* Rows [start, start+count) of t as a view, without copying. */
-static kc_tensor *rows_view(kc_tensor *t, int64_t start, int64_t count, kc_error *err)
-{
-    kc_tensor *v = kc__tensor_view(t, t->ndim, t->dims, err);
-    if (!v) return NULL;
-    int64_t row = t->dims[0] ? t->size / t->dims[0] : 0;
-    v->dims[0] = count;
-    v->size = row * count;
-    v->data = (char *)t->data + (size_t)(start * row) * kc_dtype_size(t->dtype);
-    return v;
-}
-
 kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inputs,
                            int64_t batch_size, kc_tensor **outputs, int *n_out, kc_error *err)
 {
@@ -228,7 +216,7 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
         kc_tensor *views[KC__MAX_MODEL_IO] = {0}, *res[KC_MAX_LAYER_OUTPUTS];
         int k = 0;
         for (int i = 0; i < n_inputs && rc == KC_OK; i++) {
-            views[i] = rows_view(inputs[i], start, count, err);
+            views[i] = kc__tensor_rows(inputs[i], start, count, err);
             if (!views[i]) rc = kc__error_code(err, KC_ENOMEM);
         }
         if (rc == KC_OK) rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);

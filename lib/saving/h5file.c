@@ -103,11 +103,10 @@ static kc_status add_weight(kc__h5 *h, listing *l, const char *layer, const char
     if (l->n_weights >= KC__H5_MAX_LIST)
         return kc__errf(err, KC_ELIMIT, "the file lists more than %zu weights", (size_t)KC__H5_MAX_LIST);
     kc_h5file_weight w = {.layer = layer};
-    kc__h5_class cls, cls2;
+    kc__h5_class cls;
     size_t elem = 0;
     bool is_signed = true;
-    kc_status rc = kc__h5_dataset_info(h, path, &w.ndim, w.dims, &cls, err);
-    if (rc == KC_OK) rc = kc__h5_dataset_type(h, path, &cls2, &elem, &is_signed, err);
+    kc_status rc = kc__h5_dataset_describe(h, path, &w.ndim, w.dims, &cls, &elem, &is_signed, err);
     if (rc != KC_OK) {
         kc__error_context(err, "weight '%s' of layer '%s'", name, layer[0] ? layer : "(optimizer)");
         return rc;
@@ -188,6 +187,7 @@ static kc_status list_tree(kc_h5file *f, kc_error *err)
     bool top_listed = false;
     for (size_t i = 0; rc == KC_OK && i < n; i++) top_listed |= strcmp(names[i], "top_level_model_weights") == 0;
     char *top = rc == KC_OK ? child_path(g, "top_level_model_weights") : NULL;
+    if (rc == KC_OK && !top) rc = kc__errf(err, KC_ENOMEM, "out of memory");
     bool has_top = top && !top_listed && kc__h5_is_group(f->h, top);
     size_t n_groups = n + (has_top ? 1 : 0);
     if (rc == KC_OK && !(l->layers = kc__calloc(n_groups + 1, sizeof(kc_h5file_layer))))

@@ -22,10 +22,15 @@ static void compiled_free(void *p)
             for (int k = 0; k < c->n_metrics[i]; k++) {
                 kc_object_unref(c->metrics[i][k].metric);
                 kc__free(c->metrics[i][k].special);
+                kc__free(c->metrics[i][k].log_name);
             }
             kc__free(c->metrics[i]);
         }
+        if (c->output_loss_trackers) kc_object_unref(c->output_loss_trackers[i]);
     }
+    kc__free(c->output_loss_trackers);
+    kc_object_unref(c->loss_tracker);
+    kc_custom_objects_free(c->owned_custom);
     kc__free(c->losses);
     kc__free(c->loss_weights);
     kc__free(c->metrics);
@@ -239,7 +244,6 @@ static kc_status attach(kc_object *model, kc__compiled *c, kc_error *err)
     s->trainer_free = compiled_free;
     if (s->io_known) {
         kc_status rc = kc__compiled_resolve(model, s->n_outputs, err);
-        c->custom = NULL;
         if (rc != KC_OK) {
             s->trainer = NULL;
             s->trainer_free = NULL;
@@ -247,7 +251,7 @@ static kc_status attach(kc_object *model, kc__compiled *c, kc_error *err)
             return rc;
         }
     }
-    c->custom = NULL;
+    c->custom = c->owned_custom; /* a caller's custom_objects are borrowed for this call only */
     return KC_OK;
 }
 
@@ -357,10 +361,12 @@ kc_status kc_model_compile_objects(kc_object *model, const kc_compile_args *a, k
                                                                      : kc_custom_objects_add_class(co, NULL, a->losses[i]->cls, err);
     for (int i = 0; rc == KC_OK && i < a->n_metrics; i++)
         if (!kc_object_is_function(a->metrics[i])) rc = kc_custom_objects_add_class(co, NULL, a->metrics[i]->cls, err);
+    /* kept until the outputs are known (an unbuilt subclassed model
+     * resolves at its first batch) */
     c->custom = co;
+    c->owned_custom = co;
     if (rc == KC_OK) rc = attach(model, c, err);
     else compiled_free(c);
-    kc_custom_objects_free(co);
     return rc;
 }
 
