@@ -47,6 +47,13 @@ typedef struct kc_error {
     int src_line;         /* ... and its line */
 } kc_error;
 
+/* For user classes (layers, losses, callbacks, ...): record an error with
+ * a printf-style message, unless err already holds one (the first error
+ * wins). err may be NULL. Returns code, so that
+ *     return kc_error_set(err, KC_ESHAPE, "expected %d inputs", n);
+ * reads naturally. */
+KC_API kc_status kc_error_set(kc_error *err, kc_status code, const char *fmt, ...) KC_PRINTF(3, 4);
+
 /* Name of a status code, e.g. "KC_ESHAPE". Returns: static string. */
 KC_API const char *kc_status_name(kc_status code);
 

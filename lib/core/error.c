@@ -94,3 +94,14 @@ void kc__error_context(kc_error *err, const char *fmt, ...)
     joined[n] = '\0';
     memcpy(err->context, joined, n + 1);
 }
+
+kc_status kc_error_set(kc_error *err, kc_status code, const char *fmt, ...)
+{
+    if (!err || err->code != KC_OK) return code;
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return kc__error_set(err, code, "user code", 0, "%s", msg);
+}

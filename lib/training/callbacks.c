@@ -54,15 +54,23 @@ double kc_callback_best(const kc_callback *cb) { return cb ? cb->best : NAN; }
 
 /* ---- dispatch ----------------------------------------------------------------------------------- */
 
+/* A hook's failure, with the hook named. A user hook may return a code
+ * without filling err: the error then says which hook failed, so that fit
+ * never returns a failure with an empty err. */
+static kc_status hook_failed(kc_error *err, kc_status rc, const char *hook)
+{
+    if (err && err->code == KC_OK)
+        kc__errf(err, rc, "callback %s returned %s without an error message", hook, kc_status_name(rc));
+    kc__error_context(err, "callback %s", hook);
+    return kc__error_code(err, rc);
+}
+
 #define DISPATCH(hook, ...)                                                                        \
     for (int i_ = 0; i_ < l->n; i_++) {                                                            \
         const kc_callback *cb_ = l->items[i_];                                                     \
         if (!cb_->methods->hook) continue;                                                         \
         kc_status rc_ = cb_->methods->hook(cb_->user, m, __VA_ARGS__, err);                        \
-        if (rc_ != KC_OK) {                                                                        \
-            kc__error_context(err, "callback %s", #hook);                                          \
-            return kc__error_code(err, rc_);                                                       \
-        }                                                                                          \
+        if (rc_ != KC_OK) return hook_failed(err, rc_, #hook);                                     \
     }                                                                                              \
     return KC_OK
 
@@ -122,17 +130,47 @@ kc_callback *kc__history_callback_new(kc_history *h, kc_error *err)
 
 typedef kc_callback *(*maker_fn)(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err);
 
+/* Each built-in with the constructor arguments it reads. The arguments are
+ * Python keyword arguments in Keras, where a misspelt one is a TypeError;
+ * here too an unknown key is refused rather than silently ignored. */
 static const struct {
     const char *name;
     maker_fn make;
+    const char *args; /* space-separated */
 } makers[] = {
-    {"EarlyStopping", kc__early_stopping_new},
-    {"ModelCheckpoint", kc__model_checkpoint_new},
-    {"CSVLogger", kc__csv_logger_new},
-    {"ReduceLROnPlateau", kc__reduce_lr_new},
-    {"TerminateOnNaN", kc__terminate_on_nan_new},
-    {"ProgbarLogger", kc__progbar_logger_new},
+    {"EarlyStopping", kc__early_stopping_new,
+     "monitor min_delta patience verbose mode baseline restore_best_weights start_from_epoch"},
+    {"ModelCheckpoint", kc__model_checkpoint_new,
+     "filepath monitor verbose save_best_only save_weights_only mode save_freq initial_value_threshold"},
+    {"CSVLogger", kc__csv_logger_new, "filename separator append"},
+    {"ReduceLROnPlateau", kc__reduce_lr_new, "monitor factor patience verbose mode min_delta cooldown min_lr"},
+    {"TerminateOnNaN", kc__terminate_on_nan_new, ""},
+    {"ProgbarLogger", kc__progbar_logger_new, "verbose"},
 };
+
+static bool is_word_of(const char *key, const char *words)
+{
+    size_t n = strlen(key);
+    for (const char *p = words; n > 0 && (p = strstr(p, key)); p += n)
+        if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+    return false;
+}
+
+static kc_status check_args(const json_t *cfg, const char *class_name, const char *args, kc_error *err)
+{
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)cfg, key, value)
+    {
+        (void)value;
+        if (is_word_of(key, args)) continue;
+        kc__errf(err, KC_EINVAL, "%s got an unexpected argument '%s' (it takes: %s)", class_name, key,
+                 *args ? args : "no arguments");
+        kc__error_context(err, "%s.%s", class_name, key);
+        return KC_EINVAL;
+    }
+    return KC_OK;
+}
 
 kc_callback *kc_callback_create(const char *class_name, const char *config, kc_error *err)
 {
@@ -147,7 +185,7 @@ kc_callback *kc_callback_create(const char *class_name, const char *config, kc_e
         kc_callback *cb = NULL;
         if (!json_is_object(cfg)) {
             kc__errf(err, KC_EFORMAT, "%s: the arguments must be a JSON object", class_name);
-        } else {
+        } else if (check_args(cfg, class_name, makers[i].args, err) == KC_OK) {
             kc_config_ctx ctx;
             kc_config_ctx_init(&ctx, class_name, NULL);
             cb = makers[i].make(cfg, &ctx, err);
@@ -178,7 +216,12 @@ kc_status kc__monitor_read(kc__monitor *m, const json_t *cfg, const kc_config_ct
     if (rc != KC_OK) return rc;
     m->min_delta = fabs(m->min_delta);
     if (!(m->key = kc__strdup(key))) return kc__errf(err, KC_ENOMEM, "out of memory");
-    /* Keras: auto is max for accuracy-like names (and auc), else min */
+    /* auto is max for accuracy-like names and AUC, else min. Keras 2.15's
+     * three callbacks each spell this differently (EarlyStopping: names
+     * ending in acc/accuracy/auc; ModelCheckpoint: containing "acc" or
+     * starting with "fmeasure"; ReduceLROnPlateau: containing "acc"); one
+     * rule here agrees with all of them on Keras' metric names, and
+     * maximizes AUC everywhere, as Keras 3 does from the metric itself. */
     m->maximize = mode == 2 || (mode == 0 && (strstr(key, "acc") || strstr(key, "auc") || !strncmp(key, "fmeasure", 8)));
     return KC_OK;
 }

@@ -80,8 +80,6 @@ kc_callback *kc__model_checkpoint_new(const json_t *cfg, const kc_config_ctx *ct
     kc_status rc = kc_cfg_string(ctx, cfg, "filepath", KC_CFG_REQUIRED, NULL, &fp, err);
     if (rc == KC_OK && !(c->filepath = kc__strdup(fp))) rc = kc__errf(err, KC_ENOMEM, "out of memory");
     if (rc == KC_OK) rc = kc__monitor_read(&c->mon, cfg, ctx, "val_loss", 0.0, err);
-    if (rc == KC_OK && json_object_get(cfg, "min_delta"))
-        rc = kc__errf(err, KC_EINVAL, "%s: ModelCheckpoint has no min_delta", ctx->path);
     if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "save_best_only", 0, false, &c->best_only, err);
     if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "save_weights_only", 0, false, &c->weights_only, err);
     if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "verbose", KC_CFG_NONNEG, 0, &c->verbose, err);

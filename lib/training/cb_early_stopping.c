@@ -2,7 +2,8 @@
  * improved by min_delta for `patience` epochs (checked from the second
  * epoch on); with restore_best_weights, the weights of the best epoch are
  * put back when it stops. A baseline must be beaten for the patience count
- * to restart. */
+ * to restart. verbose > 0 prints Keras' two messages (restoring, and the
+ * epoch it stopped at when training ends). */
 #include "training_int.h"
 
 #include <math.h>
@@ -10,10 +11,10 @@
 typedef struct early_stopping {
     kc_callback *self;
     kc__monitor mon;
-    int64_t patience, start_from_epoch;
+    int64_t patience, start_from_epoch, verbose;
     bool has_baseline, restore;
     double baseline;
-    int wait;
+    int wait, best_epoch;
     kc_tensor **best_weights;
     int n_best;
 } early_stopping;
@@ -37,11 +38,14 @@ static kc_status snapshot(early_stopping *e, kc_object *model, kc_error *err)
     return rc;
 }
 
+static FILE *out_of(const early_stopping *e) { return e->self->out ? e->self->out : stdout; }
+
 static kc_status es_train_begin(void *user, kc_object *model, const kc_logs *logs, kc_error *err)
 {
     (void)model, (void)logs, (void)err;
     early_stopping *e = user;
     e->wait = 0;
+    e->best_epoch = 0;
     e->self->stopped_epoch = 0;
     e->self->best = NAN;
     drop_best(e);
@@ -58,6 +62,7 @@ static kc_status es_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
     e->wait++;
     if (kc__monitor_improved(&e->mon, current, e->self->best)) {
         e->self->best = current;
+        e->best_epoch = epoch;
         if (e->restore && (rc = snapshot(e, model, err)) != KC_OK) return rc;
         if (!e->has_baseline || kc__monitor_improved(&e->mon, current, e->baseline)) e->wait = 0;
         return KC_OK;
@@ -65,9 +70,22 @@ static kc_status es_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
     if (e->wait >= e->patience && epoch > 0) {
         e->self->stopped_epoch = epoch;
         kc_model_stop_training(model);
-        if (e->restore && e->best_weights) rc = kc_layer_set_weights(model, e->best_weights, e->n_best, err);
+        if (e->restore && e->best_weights) {
+            if (e->verbose > 0)
+                fprintf(out_of(e), "Restoring model weights from the end of the best epoch: %d.\n", e->best_epoch + 1);
+            rc = kc_layer_set_weights(model, e->best_weights, e->n_best, err);
+        }
     }
     return rc;
+}
+
+static kc_status es_train_end(void *user, kc_object *model, const kc_logs *logs, kc_error *err)
+{
+    (void)model, (void)logs, (void)err;
+    early_stopping *e = user;
+    if (e->self->stopped_epoch > 0 && e->verbose > 0)
+        fprintf(out_of(e), "Epoch %d: early stopping\n", e->self->stopped_epoch + 1);
+    return KC_OK;
 }
 
 static void es_destroy(void *user)
@@ -79,7 +97,7 @@ static void es_destroy(void *user)
 }
 
 static const kc_callback_methods es_methods = {
-    .on_train_begin = es_train_begin, .on_epoch_end = es_epoch_end, .destroy = es_destroy};
+    .on_train_begin = es_train_begin, .on_epoch_end = es_epoch_end, .on_train_end = es_train_end, .destroy = es_destroy};
 
 kc_callback *kc__early_stopping_new(const json_t *cfg, const kc_config_ctx *ctx, kc_error *err)
 {
@@ -97,8 +115,7 @@ kc_callback *kc__early_stopping_new(const json_t *cfg, const kc_config_ctx *ctx,
         e->has_baseline = b && !json_is_null(b);
         if (e->has_baseline) rc = kc_cfg_float(ctx, cfg, "baseline", 0, 0, &e->baseline, err);
     }
-    int64_t verbose = 0;
-    if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "verbose", KC_CFG_NONNEG, 0, &verbose, err);
+    if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "verbose", KC_CFG_NONNEG, 0, &e->verbose, err);
     if (rc != KC_OK) {
         es_destroy(e);
         return NULL;

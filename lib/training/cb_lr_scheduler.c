@@ -1,5 +1,6 @@
 /* LearningRateScheduler (Keras 2.15): before each epoch the optimizer's
- * learning rate becomes schedule(epoch, lr); "lr" joins the epoch logs. */
+ * learning rate becomes schedule(epoch, lr); "lr" joins the epoch logs.
+ * verbose > 0 prints Keras 2.15's line ("Epoch 3: ... to 0.025."). */
 #include "training_int.h"
 
 #include <math.h>
@@ -21,9 +22,12 @@ static kc_status ls_epoch_begin(void *user, kc_object *model, int epoch, const k
     if (!isfinite(lr))
         return kc__errf(err, KC_EINVAL, "LearningRateScheduler: the schedule returned %g for epoch %d", lr, epoch);
     kc_status rc = kc_optimizer_set_learning_rate(opt, lr, err);
-    if (rc == KC_OK && s->verbose > 0)
-        fprintf(s->self->out ? s->self->out : stdout,
-                "\nEpoch %05d: LearningRateScheduler setting learning rate to %g.\n", epoch + 1, lr);
+    if (rc == KC_OK && s->verbose > 0) {
+        char text[64]; /* Keras prints the schedule's float as Python does */
+        kc__py_repr(lr, text, sizeof text);
+        fprintf(s->self->out ? s->self->out : stdout, "\nEpoch %d: LearningRateScheduler setting learning rate to %s.\n",
+                epoch + 1, text);
+    }
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #include "training_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 typedef struct reduce_lr {
     kc_callback *self;
@@ -13,6 +14,20 @@ typedef struct reduce_lr {
     int64_t patience, cooldown, verbose;
     int wait, cooldown_counter;
 } reduce_lr;
+
+/* Keras prints the new rate as a NumPy float32 (the optimizer's variable
+ * times factor): the shortest digits that read back to the same float32,
+ * written as Python writes that number. */
+static void float32_str(double v, char *buf, size_t n)
+{
+    float f = (float)v;
+    char digits[64];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(digits, sizeof digits, "%.*e", prec - 1, (double)f);
+        if (strtof(digits, NULL) == f) break;
+    }
+    kc__py_repr(strtod(digits, NULL), buf, n);
+}
 
 static kc_status rl_train_begin(void *user, kc_object *model, const kc_logs *logs, kc_error *err)
 {
@@ -45,9 +60,12 @@ static kc_status rl_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
             double new_lr = fmax(old_lr * r->factor, r->min_lr);
             rc = kc_optimizer_set_learning_rate(opt, new_lr, err);
             if (rc != KC_OK) return rc;
-            if (r->verbose > 0)
+            if (r->verbose > 0) {
+                char text[64];
+                float32_str(new_lr, text, sizeof text);
                 fprintf(r->self->out ? r->self->out : stdout,
-                        "\nEpoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1, new_lr);
+                        "\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n", epoch + 1, text);
+            }
             r->cooldown_counter = (int)r->cooldown;
             r->wait = 0;
         }

@@ -30,6 +30,12 @@ static void compiled_free(void *p)
     }
     kc__free(c->output_loss_trackers);
     kc_object_unref(c->loss_tracker);
+    for (int i = 0; i < c->n_added; i++) {
+        kc_object_unref(c->added_metrics[i]);
+        kc__free(c->added_names[i]);
+    }
+    kc__free(c->added_metrics);
+    kc__free(c->added_names);
     kc_custom_objects_free(c->owned_custom);
     kc__free(c->losses);
     kc__free(c->loss_weights);

@@ -5,8 +5,10 @@
  *               terminal only the finished line is written (Keras would
  *               write a line per update)
  *   verbose 2:  "3/3 - 0s - loss: 0.6931 - 57ms/epoch - 19ms/step"
- * Values are printed as Keras' stateful metrics: as given, %.4f above
- * 1e-3 in magnitude, %.4e below. */
+ * Values are printed as Keras' stateful metrics: %.4f above 1e-3 in
+ * magnitude, %.4e otherwise; verbose 2 compares the signed value, as
+ * Keras 2.15 does (a negative loss shows as -5.0000e-01 there). A line
+ * longer than the buffer is cut, but still ends with its newline. */
 #define _POSIX_C_SOURCE 200809L
 #include "training_int.h"
 
@@ -72,22 +74,34 @@ static double step_duration(kc_progbar *pb, int64_t current, double now)
     return t;
 }
 
+/* Appends at buf + len; the result never counts the terminating NUL, so
+ * a cut line is the first n - 1 characters. */
 static size_t append(char *buf, size_t n, size_t len, const char *fmt, ...) KC_PRINTF(4, 5);
 static size_t append(char *buf, size_t n, size_t len, const char *fmt, ...)
 {
-    if (len >= n) return len;
+    if (len + 1 >= n) return len;
     va_list ap;
     va_start(ap, fmt);
     int w = vsnprintf(buf + len, n - len, fmt, ap);
     va_end(ap);
-    return w < 0 ? len : len + (size_t)w > n ? n : len + (size_t)w;
+    return w < 0 ? len : len + (size_t)w >= n ? n - 1 : len + (size_t)w;
 }
 
-static size_t append_values(char *buf, size_t n, size_t len, const kc_logs *logs)
+/* The line's end, even when the line was cut. */
+static size_t end_line(char *buf, size_t n, size_t len)
+{
+    if (len + 1 >= n) len = n - 2;
+    buf[len++] = '\n';
+    buf[len] = '\0';
+    return len;
+}
+
+static size_t append_values(char *buf, size_t n, size_t len, const kc_logs *logs, bool signed_threshold)
 {
     for (int i = 0; i < kc_logs_size(logs); i++) {
         double v = kc_logs_value(logs, i);
-        len = append(buf, n, len, fabs(v) > 1e-3 ? " - %s: %.4f" : " - %s: %.4e", kc_logs_key(logs, i), v);
+        bool fixed = signed_threshold ? v > 1e-3 : fabs(v) > 1e-3;
+        len = append(buf, n, len, fixed ? " - %s: %.4f" : " - %s: %.4e", kc_logs_key(logs, i), v);
     }
     return len;
 }
@@ -144,18 +158,18 @@ void kc_progbar_update(kc_progbar *pb, int64_t current, const kc_logs *logs, boo
             else
                 len = append(line, sizeof line, len, " - ETA: %ds", (int)eta);
         }
-        len = append_values(line, sizeof line, len, logs);
+        len = append_values(line, sizeof line, len, logs, false);
         pb->total_width = (info_start - bar_start) + (len - info_start);
         if (pb->dynamic && prev > pb->total_width)
             for (size_t i = pb->total_width; i < prev; i++) len = append(line, sizeof line, len, " ");
-        if (finalize) len = append(line, sizeof line, len, "\n");
+        if (finalize) len = end_line(line, sizeof line, len);
         fwrite(line, 1, len, pb->out);
         fflush(pb->out);
     } else if (pb->verbose == 2 && finalize) {
         int64_t target = pb->target > 0 ? pb->target : current;
         len = append(line, sizeof line, len, "%*lld/%lld - %.0fs", digits(target), (long long)current, (long long)target,
                      now - pb->start);
-        len = append_values(line, sizeof line, len, logs);
+        len = append_values(line, sizeof line, len, logs, true);
         if (pb->epoch_end >= 0) {
             char te[64], ts[64];
             double epoch_time = pb->epoch_end - pb->start;
@@ -163,7 +177,7 @@ void kc_progbar_update(kc_progbar *pb, int64_t current, const kc_logs *logs, boo
             format_time(ts, sizeof ts, epoch_time / (double)target, "step");
             len = append(line, sizeof line, len, " -%s -%s", te, ts);
         }
-        len = append(line, sizeof line, len, "\n");
+        len = end_line(line, sizeof line, len);
         fwrite(line, 1, len, pb->out);
         fflush(pb->out);
     }

@@ -55,32 +55,37 @@ static kc_status format_field(char *buf, size_t n, double v, bool is_int, const 
         p++;
     }
     int width = 0, prec = -1;
-    while (isdigit((unsigned char)*p)) width = width * 10 + (*p++ - '0');
+    while (isdigit((unsigned char)*p) && width <= 100) width = width * 10 + (*p++ - '0');
     if (*p == '.') {
         prec = 0;
         p++;
-        while (isdigit((unsigned char)*p)) prec = prec * 10 + (*p++ - '0');
+        while (isdigit((unsigned char)*p) && prec <= 100) prec = prec * 10 + (*p++ - '0');
     }
+    if (width > 100 || prec > 100) /* the field could not fit a file name anyway */
+        return kc__errf(err, KC_ELIMIT, "format spec ':%s' is too wide", spec);
     char type = *p ? *p++ : (is_int ? 'd' : 'g');
     if (*p) return kc__errf(err, KC_EINVAL, "unsupported format spec ':%s'", spec);
     char fmt[32];
+    int w;
     switch (type) {
     case 'd':
         if (!is_int) return kc__errf(err, KC_EINVAL, "format ':%s' needs an integer, got %g", spec, v);
         snprintf(fmt, sizeof fmt, "%%%s%dlld", zero ? "0" : "", width);
-        snprintf(buf, n, fmt, (long long)v);
-        return KC_OK;
+        w = snprintf(buf, n, fmt, (long long)v);
+        break;
     case 'f': case 'e': case 'g': case 'E': case 'G': case 'F':
         snprintf(fmt, sizeof fmt, "%%%s%d.%d%c", zero ? "0" : "", width, prec < 0 ? 6 : prec, type);
-        snprintf(buf, n, fmt, v);
-        return KC_OK;
+        w = snprintf(buf, n, fmt, v);
+        break;
     case '%':
         snprintf(fmt, sizeof fmt, "%%%s%d.%df%%%%", zero ? "0" : "", width > 0 ? width - 1 : 0, prec < 0 ? 6 : prec);
-        snprintf(buf, n, fmt, v * 100.0);
-        return KC_OK;
+        w = snprintf(buf, n, fmt, v * 100.0);
+        break;
     default:
         return kc__errf(err, KC_EINVAL, "unsupported format spec ':%s'", spec);
     }
+    if (w < 0 || (size_t)w >= n) return kc__errf(err, KC_ELIMIT, "file path too long");
+    return KC_OK;
 }
 
 kc_status kc__py_format_path(const char *pattern, int epoch, const kc_logs *logs, char *out, size_t n,
@@ -88,14 +93,13 @@ kc_status kc__py_format_path(const char *pattern, int epoch, const kc_logs *logs
 {
     size_t len = 0;
     for (const char *p = pattern; *p;) {
-        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-            if (len + 1 < n) out[len++] = *p;
-            p += 2;
-            continue;
-        }
-        if (*p != '{') {
-            if (len + 1 < n) out[len++] = *p;
-            p++;
+        bool doubled = (p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}');
+        if (*p == '}' && !doubled) /* as Python's str.format */
+            return kc__errf(err, KC_EINVAL, "single '}' encountered in '%s' (write '}}' for a brace)", pattern);
+        if (doubled || *p != '{') {
+            if (len + 1 >= n) return kc__errf(err, KC_ELIMIT, "file path too long");
+            out[len++] = *p;
+            p += doubled ? 2 : 1;
             continue;
         }
         const char *end = strchr(p, '}');
@@ -114,7 +118,7 @@ kc_status kc__py_format_path(const char *pattern, int epoch, const kc_logs *logs
         if (strcmp(field, "epoch") == 0) v = epoch;
         else if (!kc_logs_get(logs, field, &v))
             return kc__errf(err, KC_EINVAL, "'{%s}' in '%s' is not in the logs", field, pattern);
-        char val[128];
+        char val[512];
         kc_status rc = format_field(val, sizeof val, v, is_int, spec, err);
         if (rc != KC_OK) return rc;
         size_t vl = strlen(val);

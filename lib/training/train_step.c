@@ -161,6 +161,38 @@ kc_status kc__compiled_prepare_metrics(kc_object *model, kc_tensor *const *y, kc
     return rc;
 }
 
+/* Keras' add_metric(value, name): each forward pass's value joins a Mean
+ * of that name, logged after the compiled metrics. */
+static kc_status update_added_metrics(kc_object *model, kc__compiled *c, kc_error *err)
+{
+    for (int i = 0; i < kc_layer_num_metric_values(model); i++) {
+        const char *name = NULL;
+        kc_tensor *v = kc_layer_metric_value(model, i, &name);
+        if (!v || !name) continue;
+        int k = 0;
+        while (k < c->n_added && strcmp(c->added_names[k], name) != 0) k++;
+        if (k == c->n_added) {
+            kc_object **m = kc__realloc(c->added_metrics, (size_t)k * sizeof(*m), (size_t)(k + 1) * sizeof(*m));
+            if (!m) return kc__errf(err, KC_ENOMEM, "out of memory");
+            c->added_metrics = m;
+            char **n = kc__realloc(c->added_names, (size_t)k * sizeof(*n), (size_t)(k + 1) * sizeof(*n));
+            if (!n) return kc__errf(err, KC_ENOMEM, "out of memory");
+            c->added_names = n;
+            c->added_metrics[k] = new_mean(err);
+            c->added_names[k] = kc__strdup(name);
+            if (!c->added_metrics[k] || !c->added_names[k]) {
+                kc_object_unref(c->added_metrics[k]);
+                kc__free(c->added_names[k]);
+                return kc__errf(err, KC_ENOMEM, "out of memory");
+            }
+            c->n_added++;
+        }
+        kc_status rc = kc_metric_update(c->added_metrics[k], v, NULL, NULL, err);
+        if (rc != KC_OK) return rc;
+    }
+    return KC_OK;
+}
+
 kc_status kc_model_update_metrics(kc_object *model, kc_tensor *const *y, int n_y, kc_tensor *const *y_pred,
                                   int n_pred, kc_tensor *const *sample_weight, kc_error *err)
 {
@@ -177,6 +209,7 @@ kc_status kc_model_update_metrics(kc_object *model, kc_tensor *const *y, int n_y
             if (rc != KC_OK) kc__error_context(err, "metric '%s'", e->log_name);
         }
     }
+    if (rc == KC_OK) rc = update_added_metrics(model, c, err);
     return rc;
 }
 
@@ -207,6 +240,7 @@ kc_status kc_model_metric_results(kc_object *model, kc_logs *logs, kc_error *err
     for (int i = 0; rc == KC_OK && i < c->n_outputs; i++)
         for (int k = 0; rc == KC_OK && k < c->n_metrics[i]; k++)
             if (c->metrics[i][k].log_name) rc = put_result(logs, c->metrics[i][k].log_name, c->metrics[i][k].metric, err);
+    for (int k = 0; rc == KC_OK && k < c->n_added; k++) rc = put_result(logs, c->added_names[k], c->added_metrics[k], err);
     return rc;
 }
 
@@ -220,6 +254,7 @@ kc_status kc_model_reset_metrics(kc_object *model, kc_error *err)
     for (int i = 0; rc == KC_OK && i < c->n_outputs; i++)
         for (int k = 0; rc == KC_OK && k < c->n_metrics[i]; k++)
             if (c->metrics[i][k].metric) rc = kc_metric_reset(c->metrics[i][k].metric, err);
+    for (int k = 0; rc == KC_OK && k < c->n_added; k++) rc = kc_metric_reset(c->added_metrics[k], err);
     return rc;
 }
 

@@ -35,6 +35,10 @@ typedef struct kc__compiled {
     kc_object *loss_tracker;
     kc_object **output_loss_trackers;
     bool stop_training;   /* model.stop_training */
+    /* add_metric values of the forward passes, as Mean metrics by name */
+    kc_object **added_metrics;
+    char **added_names;
+    int n_added;
 } kc__compiled;
 
 /* The model's compile state, or NULL. */
