@@ -29,5 +29,6 @@
 #include "ckeras/trainer.h"
 #include "ckeras/callbacks.h"
 #include "ckeras/io.h"
+#include "ckeras/h5file.h"
 
 #endif /* CKERAS_H */

@@ -465,8 +465,7 @@ done:
     if (space >= 0) H5Sclose(space);
     H5Aclose(attr);
     if (rc != KC_OK) {
-        kc__free_strings(out, count ? count : 0);
-        if (!count && out) kc__free(out);
+        kc__free_strings(out, count); /* frees out itself too, items or not */
         return rc;
     }
     *items = out;
@@ -624,12 +623,11 @@ static hid_t open_dataset(kc__h5 *h, const char *path, kc_error *err)
     return d;
 }
 
-kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
-                              kc__h5_class *cls, kc_error *err)
+/* Shape and element type of the open dataset d (elem_size and is_signed
+ * may be NULL). */
+static kc_status describe(hid_t d, const char *path, int *ndim, int64_t *dims, kc__h5_class *cls,
+                          size_t *elem_size, bool *is_signed, kc_error *err)
 {
-    quiet();
-    hid_t d = open_dataset(h, path, err);
-    if (d < 0) return kc__error_code(err, KC_EFORMAT);
     hid_t s = H5Dget_space(d), t = H5Dget_type(d);
     kc_status rc = KC_OK;
     if (s < 0 || t < 0) {
@@ -649,12 +647,36 @@ kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *d
             *ndim = nd;
             H5T_class_t tc = H5Tget_class(t);
             *cls = tc == H5T_FLOAT ? KC__H5_FLOAT : tc == H5T_INTEGER ? KC__H5_INT : KC__H5_OTHER;
+            if (elem_size) *elem_size = H5Tget_size(t);
+            if (is_signed) *is_signed = tc != H5T_INTEGER || H5Tget_sign(t) != H5T_SGN_NONE;
+            if (elem_size && *elem_size == 0) rc = h5fail(err, KC_EFORMAT, "cannot read the type of '%s'", path);
         }
     }
     if (t >= 0) H5Tclose(t);
     if (s >= 0) H5Sclose(s);
+    return rc;
+}
+
+kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
+                              kc__h5_class *cls, kc_error *err)
+{
+    quiet();
+    hid_t d = open_dataset(h, path, err);
+    if (d < 0) return kc__error_code(err, KC_EFORMAT);
+    kc_status rc = describe(d, path, ndim, dims, cls, NULL, NULL, err);
     if (rc == KC_OK) keep_open(h, path, d);
     else H5Dclose(d);
+    return rc;
+}
+
+kc_status kc__h5_dataset_describe(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
+                                  kc__h5_class *cls, size_t *elem_size, bool *is_signed, kc_error *err)
+{
+    quiet();
+    hid_t d = open_dataset(h, path, err);
+    if (d < 0) return kc__error_code(err, KC_EFORMAT);
+    kc_status rc = describe(d, path, ndim, dims, cls, elem_size, is_signed, err);
+    H5Dclose(d);
     return rc;
 }
 

@@ -56,6 +56,11 @@ kc_status kc__h5_create_group(kc__h5 *h, const char *path, kc_error *err);
 typedef enum { KC__H5_FLOAT, KC__H5_INT, KC__H5_OTHER } kc__h5_class;
 kc_status kc__h5_dataset_info(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
                               kc__h5_class *cls, kc_error *err);
+/* The same plus the stored element type (bytes per element; for integers
+ * whether signed), for inspection tools that name the dtype. Unlike
+ * kc__h5_dataset_info it keeps nothing open (a listing reads no values). */
+kc_status kc__h5_dataset_describe(kc__h5 *h, const char *path, int *ndim, int64_t *dims,
+                                  kc__h5_class *cls, size_t *elem_size, bool *is_signed, kc_error *err);
 /* Read a whole dataset into dst (count elements), converting to float32 or
  * int64 as HDF5 does (float64, float16, integers). No intermediate copy. */
 kc_status kc__h5_read_f32(kc__h5 *h, const char *path, float *dst, int64_t count, kc_error *err);

@@ -87,29 +87,17 @@ static int write_outputs(const char *path, kc_object *model, kc_tensor **outs, i
 static int run_predict(int argc, char **argv)
 {
     const char *files[3] = {NULL, NULL, NULL};
-    int n_files = 0;
-    long long batch = 32;
+    double batch_arg = 32;
     kc_error err = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--custom-lib") == 0) {
-            if (++i == argc) return inspect_usage(&cmd_predict, "--custom-lib needs a library path");
-            if (inspect_load_plugin(argv[i], &err) != KC_OK) {
-                inspect_print_error(&err);
-                return EXIT_INVALID;
-            }
-        } else if (strcmp(argv[i], "--batch-size") == 0) {
-            char *end;
-            if (++i == argc || (batch = strtoll(argv[i], &end, 10)) <= 0 || *end)
-                return inspect_usage(&cmd_predict, "--batch-size needs a positive integer");
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return inspect_usage(&cmd_predict, "unknown option '%s'", argv[i]);
-        } else if (n_files == 3) {
-            return inspect_usage(&cmd_predict, "too many files");
-        } else {
-            files[n_files++] = argv[i];
-        }
-    }
-    if (n_files != 3) return inspect_usage(&cmd_predict, "need FILE, INPUT.json and OUTPUT.json");
+    const inspect_opt opts[] = {
+        {"--custom-lib", OPT_PLUGIN, NULL},
+        {"--batch-size", OPT_NUMBER, &batch_arg},
+    };
+    int rc = inspect_parse(&cmd_predict, argc, argv, opts, 2, files, 3, 3, "need FILE, INPUT.json and OUTPUT.json");
+    if (rc >= 0) return rc;
+    if (batch_arg < 1 || batch_arg != (double)(long long)batch_arg || batch_arg > 1e15)
+        return inspect_usage(&cmd_predict, "--batch-size needs a positive integer");
+    long long batch = (long long)batch_arg;
 
     kc_load_options lopts = {.warn = inspect_warn, .no_compile = true};
     kc_object *model = kc_model_load(files[0], &lopts, &err);

@@ -18,27 +18,14 @@ const inspect_command cmd_resave = {
 static int run_resave(int argc, char **argv)
 {
     const char *files[2] = {NULL, NULL};
-    int n_files = 0;
     bool no_optimizer = false;
     kc_error err = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--custom-lib") == 0) {
-            if (++i == argc) return inspect_usage(&cmd_resave, "--custom-lib needs a library path");
-            if (inspect_load_plugin(argv[i], &err) != KC_OK) {
-                inspect_print_error(&err);
-                return EXIT_INVALID;
-            }
-        } else if (strcmp(argv[i], "--no-optimizer") == 0) {
-            no_optimizer = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return inspect_usage(&cmd_resave, "unknown option '%s'", argv[i]);
-        } else if (n_files == 2) {
-            return inspect_usage(&cmd_resave, "too many files");
-        } else {
-            files[n_files++] = argv[i];
-        }
-    }
-    if (n_files != 2) return inspect_usage(&cmd_resave, "need IN.h5 and OUT.h5");
+    const inspect_opt opts[] = {
+        {"--custom-lib", OPT_PLUGIN, NULL},
+        {"--no-optimizer", OPT_FLAG, &no_optimizer},
+    };
+    int rc = inspect_parse(&cmd_resave, argc, argv, opts, 2, files, 2, 2, "need IN.h5 and OUT.h5");
+    if (rc >= 0) return rc;
 
     kc_load_options lopts = {.warn = inspect_warn, .no_compile = no_optimizer};
     kc_object *model = kc_model_load(files[0], &lopts, &err);
@@ -47,9 +34,9 @@ static int run_resave(int argc, char **argv)
         return EXIT_INVALID;
     }
     kc_save_options sopts = {.exclude_optimizer = no_optimizer};
-    kc_status rc = kc_model_save(model, files[1], &sopts, &err);
+    kc_status st = kc_model_save(model, files[1], &sopts, &err);
     kc_object_unref(model);
-    if (rc != KC_OK) {
+    if (st != KC_OK) {
         inspect_print_error(&err);
         return EXIT_INVALID;
     }

@@ -23,22 +23,9 @@ static int run_verify(int argc, char **argv)
 {
     const char *file = NULL;
     kc_error err = {0};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--custom-lib") == 0) {
-            if (++i == argc) return inspect_usage(&cmd_verify, "--custom-lib needs a library path");
-            if (inspect_load_plugin(argv[i], &err) != KC_OK) {
-                inspect_print_error(&err);
-                return EXIT_INVALID;
-            }
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return inspect_usage(&cmd_verify, "unknown option '%s'", argv[i]);
-        } else if (file) {
-            return inspect_usage(&cmd_verify, "one FILE only");
-        } else {
-            file = argv[i];
-        }
-    }
-    if (!file) return inspect_usage(&cmd_verify, "missing FILE");
+    const inspect_opt options[] = {{"--custom-lib", OPT_PLUGIN, NULL}};
+    int rc = inspect_parse(&cmd_verify, argc, argv, options, 1, &file, 1, 1, "missing FILE");
+    if (rc >= 0) return rc;
 
     int warnings = 0;
     kc_load_options opts = {.warn = inspect_warn, .warn_user = &warnings};

@@ -8,7 +8,13 @@
 #include <string.h>
 
 static const inspect_command *const commands[] = {
+    &cmd_summary,
+    &cmd_config,
+    &cmd_weights,
+    &cmd_diff,
     &cmd_verify,
+    &cmd_graph,
+    &cmd_optimizer,
     &cmd_predict,
     &cmd_resave,
 };

@@ -1,9 +1,50 @@
-/* modelinspect: messages, usage and plugin loading shared by subcommands. */
+/* modelinspect: command lines, messages, opening files and plugin loading
+ * shared by subcommands. */
 #include "inspect.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+
+int inspect_parse(const inspect_command *cmd, int argc, char **argv, const inspect_opt *opts, int n_opts,
+                  const char **files, int min_files, int max_files, const char *files_msg)
+{
+    int n_files = 0;
+    for (int i = 1; i < argc; i++) {
+        const inspect_opt *o = NULL;
+        for (int k = 0; k < n_opts && !o; k++)
+            if (strcmp(argv[i], opts[k].name) == 0) o = &opts[k];
+        if (!o) {
+            if (argv[i][0] == '-' && argv[i][1]) return inspect_usage(cmd, "unknown option '%s'", argv[i]);
+            if (n_files == max_files) return inspect_usage(cmd, "too many files");
+            files[n_files++] = argv[i];
+            continue;
+        }
+        if (o->type == OPT_FLAG) {
+            *(bool *)o->target = true;
+            continue;
+        }
+        if (++i == argc) return inspect_usage(cmd, "%s needs a value", o->name);
+        if (o->type == OPT_STRING) {
+            *(const char **)o->target = argv[i];
+        } else if (o->type == OPT_NUMBER) {
+            char *end;
+            double v = strtod(argv[i], &end);
+            if (end == argv[i] || *end || !isfinite(v)) return inspect_usage(cmd, "%s needs a number, not '%s'", o->name, argv[i]);
+            *(double *)o->target = v;
+        } else {
+            kc_error err = {0};
+            if (inspect_load_plugin(argv[i], &err) != KC_OK) {
+                inspect_print_error(&err);
+                return EXIT_INVALID;
+            }
+        }
+    }
+    if (n_files < min_files) return inspect_usage(cmd, "%s", files_msg);
+    return -1;
+}
 
 void inspect_print_error(const kc_error *err)
 {
@@ -19,6 +60,18 @@ int inspect_fail(int code, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    return code;
+}
+
+kc_status inspect_errf(kc_error *err, kc_status code, const char *context, const char *fmt, ...)
+{
+    if (!err) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    snprintf(err->context, sizeof err->context, "%s", context ? context : "");
+    err->code = code;
     return code;
 }
 
@@ -77,4 +130,22 @@ void inspect_warn(void *user, const char *message)
 {
     (void)user;
     fprintf(stderr, "modelinspect: warning: %s\n", message);
+}
+
+kc_h5file *inspect_open(const char *path)
+{
+    kc_error err = {0};
+    kc_h5file *f = kc_h5file_open(path, &err);
+    if (!f) inspect_print_error(&err);
+    return f;
+}
+
+int inspect_tree(kc_h5file *f, const kc_h5file_layer **layers, size_t *n_layers, const kc_h5file_weight **weights,
+                 size_t *n_weights)
+{
+    kc_error err = {0};
+    if (kc_h5file_layers(f, layers, n_layers, &err) == KC_OK && kc_h5file_weights(f, weights, n_weights, &err) == KC_OK)
+        return EXIT_OK;
+    inspect_print_error(&err);
+    return EXIT_INVALID;
 }
