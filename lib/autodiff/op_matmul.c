@@ -116,8 +116,14 @@ kc_status kc__matmul_backward(const kc__node *node, kc_tensor *const *gout, cons
     int64_t lda = a->dims[a->ndim - 1], ldb = b->dims[b->ndim - 1];
     const float *av = a->data, *bv = b->data, *gv = G->data;
     kc_tensor *ga = NULL, *gb = NULL;
-    if (needs[0] && !(ga = kc_tensor_zeros(KC_FLOAT32, a->ndim, a->dims, err))) goto oom;
-    if (needs[1] && !(gb = kc_tensor_zeros(KC_FLOAT32, b->ndim, b->dims, err))) goto oom;
+    /* the folded products overwrite (beta 0); the batched ones accumulate
+     * into broadcast operands, so only they need zeroed buffers */
+    if (needs[0] && !(ga = g.fold ? kc_tensor_empty(KC_FLOAT32, a->ndim, a->dims, err)
+                                  : kc_tensor_zeros(KC_FLOAT32, a->ndim, a->dims, err)))
+        goto oom;
+    if (needs[1] && !(gb = g.fold ? kc_tensor_empty(KC_FLOAT32, b->ndim, b->dims, err)
+                                  : kc_tensor_zeros(KC_FLOAT32, b->ndim, b->dims, err)))
+        goto oom;
     if (g.fold) {
         int64_t rows = g.batch * g.m;
         if (ga) /* dA = G op(B)^T : [rows, n] x [n, k] */
