@@ -2,6 +2,8 @@
  * error cases. Gradients are in test_grad.c. */
 #include "testutil.h"
 
+#include <pthread.h>
+
 #include <string.h>
 
 #define D(...) ((int64_t[]){__VA_ARGS__})
@@ -381,6 +383,78 @@ START_TEST(scopes_release_intermediates)
 }
 END_TEST
 
+/* Elementwise kernels and optimizer updates run in ranges on worker
+ * threads (kc_set_num_threads): results are identical to one thread, also
+ * when two user threads use the pool at once. */
+static kc_tensor *chain(kc_tensor *x, kc_error *e)
+{
+    kc_tensor *a = kc_tanh(x, e), *b = kc_relu(a, e), *c = kc_exp(b, e);
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    return c;
+}
+
+static void *chain_thread(void *arg)
+{
+    kc_error e = {0};
+    return chain(arg, &e);
+}
+
+START_TEST(parallel_loops_match_one_thread)
+{
+    int64_t n = 1 << 20;
+    kc_tensor *x = tu_random(1, &n, -2, 2, 5);
+    kc_set_num_threads(1);
+    kc_tensor *one = chain(x, &err);
+    kc_tensor *w1 = tu_random(1, &n, -1, 1, 6), *g = tu_random(1, &n, -1, 1, 7);
+    kc_variable *v1 = kc_variable_new_take("w1", w1, true, &err);
+    kc_object *opt1 = kc_optimizer_get("adam", &err);
+    CK_OK(kc_optimizer_apply_gradients(opt1, &g, &v1, 1, &err));
+    kc_set_num_threads(2);
+    kc_tensor *two = chain(x, &err);
+    CK_NN(two, err);
+    ck_assert(memcmp(kc_tensor_cdata(one), kc_tensor_cdata(two), kc_tensor_nbytes(one)) == 0);
+    kc_variable *v2 = kc_variable_new_take("w2", tu_random(1, &n, -1, 1, 6), true, &err);
+    kc_object *opt2 = kc_optimizer_get("adam", &err);
+    CK_OK(kc_optimizer_apply_gradients(opt2, &g, &v2, 1, &err));
+    ck_assert(memcmp(kc_tensor_cdata(kc_variable_value(v1)), kc_tensor_cdata(kc_variable_value(v2)),
+                     kc_tensor_nbytes(g)) == 0);
+    /* and a gradient through the pool */
+    kc_tape *tape = kc_tape_begin(0, &err);
+    CK_OK(kc_tape_watch(tape, x, &err));
+    kc_tensor *y = chain(x, &err), *gx;
+    kc_tape_end(tape);
+    CK_OK(kc_tape_gradient(tape, y, &x, 1, &gx, &err));
+    kc_set_num_threads(1);
+    kc_tape *tape1 = kc_tape_begin(0, &err);
+    CK_OK(kc_tape_watch(tape1, x, &err));
+    kc_tensor *y1 = chain(x, &err), *gx1;
+    kc_tape_end(tape1);
+    CK_OK(kc_tape_gradient(tape1, y1, &x, 1, &gx1, &err));
+    ck_assert(memcmp(kc_tensor_cdata(gx), kc_tensor_cdata(gx1), kc_tensor_nbytes(gx)) == 0);
+    /* two user threads at once: one gets the pool, the other runs inline */
+    kc_set_num_threads(2);
+    pthread_t t[2];
+    void *r[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, chain_thread, x);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], &r[i]);
+        ck_assert_ptr_nonnull(r[i]);
+        ck_assert(memcmp(kc_tensor_cdata(one), kc_tensor_cdata(r[i]), kc_tensor_nbytes(one)) == 0);
+        kc_tensor_unref(r[i]);
+    }
+    kc_set_num_threads(0);
+    kc_tensor *ts[] = {x, one, two, g, y, gx, y1, gx1};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) kc_tensor_unref(ts[i]);
+    kc_tape_free(tape);
+    kc_tape_free(tape1);
+    kc_variable_unref(v1);
+    kc_variable_unref(v2);
+    kc_object_unref(opt1);
+    kc_object_unref(opt2);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -401,6 +475,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, one_hot_cast_stop_gradient);
     tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
     tcase_add_test(tc, scopes_release_intermediates);
+    tcase_add_test(tc, parallel_loops_match_one_thread);
     suite_add_tcase(s, tc);
     return s;
 }

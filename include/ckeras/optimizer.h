@@ -64,7 +64,9 @@ typedef struct kc_optimizer_methods {
      * number t (1 for the first update) and this step's learning rate. */
     kc_status (*begin_step)(kc_object *self, int64_t t, double lr, kc_error *err);
     /* Update one variable in place: w and g have n elements, slots[k] the
-     * slot tensors' data. */
+     * slot tensors' data. Must be elementwise (element i reads and writes
+     * only index i of w, g and the slots): a variable is updated in ranges,
+     * on several threads when kc_set_num_threads allows. */
     void (*update)(kc_object *self, float *w, const float *g, float *const *slots, int64_t n,
                    double lr, int64_t t);
 } kc_optimizer_methods;

@@ -178,9 +178,5 @@ typedef enum { KC__RED_SUM, KC__RED_MAX, KC__RED_MIN, KC__RED_PROD } kc__red_kin
 kc_tensor *kc__reduce_raw(kc_tensor *x, const bool *axes_mask, kc__red_kind kind,
                           kc_error *err);
 
-/* Parallel-for over [0, n) in chunks; runs fn inline when the work is small
- * or only one thread is configured. */
-typedef void (*kc__range_fn)(void *ctx, int64_t begin, int64_t end);
-void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx);
 
 #endif /* CKERAS_AUTODIFF_INT_H */

@@ -191,13 +191,34 @@ static const struct {
     [KC__OP_CLIP] = {f_clip, b_clip},
 };
 
+/* The kernels are elementwise: ranges of a tensor go to worker threads. */
+typedef struct unary_job {
+    const kc__op op;
+    const float *x, *y, *g;
+    float *out;
+    const double *f;
+} unary_job;
+
+static void fwd_range(void *ctx, int64_t b, int64_t e)
+{
+    const unary_job *j = ctx;
+    kernels[j->op].fwd(j->x + b, j->out + b, e - b, j->f);
+}
+
+static void bwd_range(void *ctx, int64_t b, int64_t e)
+{
+    const unary_job *j = ctx;
+    kernels[j->op].bwd(j->x + b, j->y + b, j->g + b, j->out + b, e - b, j->f);
+}
+
 static kc_tensor *unary(kc__op op, kc_tensor *x, const kc__attrs *attrs, kc_error *err)
 {
     if (kc__check_f32(kc__op_table[op].name, &x, 1, err) != KC_OK) return NULL;
     kc_tensor *y = kc__tensor_like(x, err);
     if (!y) return NULL;
     static const double no_f[4];
-    kernels[op].fwd(x->data, y->data, x->size, attrs ? attrs->f : no_f);
+    unary_job j = {op, x->data, NULL, NULL, y->data, attrs ? attrs->f : no_f};
+    kc__parallel_for(x->size, KC__GRAIN, fwd_range, &j);
     return kc__finish(op, y, &x, 1, attrs, err);
 }
 
@@ -208,8 +229,8 @@ kc_status kc__unary_backward(const kc__node *node, kc_tensor *const *gout, const
     kc_tensor *x = node->in[0];
     gin[0] = kc__tensor_like(x, err);
     if (!gin[0]) return kc__error_code(err, KC_ENOMEM);
-    kernels[node->op].bwd(x->data, node->out[0]->data, gout[0]->data, gin[0]->data, x->size,
-                          node->attrs.f);
+    unary_job j = {node->op, x->data, node->out[0]->data, gout[0]->data, gin[0]->data, node->attrs.f};
+    kc__parallel_for(x->size, KC__GRAIN, bwd_range, &j);
     return KC_OK;
 }
 

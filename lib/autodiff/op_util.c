@@ -342,10 +342,4 @@ kc_tensor *kc__sum_to(kc_tensor *g, int ndim, const int64_t *dims, kc_error *err
     return v;
 }
 
-/* Threads: loops run inline for now; kc__parallel_for is the single place to
- * change when our own loops get worker threads. */
-void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx)
-{
-    (void)grain;
-    if (n > 0) fn(ctx, 0, n);
-}
+

@@ -556,6 +556,28 @@ static kc_status check_gradients(const kc_optimizer *o, kc_tensor *const *grads,
     return KC_OK;
 }
 
+/* One variable's update, in ranges on worker threads (updates are
+ * elementwise: slot k of element i belongs to element i). */
+#define MAX_SLOTS 8
+typedef struct update_job {
+    kc_object *opt;
+    const kc_optimizer_methods *m;
+    float *w;
+    const float *g;
+    float *const *slots;
+    int n_slots;
+    double lr;
+    int64_t t;
+} update_job;
+
+static void update_range(void *ctx, int64_t b, int64_t e)
+{
+    const update_job *j = ctx;
+    float *slots[MAX_SLOTS];
+    for (int k = 0; k < j->n_slots; k++) slots[k] = j->slots[k] + b;
+    j->m->update(j->opt, j->w + b, j->g + b, slots, e - b, j->lr, j->t);
+}
+
 /* Update every variable with a gradient, then apply its constraint. */
 static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variable *const *vars,
                             int n, float *const *clipped, double lr, int64_t t, kc_error *err)
@@ -568,7 +590,9 @@ static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variabl
         for (int k = 0; k < st->n_slots; k++) st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         kc_tensor *w = kc_variable_value(vars[i]);
         const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
-        m->update(&o->base, kc_tensor_f32(w), g, st->slot_ptrs, kc_tensor_size(w), lr, t);
+        update_job j = {&o->base, m, kc_tensor_f32(w), g, st->slot_ptrs, st->n_slots, lr, t};
+        if (st->n_slots <= MAX_SLOTS) kc__parallel_for(kc_tensor_size(w), KC__GRAIN, update_range, &j);
+        else m->update(&o->base, kc_tensor_f32(w), g, st->slot_ptrs, kc_tensor_size(w), lr, t);
         /* Constraints are built from ops: keep them off any active tape, as
          * Keras assigns var.constraint(var) outside the gradient. */
         kc__recording_pause();

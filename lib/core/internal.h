@@ -110,5 +110,12 @@ static inline bool kc__axis(int axis, int ndim, int *out)
 /* --- threads -------------------------------------------------------------- */
 
 int kc__num_threads(void);
+/* Run fn(ctx, begin, end) over [0, n) in chunks of at least grain, on the
+ * calling thread and up to kc_get_num_threads() - 1 workers (parallel.c).
+ * Each chunk must write only its own range. */
+typedef void (*kc__range_fn)(void *ctx, int64_t begin, int64_t end);
+void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx);
+/* Elements per chunk below which an elementwise loop is not worth a thread. */
+#define KC__GRAIN 32768
 
 #endif /* CKERAS_CORE_INTERNAL_H */
