@@ -379,14 +379,13 @@ kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **lo
     kc__callback_list cbs = {(kc_callback **)a->callbacks, a->n_callbacks};
     kc_logs *out = kc_logs_new(err);
     if (!out) return kc__error_code(err, KC_ENOMEM);
-    kc_progbar *pb = NULL;
-    rc = evaluate_dataset(model, &d, bs, &cbs, out, err);
-    if (rc == KC_OK && a->verbose > 0) {
-        /* Keras prints the evaluation as one finished bar */
-        pb = kc_progbar_new((d.n + bs - 1) / bs, a->verbose, a->out, err);
-        if (pb) kc_progbar_update(pb, (d.n + bs - 1) / bs, out, true);
-        kc_progbar_free(pb);
-    }
+    /* Keras prints the evaluation as one bar, timed from the start */
+    int64_t steps = (d.n + bs - 1) / bs;
+    kc_progbar *pb = a->verbose > 0 ? kc_progbar_new(steps, a->verbose, a->out, err) : NULL;
+    if (a->verbose > 0 && !pb) rc = kc__error_code(err, KC_ENOMEM);
+    if (rc == KC_OK) rc = evaluate_dataset(model, &d, bs, &cbs, out, err);
+    if (rc == KC_OK && pb) kc_progbar_update(pb, steps, out, true);
+    kc_progbar_free(pb);
     if (rc != KC_OK || !logs) {
         kc_logs_free(out);
         return rc;
