@@ -388,10 +388,18 @@ END_TEST
  * when two user threads use the pool at once. */
 static kc_tensor *chain(kc_tensor *x, kc_error *e)
 {
-    kc_tensor *a = kc_tanh(x, e), *b = kc_relu(a, e), *c = kc_exp(b, e);
-    kc_tensor_unref(a);
-    kc_tensor_unref(b);
-    return c;
+    /* unary kernels, a same-shape binary op, and broadcasting over rows of
+     * a (1024, 1024) view and along its columns */
+    int64_t rows[2] = {1024, 1024}, row[2] = {1, 1024}, col[2] = {1024, 1};
+    kc_tensor *a = kc_tanh(x, e), *b = kc_relu(a, e), *c = kc_exp(b, e), *d = kc_mul(c, a, e);
+    kc_tensor *m = kc_reshape(d, 2, rows, e);
+    kc_tensor *r = kc_slice(x, (int64_t[]){0}, (int64_t[]){1024}, e);
+    kc_tensor *rr = kc_reshape(r, 2, row, e), *rc = kc_reshape(r, 2, col, e);
+    kc_tensor *s1 = kc_add(m, rr, e), *s2 = kc_sub(s1, rc, e);
+    kc_tensor *out = kc_reshape(s2, 1, (int64_t[]){1 << 20}, e);
+    kc_tensor *tmp[] = {a, b, c, d, m, r, rr, rc, s1, s2};
+    for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) kc_tensor_unref(tmp[i]);
+    return out;
 }
 
 static void *chain_thread(void *arg)

@@ -58,31 +58,6 @@ BIN_KERNEL(k_ge, x >= y ? 1.0f : 0.0f)
 BIN_KERNEL(k_eq, x == y ? 1.0f : 0.0f)
 BIN_KERNEL(k_ne, x != y ? 1.0f : 0.0f)
 
-/* Walk a plan's outer axes; the output is contiguous. */
-static void run2(const kc__bcast *p, const float *a, const float *b, float *o, bin_fn fn)
-{
-    int nd = p->nd;
-    int64_t inner = p->dims[nd - 1];
-    int64_t sa = p->strides[0][nd - 1], sb = p->strides[1][nd - 1];
-    int64_t outer = 1;
-    for (int i = 0; i < nd - 1; i++) outer *= p->dims[i];
-    int64_t idx[KC_MAX_DIMS] = {0};
-    int64_t oa = 0, ob = 0;
-    for (int64_t q = 0; q < outer; q++) {
-        fn(a + oa, sa, b + ob, sb, o + q * inner, inner);
-        for (int i = nd - 2; i >= 0; i--) {
-            if (++idx[i] < p->dims[i]) {
-                oa += p->strides[0][i];
-                ob += p->strides[1][i];
-                break;
-            }
-            oa -= p->strides[0][i] * (p->dims[i] - 1);
-            ob -= p->strides[1][i] * (p->dims[i] - 1);
-            idx[i] = 0;
-        }
-    }
-}
-
 static void run3(const kc__bcast *p, const float *x, const float *y, const float *z, float *o,
                  tri_fn fn)
 {
@@ -110,6 +85,60 @@ static void run3(const kc__bcast *p, const float *x, const float *y, const float
     }
 }
 
+/* Walk a plan's outer axes (the output is contiguous), split over worker
+ * threads: by rows of the outer axes, or -- one flat axis -- by ranges. */
+typedef struct run2_job {
+    const kc__bcast *p;
+    const float *a, *b;
+    float *o;
+    bin_fn fn;
+    int64_t inner;
+} run2_job;
+
+static void run2_rows(void *ctx, int64_t q0, int64_t q1)
+{
+    const run2_job *j = ctx;
+    const kc__bcast *p = j->p;
+    int nd = p->nd;
+    int64_t sa = p->strides[0][nd - 1], sb = p->strides[1][nd - 1];
+    int64_t idx[KC_MAX_DIMS] = {0}, oa = 0, ob = 0, rest = q0;
+    for (int i = nd - 2; i >= 0; i--) { /* the outer index of row q0 */
+        idx[i] = rest % p->dims[i];
+        rest /= p->dims[i];
+        oa += idx[i] * p->strides[0][i];
+        ob += idx[i] * p->strides[1][i];
+    }
+    for (int64_t q = q0; q < q1; q++) {
+        j->fn(j->a + oa, sa, j->b + ob, sb, j->o + q * j->inner, j->inner);
+        for (int i = nd - 2; i >= 0; i--) {
+            if (++idx[i] < p->dims[i]) {
+                oa += p->strides[0][i];
+                ob += p->strides[1][i];
+                break;
+            }
+            oa -= p->strides[0][i] * (p->dims[i] - 1);
+            ob -= p->strides[1][i] * (p->dims[i] - 1);
+            idx[i] = 0;
+        }
+    }
+}
+
+static void run2_flat(void *ctx, int64_t b, int64_t e)
+{
+    const run2_job *j = ctx;
+    int64_t sa = j->p->strides[0][0], sb = j->p->strides[1][0];
+    j->fn(j->a + b * sa, sa, j->b + b * sb, sb, j->o + b, e - b);
+}
+
+static void run2_parallel(const kc__bcast *p, const float *a, const float *b, float *o, bin_fn fn)
+{
+    int64_t inner = p->dims[p->nd - 1], outer = 1;
+    for (int i = 0; i < p->nd - 1; i++) outer *= p->dims[i];
+    run2_job j = {p, a, b, o, fn, inner};
+    if (outer == 1) kc__parallel_for(inner, KC__GRAIN, run2_flat, &j);
+    else kc__parallel_for(outer, inner >= KC__GRAIN ? 1 : KC__GRAIN / inner, run2_rows, &j);
+}
+
 /* Compute fn over the broadcast of a and b; no recording. */
 static kc_tensor *binary_raw(const char *name, kc_tensor *a, kc_tensor *b, bin_fn fn,
                              kc_error *err)
@@ -125,7 +154,7 @@ static kc_tensor *binary_raw(const char *name, kc_tensor *a, kc_tensor *b, bin_f
     if (out->size) {
         kc__bcast plan;
         kc__bcast_init(&plan, nd, dims, 2, (const kc_tensor *const *)in);
-        run2(&plan, a->data, b->data, out->data, fn);
+        run2_parallel(&plan, a->data, b->data, out->data, fn);
     }
     return out;
 }
