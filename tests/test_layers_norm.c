@@ -1,7 +1,7 @@
 /* BatchNormalization, LayerNormalization, Embedding, Masking and Lambda;
  * and whole models read from Keras configs, checked against TensorFlow.js
  * (tests/data/models, tests/data/grad). */
-#include "testutil.h"
+#include "golden.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -16,113 +16,13 @@ static void setup(void)
     kc_clear_session();
 }
 
-static kc_tensor *from_json(json_t *j)
-{
-    json_t *shape = json_object_get(j, "shape"), *data = json_object_get(j, "data");
-    int64_t dims[KC_MAX_DIMS];
-    int nd = (int)json_array_size(shape);
-    for (int i = 0; i < nd; i++) dims[i] = json_integer_value(json_array_get(shape, i));
-    const char *dt = json_string_value(json_object_get(j, "dtype"));
-    bool ints = dt && strcmp(dt, "int32") == 0;
-    kc_tensor *t = kc_tensor_empty(ints ? KC_INT32 : KC_FLOAT32, nd, dims, &err);
-    CK_NN(t, err);
-    for (size_t i = 0; i < json_array_size(data); i++) {
-        double v = json_number_value(json_array_get(data, i));
-        if (ints)
-            ((int32_t *)kc_tensor_data(t))[i] = (int32_t)v;
-        else
-            kc_tensor_f32(t)[i] = (float)v;
-    }
-    return t;
-}
-
-/* Load model_config + weights from a golden, predict, and (when the golden
- * has grads) compare the training-mode loss gradients. */
-static void check_golden(const char *file, double rtol, double atol)
-{
-    json_error_t je;
-    json_t *root = json_load_file(tu_data(file), 0, &je);
-    ck_assert_msg(root != NULL, "%s: %s", file, je.text);
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, "model_config", NULL);
-    kc_object *m = NULL;
-    CK_OK(kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err));
-    ck_assert_msg(m != NULL, "%s: %s (%s)", file, err.message, err.context);
-    json_t *jw = json_object_get(root, "weights");
-    int nw = (int)json_array_size(jw);
-    ck_assert_int_eq(nw, kc_layer_num_weights(m));
-    kc_tensor *w[64];
-    for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
-    kc_status rc = kc_layer_set_weights(m, w, nw, &err);
-    ck_assert_msg(rc == KC_OK, "%s: %s", file, err.message);
-    for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
-    json_t *jin = json_object_get(root, "inputs"), *jout = json_object_get(root, "outputs");
-    kc_tensor *ins[8], *outs[8];
-    int n_in = (int)json_array_size(jin), n_out = 0;
-    for (int i = 0; i < n_in; i++) ins[i] = from_json(json_array_get(jin, (size_t)i));
-    rc = kc_model_predict(m, ins, n_in, 32, outs, &n_out, &err);
-    ck_assert_msg(rc == KC_OK, "%s: %s (%s)", file, err.message, err.context);
-    ck_assert_int_eq(n_out, (int)json_array_size(jout));
-    for (int i = 0; i < n_out; i++) {
-        kc_tensor *want = from_json(json_array_get(jout, (size_t)i));
-        char label[128];
-        snprintf(label, sizeof(label), "%s output %d vs TensorFlow.js", file, i);
-        tu_assert_tensors_close(outs[i], want, rtol, atol, label);
-        kc_tensor_unref(want);
-        kc_tensor_unref(outs[i]);
-    }
-    json_t *jg = json_object_get(root, "grads");
-    if (jg) {
-        json_t *jt = json_object_get(root, "targets");
-        kc_tensor *tg[8];
-        for (int i = 0; i < n_out; i++) tg[i] = from_json(json_array_get(jt, (size_t)i));
-        kc_tape *tape = kc_tape_begin(0, &err);
-        kc_tensor *ys[8];
-        int ny = 0;
-        CK_OK(kc_layer_call(m, ins, n_in, NULL, true, ys, NULL, &ny, &err));
-        kc_scope *s = kc_scope_new(&err);
-        kc_tensor *total = NULL;
-        for (int i = 0; i < ny; i++) {
-            kc_tensor *d = kc_scope_take(s, kc_sub(ys[i], tg[i], &err));
-            kc_tensor *t = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(d, &err)), NULL, 0, false, &err));
-            total = total ? kc_scope_take(s, kc_add(total, t, &err)) : t;
-        }
-        kc_tape_end(tape);
-        CK_NN(total, err);
-        double want_loss = json_number_value(json_object_get(root, "loss"));
-        ck_assert_msg(fabs(kc_tensor_item(total) - want_loss) <= 1e-5 * fabs(want_loss) + 1e-6,
-                      "%s: training loss %.9g, TensorFlow.js %.9g", file, kc_tensor_item(total), want_loss);
-        int nt = kc_layer_num_trainable_weights(m);
-        ck_assert_int_eq(nt, (int)json_array_size(jg));
-        kc_tensor *src[64], *g[64];
-        for (int i = 0; i < nt; i++) src[i] = kc_variable_value(kc_layer_trainable_weight(m, i));
-        CK_OK(kc_tape_gradient(tape, total, src, nt, g, &err));
-        for (int i = 0; i < nt; i++) {
-            kc_tensor *want = from_json(json_array_get(jg, (size_t)i));
-            char label[160];
-            snprintf(label, sizeof(label), "%s gradient of %s vs TensorFlow.js", file,
-                     kc_variable_name(kc_layer_trainable_weight(m, i)));
-            tu_assert_tensors_close(g[i], want, 1e-4, 1e-6, label);
-            kc_tensor_unref(want);
-            kc_tensor_unref(g[i]);
-        }
-        for (int i = 0; i < ny; i++) kc_tensor_unref(ys[i]);
-        for (int i = 0; i < n_out; i++) kc_tensor_unref(tg[i]);
-        kc_scope_free(s);
-        kc_tape_free(tape);
-    }
-    for (int i = 0; i < n_in; i++) kc_tensor_unref(ins[i]);
-    kc_object_unref(m);
-    json_decref(root);
-}
-
 START_TEST(models_match_tensorflow_js)
 {
-    check_golden("models/dense_bn.json", 1e-5, 1e-6);
-    check_golden("models/layernorm.json", 1e-5, 1e-6);
-    check_golden("models/embedding.json", 1e-5, 1e-6);
-    check_golden("models/masking.json", 1e-5, 1e-6);
-    check_golden("grad/mlp.json", 1e-5, 1e-6);
+    tu_check_golden("models/dense_bn.json", 1e-5, 1e-6);
+    tu_check_golden("models/layernorm.json", 1e-5, 1e-6);
+    tu_check_golden("models/embedding.json", 1e-5, 1e-6);
+    tu_check_golden("models/masking.json", 1e-5, 1e-6);
+    tu_check_golden("grad/mlp.json", 1e-5, 1e-6);
 }
 END_TEST
 

@@ -4,7 +4,7 @@
  * Keras' equations (GRU reset_after, masks, states), finite differences,
  * config round trips, weight conversions and the real Keras files. */
 #include "keras_ref.h"
-#include "testutil.h"
+#include "golden.h"
 
 #include <ckeras/recurrent.h>
 #include <hdf5.h>
@@ -24,42 +24,6 @@ static void setup(void)
 
 /* ---- JSON helpers ------------------------------------------------------------------------ */
 
-static kc_tensor *from_json(json_t *j)
-{
-    kc_tensor *t = NULL;
-    CK_OK(kc_tensor_from_json(j, &t, &err));
-    return t;
-}
-
-static json_t *load_json(const char *rel)
-{
-    json_error_t je;
-    json_t *root = json_load_file(tu_data(rel), 0, &je);
-    ck_assert_msg(root != NULL, "%s: %s", rel, je.text);
-    return root;
-}
-
-/* Predict on the IO file's inputs and compare every output. */
-static void check_io(kc_object *m, json_t *io, const char *label, double rtol, double atol)
-{
-    json_t *jin = json_object_get(io, "inputs"), *jout = json_object_get(io, "outputs");
-    kc_tensor *ins[16], *outs[32];
-    int n_in = (int)json_array_size(jin), n_out = 0;
-    for (int i = 0; i < n_in; i++) ins[i] = from_json(json_array_get(jin, (size_t)i));
-    kc_status rc = kc_model_predict(m, ins, n_in, 32, outs, &n_out, &err);
-    ck_assert_msg(rc == KC_OK, "%s: %s (%s)", label, err.message, err.context);
-    ck_assert_int_eq(n_out, (int)json_array_size(jout));
-    for (int i = 0; i < n_out; i++) {
-        kc_tensor *want = from_json(json_array_get(jout, (size_t)i));
-        char what[256];
-        snprintf(what, sizeof(what), "%s output %d", label, i);
-        tu_assert_tensors_close(outs[i], want, rtol, atol, what);
-        kc_tensor_unref(want);
-        kc_tensor_unref(outs[i]);
-    }
-    for (int i = 0; i < n_in; i++) kc_tensor_unref(ins[i]);
-}
-
 /* Load an .h5 and compare with its .io.json. */
 static kc_object *check_h5(const char *stem, double rtol, double atol, const kc_load_options *opts)
 {
@@ -68,8 +32,8 @@ static kc_object *check_h5(const char *stem, double rtol, double atol, const kc_
     snprintf(io, sizeof(io), "%s.io.json", stem);
     kc_object *m = kc_model_load(tu_data(h5), opts, &err);
     ck_assert_msg(m != NULL, "%s: %s (%s)", h5, err.message, err.context);
-    json_t *root = load_json(io);
-    check_io(m, root, stem, rtol, atol);
+    json_t *root = tu_load_json(io);
+    tu_check_io(m, root, stem, rtol, atol);
     json_decref(root);
     return m;
 }
@@ -82,80 +46,6 @@ START_TEST(tfjs_fixtures_load_and_match)
 END_TEST
 
 
-static kc_object *model_from_golden(json_t *root, const char *file)
-{
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, "model_config", NULL);
-    kc_object *m = NULL;
-    kc_status rc = kc_deserialize(KC_KIND_MODEL, json_object_get(root, "model_config"), &ctx, &m, &err);
-    ck_assert_msg(rc == KC_OK && m, "%s: %s (%s)", file, err.message, err.context);
-    json_t *jw = json_object_get(root, "weights");
-    int nw = (int)json_array_size(jw);
-    ck_assert_int_eq(nw, kc_layer_num_weights(m));
-    kc_tensor *w[64];
-    for (int i = 0; i < nw; i++) w[i] = from_json(json_array_get(jw, (size_t)i));
-    CK_OK(kc_layer_set_weights(m, w, nw, &err));
-    for (int i = 0; i < nw; i++) kc_tensor_unref(w[i]);
-    return m;
-}
-
-/* The training-mode loss sum_i mean((y_i - t_i)^2) and its gradients
- * against the golden's. */
-static void check_grads(kc_object *m, json_t *root, const char *file)
-{
-    json_t *jin = json_object_get(root, "inputs"), *jt = json_object_get(root, "targets"), *jg = json_object_get(root, "grads");
-    int n_in = (int)json_array_size(jin);
-    kc_tensor *ins[16], *tg[16], *ys[32];
-    for (int i = 0; i < n_in; i++) ins[i] = from_json(json_array_get(jin, (size_t)i));
-    kc_tape *tape = kc_tape_begin(0, &err);
-    CK_NN(tape, err);
-    int ny = 0;
-    CK_OK(kc_layer_call(m, ins, n_in, NULL, true, ys, NULL, &ny, &err));
-    kc_scope *s = kc_scope_new(&err);
-    kc_tensor *total = NULL;
-    for (int i = 0; i < ny; i++) {
-        tg[i] = from_json(json_array_get(jt, (size_t)i));
-        kc_tensor *d = kc_scope_take(s, kc_sub(ys[i], tg[i], &err));
-        kc_tensor *t = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(d, &err)), NULL, 0, false, &err));
-        total = total ? kc_scope_take(s, kc_add(total, t, &err)) : t;
-    }
-    kc_tape_end(tape);
-    CK_NN(total, err);
-    double want_loss = json_number_value(json_object_get(root, "loss"));
-    ck_assert_msg(fabs(kc_tensor_item(total) - want_loss) <= 1e-5 * fabs(want_loss) + 1e-6,
-                  "%s: training loss %.9g, TensorFlow.js %.9g", file, kc_tensor_item(total), want_loss);
-    int nt = kc_layer_num_trainable_weights(m);
-    ck_assert_int_eq(nt, (int)json_array_size(jg));
-    kc_tensor *src[64], *g[64];
-    for (int i = 0; i < nt; i++) src[i] = kc_variable_value(kc_layer_trainable_weight(m, i));
-    CK_OK(kc_tape_gradient(tape, total, src, nt, g, &err));
-    for (int i = 0; i < nt; i++) {
-        kc_tensor *want = from_json(json_array_get(jg, (size_t)i));
-        char label[200];
-        snprintf(label, sizeof(label), "%s gradient of %s vs TensorFlow.js", file, kc_variable_name(kc_layer_trainable_weight(m, i)));
-        ck_assert_msg(g[i] != NULL, "%s: no gradient", label);
-        tu_assert_tensors_close(g[i], want, 1e-4, 1e-6, label);
-        kc_tensor_unref(want);
-        kc_tensor_unref(g[i]);
-    }
-    for (int i = 0; i < ny; i++) kc_tensor_unref(ys[i]), kc_tensor_unref(tg[i]);
-    for (int i = 0; i < n_in; i++) kc_tensor_unref(ins[i]);
-    kc_scope_free(s);
-    kc_tape_free(tape);
-}
-
-/* A model golden of tests/data/rnn/make-goldens.js: predictions, then the
- * loss gradients of every trainable weight. */
-static void check_golden(const char *file)
-{
-    json_t *root = load_json(file);
-    kc_object *m = model_from_golden(root, file);
-    check_io(m, root, file, 1e-5, 1e-6);
-    check_grads(m, root, file);
-    kc_object_unref(m);
-    json_decref(root);
-}
-
 static const char *const goldens[] = {"rnn/lstm_states.json", "rnn/simple_gru.json", "rnn/masking_gru_lstm.json",
                                       "rnn/embedding_mask.json", "rnn/bidirectional.json",
                                       "rnn/bidirectional_states.json", "rnn/rnn_cells.json",
@@ -164,7 +54,7 @@ static const char *const goldens[] = {"rnn/lstm_states.json", "rnn/simple_gru.js
 
 START_TEST(models_match_tensorflow_js)
 {
-    check_golden(goldens[_i]);
+    tu_check_golden(goldens[_i], 1e-5, 1e-6);
 }
 END_TEST
 
@@ -178,8 +68,8 @@ START_TEST(ckeras_written_models_load_in_tensorflow_js)
         fprintf(stderr, "ckeras_written_models_load_in_tensorflow_js: skipped: %s\n", why);
         return;
     }
-    json_t *root = load_json(goldens[_i]);
-    kc_object *m = model_from_golden(root, goldens[_i]);
+    json_t *root = tu_load_json(goldens[_i]);
+    kc_object *m = tu_golden_model(root, goldens[_i]);
     char h5[4200], args[12000], out[8192];
     snprintf(h5, sizeof(h5), "%s/rnn_written_%d.h5", tu_tmpdir(), _i);
     CK_OK(kc_model_save(m, h5, NULL, &err));
@@ -193,17 +83,17 @@ END_TEST
 
 START_TEST(stateful_golden_carries_states_between_calls)
 {
-    json_t *root = load_json("rnn/stateful.json");
-    kc_object *m = model_from_golden(root, "rnn/stateful.json");
+    json_t *root = tu_load_json("rnn/stateful.json");
+    kc_object *m = tu_golden_model(root, "rnn/stateful.json");
     json_t *calls = json_object_get(root, "calls");
     for (size_t c = 0; c < json_array_size(calls); c++) {
         char label[64];
         snprintf(label, sizeof(label), "stateful call %zu", c);
-        check_io(m, json_array_get(calls, c), label, 1e-5, 1e-6);
+        tu_check_io(m, json_array_get(calls, c), label, 1e-5, 1e-6);
     }
     /* reset: the first call's outputs again */
     CK_OK(kc_rnn_reset_states(m, NULL, 0, &err));
-    check_io(m, json_array_get(calls, 0), "stateful call 0 after reset", 1e-5, 1e-6);
+    tu_check_io(m, json_array_get(calls, 0), "stateful call 0 after reset", 1e-5, 1e-6);
     kc_object_unref(m);
     json_decref(root);
 }
@@ -1308,25 +1198,25 @@ END_TEST
  * the same (TensorFlow.js loads such files too: see the report). */
 START_TEST(models_save_and_load)
 {
-    json_t *root = load_json("rnn/embedding_mask.json");
-    kc_object *m = model_from_golden(root, "rnn/embedding_mask.json");
+    json_t *root = tu_load_json("rnn/embedding_mask.json");
+    kc_object *m = tu_golden_model(root, "rnn/embedding_mask.json");
     char path[4200];
     snprintf(path, sizeof(path), "%s/rnn_model.h5", tu_tmpdir());
     CK_OK(kc_model_save(m, path, NULL, &err));
     kc_object *back = kc_model_load(path, NULL, &err);
     CK_NN(back, err);
-    check_io(back, root, "embedding_mask saved and loaded", 1e-5, 1e-6);
+    tu_check_io(back, root, "embedding_mask saved and loaded", 1e-5, 1e-6);
     ck_assert_str_eq(kc_variable_name(kc_layer_weight(back, 1)), "lstm/lstm_cell/kernel:0");
     ck_assert_str_eq(kc_variable_name(kc_layer_weight(back, 4)), "time_distributed/kernel:0");
     kc_object_unref(back), kc_object_unref(m);
     json_decref(root);
 
-    root = load_json("rnn/bidirectional_states.json");
-    m = model_from_golden(root, "rnn/bidirectional_states.json");
+    root = tu_load_json("rnn/bidirectional_states.json");
+    m = tu_golden_model(root, "rnn/bidirectional_states.json");
     CK_OK(kc_model_save(m, path, NULL, &err));
     back = kc_model_load(path, NULL, &err);
     CK_NN(back, err);
-    check_io(back, root, "bidirectional_states saved and loaded", 1e-5, 1e-6);
+    tu_check_io(back, root, "bidirectional_states saved and loaded", 1e-5, 1e-6);
     kc_object_unref(back), kc_object_unref(m);
     json_decref(root);
 }
@@ -1338,8 +1228,8 @@ void kc__rnn_simd_narrow(bool on);
 START_TEST(narrow_vector_code_matches)
 {
     kc__rnn_simd_narrow(true);
-    check_golden("rnn/lstm_states.json");
-    check_golden("rnn/simple_gru.json");
+    tu_check_golden("rnn/lstm_states.json", 1e-5, 1e-6);
+    tu_check_golden("rnn/simple_gru.json", 1e-5, 1e-6);
     kc__rnn_simd_narrow(false);
 }
 END_TEST
@@ -1394,9 +1284,9 @@ START_TEST(fit_matches_tensorflow_js_runs)
     kc_object *m = kc_model_load(tu_data(rel), NULL, &err);
     CK_NN(m, err);
     snprintf(rel, sizeof rel, "rnn/fit/%s/data.json", kind);
-    json_t *data = load_json(rel);
+    json_t *data = tu_load_json(rel);
     snprintf(rel, sizeof rel, "rnn/fit/%s/%s.json", kind, opt);
-    json_t *want = load_json(rel), *args = json_object_get(want, "args");
+    json_t *want = tu_load_json(rel), *args = json_object_get(want, "args");
     json_t *spec = json_pack("{s:O, s:O, s:O}", "optimizer", json_object_get(args, "optimizer"), "loss",
                              json_object_get(args, "loss"), "metrics", json_object_get(args, "metrics"));
     CK_OK(kc_model_compile_json(m, spec, NULL, &err));
@@ -1404,8 +1294,8 @@ START_TEST(fit_matches_tensorflow_js_runs)
     json_t *jx = json_object_get(data, "x"), *jy = json_object_get(data, "y");
     kc_tensor *x[4], *y[4];
     int nx = (int)json_array_size(jx), ny = (int)json_array_size(jy);
-    for (int i = 0; i < nx; i++) x[i] = from_json(json_array_get(jx, (size_t)i));
-    for (int i = 0; i < ny; i++) y[i] = from_json(json_array_get(jy, (size_t)i));
+    for (int i = 0; i < nx; i++) x[i] = tu_json_tensor(json_array_get(jx, (size_t)i));
+    for (int i = 0; i < ny; i++) y[i] = tu_json_tensor(json_array_get(jy, (size_t)i));
     kc_fit_args fa = {.x = x, .n_x = nx, .y = y, .n_y = ny,
                       .batch_size = json_integer_value(json_object_get(args, "batch_size")),
                       .epochs = (int)json_integer_value(json_object_get(args, "epochs")), .no_shuffle = true};
@@ -1432,7 +1322,7 @@ START_TEST(fit_matches_tensorflow_js_runs)
     json_t *ws = json_object_get(want, "weights");
     ck_assert_int_eq((int)json_array_size(ws), kc_layer_num_weights(m));
     for (size_t i = 0; i < json_array_size(ws); i++) {
-        kc_tensor *expect = from_json(json_array_get(ws, i));
+        kc_tensor *expect = tu_json_tensor(json_array_get(ws, i));
         char label[200];
         snprintf(label, sizeof label, "%s/%s: %s after fit", kind, opt, kc_variable_name(kc_layer_weight(m, (int)i)));
         tu_assert_tensors_close(kc_variable_value(kc_layer_weight(m, (int)i)), expect, 1e-5, atol, label);

@@ -5,8 +5,9 @@
  * outside strings, into marker strings ("__kc_float__:NaN") that the config
  * getters understand, and counts nesting so that a hostile file cannot make
  * the parser recurse deeply. The writer does the reverse and formats like
- * Python's json.dumps (", " and ": " separators, ASCII-only with \uXXXX
- * escapes, floats in their shortest round-trip form: 0.1 not
+ * Python's json.dumps (", " and ": " separators, ASCII only, other
+ * characters as \u escapes of four hex digits, floats in their shortest
+ * round-trip form: 0.1 not
  * 0.10000000000000001), so the model_config ckeras writes reads like the one
  * Keras writes. */
 #include "objects_int.h"
