@@ -1,8 +1,11 @@
+#define _DEFAULT_SOURCE /* fork, waitpid, alarm */
 /* Forward values of every op against hand-computed ones, broadcasting, and
  * error cases. Gradients are in test_grad.c. */
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <string.h>
 
@@ -463,6 +466,60 @@ START_TEST(parallel_loops_match_one_thread)
 }
 END_TEST
 
+/* fork() after the pool started: the child has none of the parent's
+ * workers and must not wait for them (it hung before the atfork handler).
+ * The child runs the same chain on 2 threads, under an alarm, also when
+ * another thread of the parent was inside a parallel loop at the fork. */
+static void *chain_loop(void *arg)
+{
+    kc_error e = {0};
+    for (int i = 0; i < 8; i++) kc_tensor_unref(chain(arg, &e));
+    return NULL;
+}
+
+static int fork_and_run_chain(kc_tensor *x, const kc_tensor *want)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        alarm(60); /* a hang ends as SIGALRM, not as a stuck suite */
+        kc_error e = {0};
+        kc_tensor *got = chain(x, &e);
+        int same = got && memcmp(kc_tensor_cdata(got), kc_tensor_cdata(want),
+                                 kc_tensor_nbytes(want)) == 0;
+        _exit(same ? 0 : 1);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    return status;
+}
+
+START_TEST(parallel_pool_survives_fork)
+{
+    int64_t n = 1 << 20;
+    kc_tensor *x = tu_random(1, &n, -2, 2, 5);
+    kc_set_num_threads(1);
+    kc_tensor *want = chain(x, &err);
+    CK_NN(want, err);
+    kc_set_num_threads(2);
+    kc_tensor_unref(chain(x, &err)); /* the workers exist now */
+    ck_assert_int_eq(fork_and_run_chain(x, want), 0);
+    /* fork while a second thread runs parallel loops */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, chain_loop, x), 0);
+    int status = fork_and_run_chain(x, want);
+    pthread_join(t, NULL);
+    ck_assert_msg(status == 0, "child status %d", status);
+    /* and the parent's pool still works */
+    kc_tensor *again = chain(x, &err);
+    ck_assert(memcmp(kc_tensor_cdata(again), kc_tensor_cdata(want), kc_tensor_nbytes(want)) == 0);
+    kc_set_num_threads(0);
+    kc_tensor_unref(again);
+    kc_tensor_unref(want);
+    kc_tensor_unref(x);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -484,6 +541,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
+    tcase_add_test(tc, parallel_pool_survives_fork);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,7 +5,16 @@
  * or a pool busy with another thread's loop all run inline: the pool never
  * waits on itself. Workers are created on first use and live for the
  * process; each chunk writes its own range, so results do not depend on
- * the number of threads. */
+ * the number of threads.
+ *
+ * fork(): only the forking thread exists in the child, so the workers the
+ * parent started are gone while the bookkeeping still counts them, and the
+ * child's first loop would wait forever for helpers that never come. As
+ * libuv does for its thread pool, a pthread_atfork handler (installed with
+ * the first worker) makes fork wait for a running loop to finish (prepare
+ * takes both locks), and in the child forgets the workers and re-creates the
+ * locks and condition variables; the child starts new workers on its first
+ * parallel loop. */
 #define _DEFAULT_SOURCE
 #include "internal.h"
 
@@ -29,6 +38,42 @@ static job *current;          /* guarded by wake_lock */
 static unsigned long generation;
 static int n_workers, wanted; /* workers alive; how many join the current job */
 static _Thread_local bool in_worker;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    pthread_mutex_lock(&wake_lock);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&wake_lock);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+/* The child's only thread is the one that forked, and it holds both locks
+ * (before_fork): no loop is running, no worker exists. */
+static void after_fork_child(void)
+{
+    n_workers = 0;
+    wanted = 0;
+    current = NULL;
+    /* no thread waits on them in the child: fresh ones are safe */
+    pthread_cond_init(&wake, NULL);
+    pthread_cond_init(&done, NULL);
+    pthread_mutex_unlock(&wake_lock);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static bool atfork_installed;
+
+/* Without the handler (pthread_atfork failed: ENOMEM) no worker is ever
+ * started, and every loop runs inline: slower, never stuck after a fork. */
+static void install_atfork(void)
+{
+    atfork_installed = pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0;
+}
 
 static void run_chunks(job *j)
 {
@@ -66,6 +111,8 @@ static void *worker_main(void *arg)
 /* Make sure `count` workers exist (as many as could be started). */
 static int ensure_workers(int count)
 {
+    if (n_workers < count) pthread_once(&atfork_once, install_atfork);
+    if (!atfork_installed) return 0;
     while (n_workers < count) {
         pthread_t t;
         pthread_attr_t attr;
