@@ -92,6 +92,15 @@ typedef struct kc_layer_methods {
     kc_status (*convert_weights)(kc_object *self, kc_tensor *const *in, int n_in,
                                  const char *keras_version, const char *backend, kc_tensor **out,
                                  int *n_out, kc_error *err);
+    /* ABI 2 (read only from classes with abi >= 2) */
+    /* Optional: the names of the call's tensor arguments after the first,
+     * in Keras' positional order, NULL-terminated: {"value", "key", NULL}
+     * for MultiHeadAttention.call(query, value, key=None, ...). A class
+     * with them takes one tensor as its first argument; more positional
+     * inputs bind to these names, and Functional configs save them by name
+     * as Keras does. NULL: every input belongs to the first argument (one
+     * tensor, or a list of tensors as for Add). See kc_call_kwargs. */
+    const char *const *call_arg_names;
 } kc_layer_methods;
 
 /* Signature of the C functions a Lambda layer calls (register them with
@@ -100,6 +109,26 @@ typedef struct kc_layer_methods {
  * reference. */
 typedef kc_tensor *(*kc_lambda_fn)(kc_tensor *const *inputs, int n_inputs, void *params,
                                    kc_error *err);
+
+/* --- keyword arguments of a call -------------------------------------------
+ * Keras layers take more than their input tensors:
+ *     mha(query, value, key=k, attention_mask=m, use_causal_mask=True)
+ * ckeras passes a call's tensors as `inputs` (the first argument's tensors
+ * first) with, for each, the name of the argument it is bound to; the other
+ * keyword arguments travel as one JSON object, as a Keras 2 node stores
+ * them. Layer classes read them with kc_layer_call_kwargs() from their
+ * compute_output_shape, build, call and compute_mask. */
+typedef struct kc_call_kwargs {
+    /* n_inputs names, or NULL: the argument each input is bound to. A NULL
+     * entry (or a NULL array) means the first argument or, for classes
+     * with call_arg_names (whose first argument is one tensor), the next
+     * positional argument after it. */
+    const char *const *names;
+    int n_inputs;
+    /* The non-tensor arguments ({"use_causal_mask": true}), or NULL.
+     * "training" among them overrides the caller's training flag. */
+    const json_t *options;
+} kc_call_kwargs;
 
 /* --- using layers ---------------------------------------------------------- */
 
@@ -117,6 +146,22 @@ KC_API KC_NODISCARD kc_status kc_layer_call(kc_object *layer, kc_tensor *const *
                                             int n_inputs, kc_tensor *const *masks, bool training,
                                             kc_tensor **out, kc_tensor **out_masks, int *n_out,
                                             kc_error *err);
+/* kc_layer_call with keyword arguments: names (NULL, or n_inputs entries,
+ * NULL entries for the first argument) binds each input to an argument of
+ * the call, options is a JSON object of the other arguments or NULL:
+ *   kc_layer_call_kw(mha, (kc_tensor *[]){q, v, m}, (const char *[]){NULL, "value",
+ *                    "attention_mask"}, 3, "{\"use_causal_mask\": true}", ...)
+ * Classes that take no such arguments refuse them (KC_EINVAL naming them). */
+KC_API KC_NODISCARD kc_status kc_layer_call_kw(kc_object *layer, kc_tensor *const *inputs,
+                                               const char *const *names, int n_inputs,
+                                               const char *options, kc_tensor *const *masks,
+                                               bool training, kc_tensor **out,
+                                               kc_tensor **out_masks, int *n_out, kc_error *err);
+/* For layer classes: the keyword arguments of the call being made on this
+ * layer (valid inside its compute_output_shape, build, call and
+ * compute_mask), or NULL for a call with positional inputs only.
+ * Borrowed. */
+KC_API const kc_call_kwargs *kc_layer_call_kwargs(const kc_object *layer);
 /* One input, one output. Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_tensor *kc_layer_call1(kc_object *layer, kc_tensor *x, bool training,
                                               kc_error *err);

@@ -30,6 +30,9 @@ extern const kc_class kc__conv1d_class, kc__conv2d_class, kc__conv3d_class,
 extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__gru_class,
     kc__simple_rnn_cell_class, kc__lstm_cell_class, kc__gru_cell_class, kc__bidirectional_class,
     kc__time_distributed_class;
+/* attention and normalization (layer_multi_head_attention.c, layer_einsum_dense.c,
+ * layer_attention.c, layer_group_norm.c, layer_unit_norm.c, layer_identity.c) */
+extern const kc_class kc__multi_head_attention_class, kc__einsum_dense_class;
 
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
@@ -104,6 +107,8 @@ static const kc_class *const layer_classes[] = {
     &kc__gru_cell_class,
     &kc__bidirectional_class,
     &kc__time_distributed_class,
+    &kc__multi_head_attention_class,
+    &kc__einsum_dense_class,
 };
 
 const kc__builtins kc__layer_builtins = {

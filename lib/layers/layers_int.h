@@ -93,6 +93,43 @@ void kc__weights_from_file(bool on);
 /* Call depth on this thread: the outermost call clears call losses. */
 extern _Thread_local int kc__call_depth;
 
+/* ---- keyword arguments of calls (call_kwargs.c) ---- */
+
+/* The keyword arguments of a call in progress, visible to that layer only
+ * through kc_layer_call_kwargs (frames nest, on the caller's stack). */
+typedef struct kc__call_frame {
+    const kc_object *layer;
+    const kc_call_kwargs *kw;
+    bool consulted; /* the layer asked for its arguments */
+    struct kc__call_frame *prev;
+} kc__call_frame;
+void kc__call_frame_push(kc__call_frame *f, const kc_object *layer, const kc_call_kwargs *kw);
+void kc__call_frame_pop(kc__call_frame *f);
+/* After a call: KC_EINVAL when arguments were given to a layer that never
+ * looked at them. */
+kc_status kc__call_frame_check(const kc__call_frame *f, kc_error *err);
+/* kc_layer_call with keyword arguments (kw may be NULL). */
+kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_inputs,
+                            const kc_call_kwargs *kw, kc_tensor *const *masks, bool training,
+                            kc_tensor **out, kc_tensor **out_masks, int *n_out, kc_error *err);
+/* The class's call_arg_names (NULL for ABI 1 classes). */
+const char *const *kc__call_arg_names(const kc_object *layer);
+/* options.training when it is a boolean, else training. */
+bool kc__call_training(const kc_call_kwargs *kw, bool training);
+/* For classes: bind the inputs of the current call to slots: slot[i] = 0
+ * for the first argument, k for accepted[k - 1] (a NULL-terminated list of
+ * the tensor arguments the class takes, its call_arg_names first).
+ * Positional inputs follow call_arg_names. Errors name the layer and the
+ * argument (unknown, given twice, too many positional). */
+kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const *accepted, int *slot,
+                        kc_error *err);
+/* For classes: KC_EINVAL unless every option of the current call is in
+ * known (NULL-terminated) or is "training". */
+kc_status kc__call_options(const kc_object *layer, const char *const *known, kc_error *err);
+/* For classes: a boolean option of the current call (*out unchanged when
+ * absent or null). */
+kc_status kc__call_option_bool(const kc_object *layer, const char *key, bool *out, kc_error *err);
+
 /* "(None, 8)" style text of shapes for messages. */
 const char *kc__shapes_format(const kc_shape *s, int n, char *buf, size_t size);
 

@@ -1,0 +1,375 @@
+/* Attention layers: MultiHeadAttention, EinsumDense, Attention,
+ * AdditiveAttention; and GroupNormalization, UnitNormalization, Identity.
+ *
+ * Forward passes against references computed here with plain loops in
+ * double precision (written from the Keras source, independently of the
+ * library's GEMM formulation), every gradient against finite differences,
+ * Keras' weight names, shapes and order, config round trips in tf.keras
+ * 2.15's form, masks as Keras combines them, keyword arguments of calls,
+ * and errors that name what is wrong. Whole models against numpy-predict
+ * live in the `transformer` suite. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define D(...) ((int64_t[]){__VA_ARGS__})
+#define F(...) ((float[]){__VA_ARGS__})
+
+static kc_error err;
+static void setup(void)
+{
+    kc_error_clear(&err);
+    kc_clear_session();
+    kc_set_random_seed(1);
+}
+
+static kc_object *make(const char *cls, const char *cfg)
+{
+    kc_object *l = kc_layer_create(cls, cfg, &err);
+    ck_assert_msg(l != NULL, "%s %s: %s (%s)", cls, cfg ? cfg : "", err.message, err.context);
+    return l;
+}
+
+/* Give every weight of l random values in [-0.6, 0.6) (seeded). */
+static void randomize(kc_object *l, uint64_t seed)
+{
+    for (int i = 0; i < kc_layer_num_weights(l); i++) {
+        kc_tensor *v = kc_variable_value(kc_layer_weight(l, i));
+        kc_tensor *r = tu_random(kc_tensor_ndim(v), kc_tensor_dims(v), -0.6f, 0.6f, seed + (uint64_t)i);
+        CK_OK(kc_variable_assign(kc_layer_weight(l, i), r, &err));
+        kc_tensor_unref(r);
+    }
+}
+
+static const float *wdata(kc_object *l, int i) { return kc_tensor_cdata(kc_variable_value(kc_layer_weight(l, i))); }
+
+/* ---- a loop reference of MultiHeadAttention (rank-3 inputs) ------------------------------------------------- */
+
+typedef struct mha_dims {
+    int64_t B, T, S, dq, dv, dk, H, kd, vd, dout;
+} mha_dims;
+
+/* Keras' MultiHeadAttention.call on [B, T, dq] / [B, S, dv] / [B, S, dk]
+ * with a [B, T, S] 0/1 mask (NULL: none), from weights in Keras' order. The
+ * masked adder is applied in float32, as Keras does, so that a fully masked
+ * row is uniform. Returns out [B, T, dout] and probs [B, H, T, S]. */
+static void mha_reference(kc_object *l, const mha_dims *d, const float *q, const float *v, const float *k,
+                          const float *mask, double *out, double *probs)
+{
+    const float *wq = wdata(l, 0), *bq = wdata(l, 1), *wk = wdata(l, 2), *bk = wdata(l, 3);
+    const float *wv = wdata(l, 4), *bv = wdata(l, 5), *wo = wdata(l, 6), *bo = wdata(l, 7);
+    int64_t H = d->H, kd = d->kd, vd = d->vd;
+    double *qp = calloc((size_t)(d->T * H * kd), sizeof(double)), *kp = calloc((size_t)(d->S * H * kd), sizeof(double));
+    double *vp = calloc((size_t)(d->S * H * vd), sizeof(double)), *z = calloc((size_t)d->S, sizeof(double));
+    double *ctx = calloc((size_t)(H * vd), sizeof(double));
+    for (int64_t b = 0; b < d->B; b++) {
+        for (int64_t t = 0; t < d->T; t++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t e = 0; e < kd; e++) {
+                    double s = bq[h * kd + e];
+                    for (int64_t c = 0; c < d->dq; c++) s += (double)q[(b * d->T + t) * d->dq + c] * wq[(c * H + h) * kd + e];
+                    qp[(t * H + h) * kd + e] = s;
+                }
+        for (int64_t j = 0; j < d->S; j++)
+            for (int64_t h = 0; h < H; h++) {
+                for (int64_t e = 0; e < kd; e++) {
+                    double s = bk[h * kd + e];
+                    for (int64_t c = 0; c < d->dk; c++) s += (double)k[(b * d->S + j) * d->dk + c] * wk[(c * H + h) * kd + e];
+                    kp[(j * H + h) * kd + e] = s;
+                }
+                for (int64_t e = 0; e < vd; e++) {
+                    double s = bv[h * vd + e];
+                    for (int64_t c = 0; c < d->dv; c++) s += (double)v[(b * d->S + j) * d->dv + c] * wv[(c * H + h) * vd + e];
+                    vp[(j * H + h) * vd + e] = s;
+                }
+            }
+        for (int64_t t = 0; t < d->T; t++) {
+            for (int64_t h = 0; h < H; h++) {
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < d->S; j++) {
+                    double s = 0;
+                    for (int64_t e = 0; e < kd; e++) s += qp[(t * H + h) * kd + e] * kp[(j * H + h) * kd + e];
+                    s /= sqrt((double)kd);
+                    if (mask && mask[(b * d->T + t) * d->S + j] == 0) s = (double)((float)s + -1e9f);
+                    z[j] = s;
+                    if (s > mx) mx = s;
+                }
+                for (int64_t j = 0; j < d->S; j++) sum += (z[j] = exp(z[j] - mx));
+                for (int64_t e = 0; e < vd; e++) ctx[h * vd + e] = 0;
+                for (int64_t j = 0; j < d->S; j++) {
+                    double p = z[j] / sum;
+                    if (probs) probs[((b * H + h) * d->T + t) * d->S + j] = p;
+                    for (int64_t e = 0; e < vd; e++) ctx[h * vd + e] += p * vp[(j * H + h) * vd + e];
+                }
+            }
+            for (int64_t o = 0; o < d->dout; o++) {
+                double s = bo[o];
+                for (int64_t h = 0; h < H; h++)
+                    for (int64_t e = 0; e < vd; e++) s += ctx[h * vd + e] * wo[(h * vd + e) * d->dout + o];
+                out[(b * d->T + t) * d->dout + o] = s;
+            }
+        }
+    }
+    free(qp), free(kp), free(vp), free(z), free(ctx);
+}
+
+static void assert_close_d(const kc_tensor *got, const double *want, double rtol, double atol, const char *what)
+{
+    const float *g = kc_tensor_cdata(got);
+    for (int64_t i = 0; i < kc_tensor_size(got); i++)
+        ck_assert_msg(fabs(g[i] - want[i]) <= atol + rtol * fabs(want[i]), "%s: [%lld] got %.8g, want %.8g", what,
+                      (long long)i, g[i], want[i]);
+}
+
+static const mha_dims small = {.B = 2, .T = 4, .S = 5, .dq = 3, .dv = 2, .dk = 4, .H = 2, .kd = 2, .vd = 3, .dout = 3};
+
+static kc_object *small_mha(void)
+{
+    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
+    return l;
+}
+
+START_TEST(mha_weights_have_keras_names_shapes_and_order)
+{
+    kc_object *l = small_mha();
+    kc_tensor *q = tu_random(3, D(2, 4, 3), -1, 1, 1), *v = tu_random(3, D(2, 5, 2), -1, 1, 2);
+    kc_tensor *k = tu_random(3, D(2, 5, 4), -1, 1, 3);
+    kc_tensor *out[2];
+    int n = 0;
+    CK_OK(kc_layer_call(l, (kc_tensor *[]){q, v, k}, 3, NULL, false, out, NULL, &n, &err));
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(kc_layer_num_weights(l), 8);
+    static const char *const names[8] = {
+        "multi_head_attention/query/kernel:0", "multi_head_attention/query/bias:0",
+        "multi_head_attention/key/kernel:0",   "multi_head_attention/key/bias:0",
+        "multi_head_attention/value/kernel:0", "multi_head_attention/value/bias:0",
+        "multi_head_attention/attention_output/kernel:0", "multi_head_attention/attention_output/bias:0"};
+    const int64_t shapes[8][3] = {{3, 2, 2}, {2, 2}, {4, 2, 2}, {2, 2}, {2, 2, 3}, {2, 3}, {2, 3, 3}, {3}};
+    const int ranks[8] = {3, 2, 3, 2, 3, 2, 3, 1};
+    for (int i = 0; i < 8; i++) {
+        kc_tensor *w = kc_variable_value(kc_layer_weight(l, i));
+        ck_assert_str_eq(kc_variable_name(kc_layer_weight(l, i)), names[i]);
+        ck_assert_int_eq(kc_tensor_ndim(w), ranks[i]);
+        for (int j = 0; j < ranks[i]; j++) ck_assert_int_eq(kc_tensor_dim(w, j), shapes[i][j]);
+    }
+    /* the config tf.keras 2.15 writes once built */
+    json_t *cfg;
+    CK_OK(kc_object_get_config(l, &cfg, &err));
+    char *t = kc_json_dump(json_object_get(cfg, "attention_axes"), &err);
+    ck_assert_str_eq(t, "[1]");
+    kc_json_free(t);
+    t = kc_json_dump(json_object_get(cfg, "key_shape"), &err);
+    ck_assert_str_eq(t, "[2, 5, 4]"); /* built eagerly: concrete shapes, as Keras */
+    kc_json_free(t);
+    ck_assert_int_eq(json_integer_value(json_object_get(cfg, "value_dim")), 3);
+    ck_assert(json_is_null(json_object_get(cfg, "output_shape")));
+    /* from that config: built at once, same weights shapes */
+    kc_object *l2 = kc_object_from_config(kc_object_class(l), cfg, NULL, &err);
+    CK_NN(l2, err);
+    ck_assert_int_eq(kc_layer_num_weights(l2), 8);
+    json_t *cfg2;
+    CK_OK(kc_object_get_config(l2, &cfg2, &err));
+    ck_assert(json_equal(cfg, cfg2));
+    json_decref(cfg), json_decref(cfg2);
+    kc_tensor_unref(out[0]), kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(k);
+    kc_object_unref(l), kc_object_unref(l2);
+}
+END_TEST
+
+START_TEST(mha_forward_matches_loops_with_key_and_masks)
+{
+    kc_object *l = small_mha();
+    const mha_dims *d = &small;
+    kc_tensor *q = tu_random(3, D(2, 4, 3), -1, 1, 1), *v = tu_random(3, D(2, 5, 2), -1, 1, 2);
+    kc_tensor *k = tu_random(3, D(2, 5, 4), -1, 1, 3);
+    kc_tensor *out[2];
+    int n = 0;
+    CK_OK(kc_layer_call(l, (kc_tensor *[]){q, v, k}, 3, NULL, false, out, NULL, &n, &err));
+    kc_tensor_unref(out[0]);
+    randomize(l, 10);
+    double want[2 * 4 * 3], probs[2 * 2 * 4 * 5];
+    /* key != value, no mask, with the scores */
+    CK_OK(kc_layer_call_kw(l, (kc_tensor *[]){q, v, k}, NULL, 3, "{\"return_attention_scores\": true}", NULL, false,
+                           out, NULL, &n, &err));
+    ck_assert_int_eq(n, 2);
+    mha_reference(l, d, kc_tensor_cdata(q), kc_tensor_cdata(v), kc_tensor_cdata(k), NULL, want, probs);
+    assert_close_d(out[0], want, 1e-5, 1e-6, "MHA(q, v, k)");
+    ck_assert_int_eq(kc_tensor_ndim(out[1]), 4);
+    ck_assert_int_eq(kc_tensor_dim(out[1], 1), 2);
+    assert_close_d(out[1], probs, 1e-5, 1e-6, "attention scores");
+    kc_tensor_unref(out[0]), kc_tensor_unref(out[1]);
+    /* an attention_mask given by name, without a key: key = value */
+    float m[2 * 4 * 5];
+    for (int i = 0; i < 40; i++) m[i] = (i * 7 + 3) % 5 != 0;
+    for (int s = 0; s < 5; s++) m[2 * 5 + s] = 0; /* one fully masked row: uniform */
+    kc_tensor *mask = tu_tensor(3, D(2, 4, 5), m);
+    /* without a key, the key is the value: a layer built that way */
+    kc_object *l2 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
+    kc_tensor *v4 = tu_random(3, D(2, 5, 4), -1, 1, 4);
+    CK_OK(kc_layer_call_kw(l2, (kc_tensor *[]){q, v4, mask}, (const char *[]){NULL, "value", "attention_mask"}, 3,
+                           NULL, NULL, false, out, NULL, &n, &err));
+    kc_tensor_unref(out[0]);
+    randomize(l2, 20);
+    CK_OK(kc_layer_call_kw(l2, (kc_tensor *[]){q, v4, mask}, (const char *[]){NULL, "value", "attention_mask"}, 3,
+                           NULL, NULL, false, out, NULL, &n, &err));
+    mha_dims d2 = *d;
+    d2.dv = 4;
+    mha_reference(l2, &d2, kc_tensor_cdata(q), kc_tensor_cdata(v4), kc_tensor_cdata(v4), m, want, NULL);
+    assert_close_d(out[0], want, 1e-5, 1e-6, "MHA(q, v, attention_mask=m)");
+    kc_tensor_unref(out[0]);
+    /* use_causal_mask, and masks carried by the inputs: all combined */
+    kc_tensor *qmask = tu_tensor(2, D(2, 4), F(1, 1, 0, 1, 1, 1, 1, 1));
+    kc_tensor *vmask = tu_tensor(2, D(2, 5), F(1, 0, 1, 1, 1, 1, 1, 1, 0, 1));
+    kc_tensor *om[2];
+    CK_OK(kc_layer_call_kw(l2, (kc_tensor *[]){q, v4, mask}, (const char *[]){NULL, "value", "attention_mask"}, 3,
+                           "{\"use_causal_mask\": true}", (kc_tensor *[]){qmask, vmask, NULL}, false, out, om, &n,
+                           &err));
+    float cm[40];
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < 4; t++)
+            for (int s = 0; s < 5; s++) {
+                int i = (b * 4 + t) * 5 + s;
+                cm[i] = m[i] * (s <= t) * kc_tensor_f32(qmask)[b * 4 + t] * kc_tensor_f32(vmask)[b * 5 + s];
+            }
+    mha_reference(l2, &d2, kc_tensor_cdata(q), kc_tensor_cdata(v4), kc_tensor_cdata(v4), cm, want, NULL);
+    assert_close_d(out[0], want, 1e-5, 1e-6, "MHA causal + input masks + attention_mask");
+    ck_assert_ptr_eq(om[0], qmask); /* the output carries the query's mask */
+    kc_tensor_unref(out[0]), kc_tensor_unref(om[0]);
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(k), kc_tensor_unref(v4), kc_tensor_unref(mask);
+    kc_tensor_unref(qmask), kc_tensor_unref(vmask);
+    kc_object_unref(l), kc_object_unref(l2);
+}
+END_TEST
+
+/* ---- gradients ------------------------------------------------------------------------------------------------- */
+
+typedef struct mha_case {
+    kc_object *layer;
+    kc_tensor *mask;  /* attention_mask, or NULL */
+    const char *options;
+    bool training;
+    int n_data;       /* inputs[0..n_data) are q, v[, k]; the rest are weights (assigned) */
+} mha_case;
+
+static kc_tensor *mha_fn(kc_tensor *const *in, const void *p, kc_error *e)
+{
+    const mha_case *c = p;
+    kc_set_random_seed(7); /* the same dropout decisions at every evaluation */
+    kc_tensor *xs[4];
+    const char *names[4] = {NULL, NULL, NULL, NULL};
+    int n = c->n_data;
+    for (int i = 0; i < n; i++) xs[i] = in[i];
+    if (c->mask) {
+        xs[n] = c->mask;
+        names[n++] = "attention_mask";
+    }
+    kc_tensor *out[2];
+    int no = 0;
+    if (kc_layer_call_kw(c->layer, xs, names, n, c->options, NULL, c->training, out, NULL, &no, e) != KC_OK)
+        return NULL;
+    for (int i = 1; i < no; i++) kc_tensor_unref(out[i]);
+    return out[0];
+}
+
+static kc_tensor *mha_scores_fn(kc_tensor *const *in, const void *p, kc_error *e)
+{
+    const mha_case *c = p;
+    kc_tensor *out[2];
+    int no = 0;
+    if (kc_layer_call_kw(c->layer, in, NULL, c->n_data, "{\"return_attention_scores\": true}", NULL, false, out, NULL,
+                         &no, e) != KC_OK)
+        return NULL;
+    /* both outputs reach the loss */
+    kc_tensor *s = kc_reduce_sum(out[1], (int[]){1}, 1, false, e); /* [B, T, S] */
+    kc_tensor *sm = kc_reduce_mean(s, (int[]){2}, 1, true, e);     /* [B, T, 1] */
+    kc_tensor *y = kc_mul(out[0], sm, e);
+    kc_tensor_unref(out[0]), kc_tensor_unref(out[1]), kc_tensor_unref(s), kc_tensor_unref(sm);
+    return y;
+}
+
+static void check_mha_grads(const char *what, mha_case *c, kc_tensor **data)
+{
+    kc_tensor *in[8 + 3];
+    int n = 0;
+    for (int i = 0; i < c->n_data; i++) in[n++] = data[i];
+    tu_grad_check(what, mha_fn, c, in, n, 1e-2, 2e-2, 2e-3);
+    /* the weights, 4 at a time (the harness takes 8 inputs) */
+    for (int w0 = 0; w0 < kc_layer_num_weights(c->layer); w0 += 4) {
+        n = 0;
+        for (int i = 0; i < c->n_data; i++) in[n++] = data[i];
+        for (int w = w0; w < w0 + 4 && w < kc_layer_num_weights(c->layer); w++)
+            in[n++] = kc_variable_value(kc_layer_weight(c->layer, w));
+        char label[200];
+        snprintf(label, sizeof label, "%s (weights %d..)", what, w0);
+        tu_grad_check(label, mha_fn, c, in, n, 1e-2, 2e-2, 2e-3);
+    }
+}
+
+START_TEST(mha_gradients_vs_finite_differences)
+{
+    kc_object *l = small_mha();
+    kc_tensor *q = tu_random(3, D(2, 4, 3), -1, 1, 1), *v = tu_random(3, D(2, 5, 2), -1, 1, 2);
+    kc_tensor *k = tu_random(3, D(2, 5, 4), -1, 1, 3);
+    kc_tensor *data[3] = {q, v, k};
+    kc_tensor *out[2];
+    int n;
+    CK_OK(kc_layer_call(l, data, 3, NULL, false, out, NULL, &n, &err));
+    kc_tensor_unref(out[0]);
+    randomize(l, 30);
+    mha_case c = {.layer = l, .n_data = 3};
+    check_mha_grads("MHA(q, v, k)", &c, data);
+    /* masked and causal */
+    float m[40];
+    for (int i = 0; i < 40; i++) m[i] = (i * 3 + 1) % 4 != 0;
+    c.mask = tu_tensor(3, D(2, 4, 5), m);
+    c.options = "{\"use_causal_mask\": true}";
+    check_mha_grads("MHA masked, causal", &c, data);
+    kc_tensor_unref(c.mask);
+    /* through the attention scores too */
+    c.mask = NULL;
+    c.options = NULL;
+    tu_grad_check("MHA, loss on output and scores", mha_scores_fn, &c, data, 3, 1e-2, 2e-2, 2e-3);
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(k);
+    kc_object_unref(l);
+}
+END_TEST
+
+START_TEST(mha_dropout_trains_and_differentiates)
+{
+    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"dropout\": 0.3}");
+    kc_tensor *x = tu_random(3, D(2, 6, 4), -1, 1, 5);
+    kc_tensor *data[2] = {x, x};
+    mha_case c = {.layer = l, .n_data = 2, .training = true};
+    kc_tensor *a = mha_fn(data, &c, &err), *b;
+    CK_NN(a, err);
+    c.training = false;
+    b = mha_fn(data, &c, &err);
+    CK_NN(b, err);
+    double diff = 0;
+    for (int64_t i = 0; i < kc_tensor_size(a); i++) diff += fabs(kc_tensor_f32(a)[i] - kc_tensor_f32(b)[i]);
+    ck_assert_msg(diff > 1e-3, "dropout changed nothing in training");
+    kc_tensor_unref(a), kc_tensor_unref(b);
+    c.training = true;
+    check_mha_grads("MHA with dropout (fixed decisions)", &c, data);
+    kc_tensor_unref(x);
+    kc_object_unref(l);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("layers_attention");
+    TCase *tc = tcase_create("attention");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, mha_weights_have_keras_names_shapes_and_order);
+    tcase_add_test(tc, mha_forward_matches_loops_with_key_and_masks);
+    tcase_add_test(tc, mha_gradients_vs_finite_differences);
+    tcase_add_test(tc, mha_dropout_trains_and_differentiates);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(make_suite)
