@@ -359,6 +359,300 @@ START_TEST(mha_dropout_trains_and_differentiates)
 }
 END_TEST
 
+
+/* ---- Attention and AdditiveAttention ------------------------------------------------------------------------------- */
+
+typedef enum { DOT, CONCAT, ADDITIVE } score_form;
+
+/* BaseDenseAttention.call with loops: q [B, Tq, d], v [B, Tv, dv],
+ * k [B, Tv, d]; masks [B, Tq] / [B, Tv] or NULL; out [B, Tq, dv] and the
+ * weights [B, Tq, Tv]. */
+static void dense_attention_reference(score_form form, const float *scale, int64_t n_scale, float csw, int64_t B,
+                                      int64_t Tq, int64_t Tv, int64_t d, int64_t dv, const float *q, const float *v,
+                                      const float *k, const float *qm, const float *vm, bool causal, double *out,
+                                      double *weights)
+{
+    double z[16];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < Tq; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < Tv; j++) {
+                double s = 0;
+                for (int64_t e = 0; e < d; e++) {
+                    double qe = q[(b * Tq + i) * d + e], ke = k[(b * Tv + j) * d + e];
+                    double sc = scale ? scale[n_scale > 1 ? e : 0] : 1.0;
+                    if (form == DOT) s += qe * ke;
+                    else if (form == CONCAT) s += tanh(sc * (qe + ke));
+                    else s += sc * tanh(qe + ke);
+                }
+                if (form == DOT && scale) s *= scale[0];
+                if (form == CONCAT) s *= csw;
+                if ((vm && vm[b * Tv + j] == 0) || (causal && j > i)) s = (double)((float)s - 1e9f);
+                z[j] = s;
+                if (s > mx) mx = s;
+            }
+            for (int64_t j = 0; j < Tv; j++) sum += (z[j] = exp(z[j] - mx));
+            for (int64_t e = 0; e < dv; e++) {
+                double acc = 0;
+                for (int64_t j = 0; j < Tv; j++) acc += z[j] / sum * v[(b * Tv + j) * dv + e];
+                out[(b * Tq + i) * dv + e] = qm && qm[b * Tq + i] == 0 ? 0 : acc;
+            }
+            for (int64_t j = 0; j < Tv; j++) weights[(b * Tq + i) * Tv + j] = z[j] / sum;
+        }
+}
+
+static void check_dense_attention(const char *cls, const char *cfg, score_form form, bool with_key, bool masks,
+                                  bool causal)
+{
+    kc_object *l = make(cls, cfg);
+    int64_t B = 2, Tq = 3, Tv = 4, d = 3, dv = with_key && form != ADDITIVE ? 2 : 3; /* the key is the value, or the scale's size */
+    kc_tensor *q = tu_random(3, D(B, Tq, d), -1, 1, 41), *v = tu_random(3, D(B, Tv, dv), -1, 1, 42);
+    kc_tensor *k = with_key ? tu_random(3, D(B, Tv, d), -1, 1, 43) : NULL;
+    kc_tensor *qm = tu_tensor(2, D(2, 3), F(1, 0, 1, 1, 1, 1)), *vm = tu_tensor(2, D(2, 4), F(1, 1, 0, 1, 0, 1, 1, 1));
+    kc_tensor *xs[3] = {q, v, k}, *out[2], *om[2];
+    int n;
+    /* build, then give the weights values away from their initial ones */
+    ck_assert_msg(kc_layer_call(l, xs, with_key ? 3 : 2, NULL, false, out, NULL, &n, &err) == KC_OK, "%s %s: %s (%s)",
+                  cls, cfg, err.message, err.context);
+    kc_tensor_unref(out[0]);
+    randomize(l, 50);
+    char opts[128];
+    snprintf(opts, sizeof opts, "{\"return_attention_scores\": true, \"use_causal_mask\": %s}", causal ? "true" : "false");
+    CK_OK(kc_layer_call_kw(l, xs, NULL, with_key ? 3 : 2, opts, masks ? (kc_tensor *[]){qm, vm, NULL} : NULL, false,
+                           out, om, &n, &err));
+    ck_assert_int_eq(n, 2);
+    const float *scale = NULL;
+    int64_t n_scale = 0;
+    float csw = 1;
+    if (kc_layer_num_weights(l) > 0 && strcmp(kc_variable_name(kc_layer_weight(l, 0)) + strlen(kc_layer_name(l)) + 1, "scale:0") == 0) {
+        scale = wdata(l, 0);
+        n_scale = kc_tensor_size(kc_variable_value(kc_layer_weight(l, 0)));
+    }
+    if (form == CONCAT) csw = wdata(l, kc_layer_num_weights(l) - 1)[0];
+    double want[2 * 3 * 3], w[2 * 3 * 4];
+    dense_attention_reference(form, scale, n_scale, csw, B, Tq, Tv, d, dv, kc_tensor_cdata(q), kc_tensor_cdata(v),
+                              kc_tensor_cdata(with_key ? k : v), masks ? kc_tensor_cdata(qm) : NULL,
+                              masks ? kc_tensor_cdata(vm) : NULL, causal, want, w);
+    char what[256];
+    snprintf(what, sizeof what, "%s %s%s%s%s", cls, cfg, with_key ? " with key" : "", masks ? " masked" : "",
+             causal ? " causal" : "");
+    assert_close_d(out[0], want, 1e-5, 1e-6, what);
+    assert_close_d(out[1], w, 1e-5, 1e-6, what);
+    if (masks) ck_assert_ptr_eq(om[0], qm);
+    ck_assert_ptr_null(om[1]);
+    kc_tensor_unref(out[0]), kc_tensor_unref(out[1]), kc_tensor_unref(om[0]);
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(k), kc_tensor_unref(qm), kc_tensor_unref(vm);
+    kc_object_unref(l);
+}
+
+START_TEST(dense_attention_layers_match_loops)
+{
+    check_dense_attention("Attention", "{}", DOT, false, false, false);
+    check_dense_attention("Attention", "{\"use_scale\": true}", DOT, true, true, false);
+    check_dense_attention("Attention", "{\"use_scale\": true}", DOT, false, true, true);
+    check_dense_attention("Attention", "{\"score_mode\": \"concat\"}", CONCAT, true, true, true);
+    check_dense_attention("Attention", "{\"score_mode\": \"concat\", \"use_scale\": true}", CONCAT, false, false, false);
+    check_dense_attention("AdditiveAttention", "{}", ADDITIVE, true, true, false);
+    check_dense_attention("AdditiveAttention", "{\"use_scale\": false}", ADDITIVE, false, true, true);
+    /* the deprecated constructor argument causal=True */
+    check_dense_attention("Attention", "{\"causal\": true}", DOT, false, false, true);
+}
+END_TEST
+
+typedef struct layer_case {
+    kc_object *layer;
+    int n_data;
+    bool training;
+} layer_case;
+
+static kc_tensor *layer_fn(kc_tensor *const *in, const void *p, kc_error *e)
+{
+    const layer_case *c = p;
+    kc_set_random_seed(3);
+    kc_tensor *out[KC_MAX_LAYER_OUTPUTS];
+    int n = 0;
+    if (kc_layer_call(c->layer, in, c->n_data, NULL, c->training, out, NULL, &n, e) != KC_OK) return NULL;
+    for (int i = 1; i < n; i++) kc_tensor_unref(out[i]);
+    return out[0];
+}
+
+/* Gradients w.r.t. the n data inputs and every weight of the layer. */
+static void check_layer_grads(const char *what, kc_object *l, kc_tensor **data, int n, bool training)
+{
+    layer_case c = {.layer = l, .n_data = n, .training = training};
+    kc_tensor *out = layer_fn(data, &c, &err);
+    CK_NN(out, err);
+    kc_tensor_unref(out);
+    kc_tensor *in[8];
+    for (int i = 0; i < n; i++) in[i] = data[i];
+    int nw = kc_layer_num_weights(l);
+    ck_assert(n + nw <= 8);
+    for (int i = 0; i < nw; i++) in[n + i] = kc_variable_value(kc_layer_weight(l, i));
+    tu_grad_check(what, layer_fn, &c, in, n + nw, 1e-2, 2e-2, 2e-3);
+}
+
+START_TEST(dense_attention_gradients_vs_finite_differences)
+{
+    kc_tensor *q = tu_random(3, D(2, 3, 3), -1, 1, 61), *v = tu_random(3, D(2, 4, 3), -1, 1, 62);
+    kc_tensor *k = tu_random(3, D(2, 4, 3), -1, 1, 63);
+    const char *cfgs[][2] = {{"Attention", "{\"use_scale\": true}"},
+                             {"Attention", "{\"score_mode\": \"concat\", \"use_scale\": true}"},
+                             {"AdditiveAttention", "{}"},
+                             {"Attention", "{\"use_scale\": true, \"dropout\": 0.4}"},
+                             {"AdditiveAttention", "{\"dropout\": 0.4}"}};
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        kc_object *l = make(cfgs[i][0], cfgs[i][1]);
+        char what[200];
+        snprintf(what, sizeof what, "%s %s", cfgs[i][0], cfgs[i][1]);
+        check_layer_grads(what, l, (kc_tensor *[]){q, v, k}, 3, i >= 3);
+        kc_object_unref(l);
+    }
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(k);
+}
+END_TEST
+
+START_TEST(dense_attention_configs_and_weights)
+{
+    kc_object *a = make("Attention", "{\"use_scale\": true, \"score_mode\": \"concat\", \"dropout\": 0.1}");
+    kc_object *b = make("AdditiveAttention", NULL);
+    kc_tensor *q = tu_random(3, D(1, 2, 4), -1, 1, 1), *v = tu_random(3, D(1, 3, 4), -1, 1, 2);
+    kc_tensor *y = NULL, *out[2];
+    int n;
+    CK_OK(kc_layer_call(a, (kc_tensor *[]){q, v}, 2, NULL, false, out, NULL, &n, &err));
+    kc_tensor_unref(out[0]);
+    CK_OK(kc_layer_call(b, (kc_tensor *[]){q, v}, 2, NULL, false, out, NULL, &n, &err));
+    kc_tensor_unref(out[0]);
+    ck_assert_int_eq(kc_layer_num_weights(a), 2);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(a, 0)), "attention/scale:0");
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(a, 1)), "attention/concat_score_weight:0");
+    ck_assert_int_eq(kc_tensor_ndim(kc_variable_value(kc_layer_weight(a, 0))), 0);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(b, 0)), "additive_attention/scale:0");
+    ck_assert_int_eq(kc_tensor_dim(kc_variable_value(kc_layer_weight(b, 0)), 0), 4);
+    json_t *cfg;
+    CK_OK(kc_object_get_config(a, &cfg, &err));
+    ck_assert(json_is_true(json_object_get(cfg, "use_scale")));
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "score_mode")), "concat");
+    ck_assert(json_object_get(cfg, "causal") == NULL);
+    json_decref(cfg);
+    CK_OK(kc_object_get_config(b, &cfg, &err));
+    ck_assert(json_is_true(json_object_get(cfg, "use_scale")));
+    ck_assert(json_object_get(cfg, "score_mode") == NULL);
+    json_decref(cfg);
+    /* errors name the layer */
+    ck_assert_ptr_null(kc_layer_create("Attention", "{\"score_mode\": \"sum\"}", &err));
+    CK_ERR(err, KC_EFORMAT, "score_mode");
+    kc_error_clear(&err);
+    kc_tensor *bad = tu_random(3, D(1, 3, 5), -1, 1, 3);
+    ck_assert_int_eq(kc_layer_call(a, (kc_tensor *[]){q, v, bad}, 3, NULL, false, out, NULL, &n, &err), KC_ESHAPE);
+    CK_ERR(err, KC_ESHAPE, "attention");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_layer_call_kw(a, (kc_tensor *[]){q, v}, NULL, 2, "{\"use_causal_masks\": true}", NULL, false,
+                                      out, NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "use_causal_masks");
+    kc_tensor_unref(y), kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(bad);
+    kc_object_unref(a), kc_object_unref(b);
+}
+END_TEST
+
+/* ---- GroupNormalization, UnitNormalization, Identity --------------------------------------------------------- */
+
+START_TEST(group_normalization_matches_loops)
+{
+    /* x [2, 3, 4] with 4 channels in 2 groups on the last axis; and
+     * channels first (axis 1, 3 channels, 3 groups = instance norm) */
+    kc_object *l = make("GroupNormalization", "{\"groups\": 2, \"epsilon\": 0.01}");
+    kc_tensor *x = tu_random(3, D(2, 3, 4), -2, 2, 71);
+    kc_tensor *y = kc_layer_call1(l, x, false, &err);
+    CK_NN(y, err);
+    randomize(l, 72);
+    kc_tensor_unref(y);
+    y = kc_layer_call1(l, x, false, &err);
+    const float *xv = kc_tensor_cdata(x), *g = wdata(l, 0), *be = wdata(l, 1);
+    double want[24];
+    for (int b = 0; b < 2; b++)
+        for (int gr = 0; gr < 2; gr++) {
+            double m = 0, v = 0;
+            for (int t = 0; t < 3; t++)
+                for (int c = 2 * gr; c < 2 * gr + 2; c++) m += xv[(b * 3 + t) * 4 + c] / 6.0;
+            for (int t = 0; t < 3; t++)
+                for (int c = 2 * gr; c < 2 * gr + 2; c++) v += pow(xv[(b * 3 + t) * 4 + c] - m, 2) / 6.0;
+            for (int t = 0; t < 3; t++)
+                for (int c = 2 * gr; c < 2 * gr + 2; c++)
+                    want[(b * 3 + t) * 4 + c] = (xv[(b * 3 + t) * 4 + c] - m) / sqrt(v + 0.01) * g[c] + be[c];
+        }
+    assert_close_d(y, want, 1e-5, 1e-5, "GroupNormalization(groups=2)");
+    kc_tensor_unref(y);
+    ck_assert_str_eq(kc_variable_name(kc_layer_weight(l, 0)), "group_normalization/gamma:0");
+    kc_object *inst = make("GroupNormalization", "{\"groups\": -1, \"axis\": 1, \"center\": false}");
+    y = kc_layer_call1(inst, x, false, &err);
+    CK_NN(y, err);
+    ck_assert_int_eq(kc_layer_num_weights(inst), 1);
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < 3; t++) {
+            double m = 0, v = 0;
+            for (int c = 0; c < 4; c++) m += xv[(b * 3 + t) * 4 + c] / 4.0;
+            for (int c = 0; c < 4; c++) v += pow(xv[(b * 3 + t) * 4 + c] - m, 2) / 4.0;
+            for (int c = 0; c < 4; c++) want[(b * 3 + t) * 4 + c] = (xv[(b * 3 + t) * 4 + c] - m) / sqrt(v + 1e-3);
+        }
+    assert_close_d(y, want, 1e-5, 1e-5, "GroupNormalization(groups=-1, axis=1)");
+    json_t *cfg;
+    CK_OK(kc_object_get_config(inst, &cfg, &err));
+    ck_assert_int_eq(json_integer_value(json_object_get(cfg, "groups")), 3); /* resolved, as Keras */
+    json_decref(cfg);
+    check_layer_grads("GroupNormalization", l, &x, 1, false);
+    check_layer_grads("GroupNormalization(axis=1)", inst, &x, 1, false);
+    kc_object *bad = make("GroupNormalization", "{\"groups\": 3}");
+    ck_assert_ptr_null(kc_layer_call1(bad, x, false, &err));
+    CK_ERR(err, KC_ESHAPE, "must be a multiple");
+    kc_tensor_unref(y), kc_tensor_unref(x);
+    kc_object_unref(l), kc_object_unref(inst), kc_object_unref(bad);
+}
+END_TEST
+
+START_TEST(unit_normalization_and_identity)
+{
+    /* the Keras docstring: rows of arange(6).reshape(2, 3) get unit norm */
+    kc_object *u = make("UnitNormalization", NULL);
+    kc_tensor *x = TU_T2(2, 3, 0, 1, 2, 3, 4, 5), *zero = TU_T2(1, 3, 0, 0, 0);
+    kc_tensor *y = kc_layer_call1(u, x, false, &err);
+    CK_NN(y, err);
+    float n1 = sqrtf(5.0f), n2 = sqrtf(50.0f);
+    tu_assert_close(y, 2, D(2, 3), F(0, 1 / n1, 2 / n1, 3 / n2, 4 / n2, 5 / n2), 1e-6, 1e-7, "UnitNormalization");
+    kc_tensor *y0 = kc_layer_call1(u, zero, false, &err);
+    tu_assert_close(y0, 2, D(1, 3), F(0, 0, 0), 0, 0, "a zero row stays zero");
+    json_t *cfg;
+    CK_OK(kc_object_get_config(u, &cfg, &err));
+    char *t = kc_json_dump(json_object_get(cfg, "axis"), &err);
+    ck_assert_str_eq(t, "[1]"); /* validate_axis: a list once built */
+    kc_json_free(t);
+    json_decref(cfg);
+    kc_object *u2 = make("UnitNormalization", "{\"axis\": [1, 2]}");
+    kc_tensor *x3 = tu_random(3, D(2, 3, 2), -1, 1, 81);
+    check_layer_grads("UnitNormalization(axis=[1, 2])", u2, &x3, 1, false);
+    kc_tensor *y3 = kc_layer_call1(u2, x3, false, &err);
+    for (int b = 0; b < 2; b++) {
+        double ss = 0;
+        for (int i = 0; i < 6; i++) ss += pow(kc_tensor_f32(y3)[b * 6 + i], 2);
+        ck_assert_msg(fabs(ss - 1) < 1e-5, "sample %d has norm^2 %g", b, ss);
+    }
+    /* Identity: inputs and masks through */
+    kc_object *id = make("Identity", NULL);
+    kc_tensor *m = TU_T1(2, 1, 0), *out[2], *om[2];
+    int n;
+    CK_OK(kc_layer_call(id, (kc_tensor *[]){x, x3}, 2, (kc_tensor *[]){m, NULL}, false, out, om, &n, &err));
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_eq(out[0], x);
+    ck_assert_ptr_eq(out[1], x3);
+    ck_assert_ptr_eq(om[0], m);
+    ck_assert_ptr_null(om[1]);
+    for (int i = 0; i < 2; i++) kc_tensor_unref(out[i]), kc_tensor_unref(om[i]);
+    kc_tensor_unref(x), kc_tensor_unref(zero), kc_tensor_unref(y), kc_tensor_unref(y0), kc_tensor_unref(x3);
+    kc_tensor_unref(y3), kc_tensor_unref(m);
+    kc_object_unref(u), kc_object_unref(u2), kc_object_unref(id);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("layers_attention");
@@ -368,6 +662,11 @@ static Suite *make_suite(void)
     tcase_add_test(tc, mha_forward_matches_loops_with_key_and_masks);
     tcase_add_test(tc, mha_gradients_vs_finite_differences);
     tcase_add_test(tc, mha_dropout_trains_and_differentiates);
+    tcase_add_test(tc, dense_attention_layers_match_loops);
+    tcase_add_test(tc, dense_attention_gradients_vs_finite_differences);
+    tcase_add_test(tc, dense_attention_configs_and_weights);
+    tcase_add_test(tc, group_normalization_matches_loops);
+    tcase_add_test(tc, unit_normalization_and_identity);
     suite_add_tcase(s, tc);
     return s;
 }

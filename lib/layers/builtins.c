@@ -32,7 +32,8 @@ extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__g
     kc__time_distributed_class;
 /* attention and normalization (layer_multi_head_attention.c, layer_einsum_dense.c,
  * layer_attention.c, layer_group_norm.c, layer_unit_norm.c, layer_identity.c) */
-extern const kc_class kc__multi_head_attention_class, kc__einsum_dense_class;
+extern const kc_class kc__multi_head_attention_class, kc__einsum_dense_class, kc__attention_class,
+    kc__additive_attention_class, kc__group_norm_class, kc__unit_normalization_class, kc__identity_layer_class;
 
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
@@ -109,6 +110,11 @@ static const kc_class *const layer_classes[] = {
     &kc__time_distributed_class,
     &kc__multi_head_attention_class,
     &kc__einsum_dense_class,
+    &kc__attention_class,
+    &kc__additive_attention_class,
+    &kc__group_norm_class,
+    &kc__unit_normalization_class,
+    &kc__identity_layer_class,
 };
 
 const kc__builtins kc__layer_builtins = {
