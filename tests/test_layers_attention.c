@@ -653,6 +653,281 @@ START_TEST(unit_normalization_and_identity)
 }
 END_TEST
 
+/* ---- EinsumDense ------------------------------------------------------------------------------------------------ */
+
+/* out = einsum(eq, x, kernel) + bias by enumerating every assignment of
+ * the letters (eq without ellipses). */
+static void einsum_reference(const char *eq, const kc_tensor *x, const kc_tensor *k, const kc_tensor *bias,
+                             const kc_tensor *like, double *out)
+{
+    char in[9] = {0}, ker[9] = {0}, o[9] = {0}, all[27] = {0};
+    ck_assert(sscanf(eq, "%8[a-z],%8[a-z]->%8[a-z]", in, ker, o) == 3);
+    int64_t size[128] = {0};
+    int n_all = 0;
+    for (int i = 0; in[i]; i++) size[(int)in[i]] = kc_tensor_dim(x, i);
+    for (int i = 0; ker[i]; i++) size[(int)ker[i]] = kc_tensor_dim(k, i);
+    for (int i = 0; o[i]; i++) size[(int)o[i]] = kc_tensor_dim(like, i);
+    for (int c = 'a'; c <= 'z'; c++)
+        if (size[c]) all[n_all++] = (char)c;
+    int64_t n_out = kc_tensor_size(like), idx[128] = {0};
+    for (int64_t i = 0; i < n_out; i++) out[i] = 0;
+    const float *xv = kc_tensor_cdata(x), *kv = kc_tensor_cdata(k);
+    for (;;) {
+        int64_t xi = 0, ki = 0, oi = 0;
+        for (int i = 0; in[i]; i++) xi = xi * size[(int)in[i]] + idx[(int)in[i]];
+        for (int i = 0; ker[i]; i++) ki = ki * size[(int)ker[i]] + idx[(int)ker[i]];
+        for (int i = 0; o[i]; i++) oi = oi * size[(int)o[i]] + idx[(int)o[i]];
+        out[oi] += (double)xv[xi] * kv[ki];
+        int j = n_all - 1;
+        while (j >= 0 && ++idx[(int)all[j]] == size[(int)all[j]]) idx[(int)all[j--]] = 0;
+        if (j < 0) break;
+    }
+    if (!bias) return;
+    int64_t nb = kc_tensor_size(bias), rb = kc_tensor_ndim(bias), ro = kc_tensor_ndim(like);
+    for (int64_t i = 0; i < n_out; i++) { /* bias aligned with the output's last axes */
+        int64_t rem = i, bi = 0, stride = 1;
+        for (int a = (int)ro - 1; a >= 0; a--) {
+            int64_t d = kc_tensor_dim(like, a), c = rem % d;
+            rem /= d;
+            int ba = a - (int)(ro - rb);
+            if (ba >= 0) {
+                int64_t bd = kc_tensor_dim(bias, ba);
+                bi += (bd == 1 ? 0 : c) * stride;
+                stride *= bd;
+            }
+        }
+        ck_assert(bi < nb);
+        out[i] += kc_tensor_cdata(bias) == NULL ? 0 : ((const float *)kc_tensor_cdata(bias))[bi];
+    }
+}
+
+typedef struct einsum_case {
+    const char *config;    /* EinsumDense config */
+    const char *reference; /* the same equation with the ellipsis spelled out */
+    int ndim;
+    int64_t dims[4];       /* input */
+    int out_ndim;
+    int64_t out_dims[5];
+    int kernel_ndim, bias_ndim;
+    int64_t kernel_dims[4], bias_dims[4];
+} einsum_case;
+
+START_TEST(einsum_dense_equations_match_loops)
+{
+    static const einsum_case cases[] = {
+        /* MultiHeadAttention's projections */
+        {"{\"equation\": \"abc,cde->abde\", \"output_shape\": [null, 2, 3], \"bias_axes\": \"de\"}", "abc,cde->abde",
+         3, {2, 4, 5}, 4, {2, 4, 2, 3}, 3, 2, {5, 2, 3}, {2, 3}},
+        {"{\"equation\": \"abcd,cde->abe\", \"output_shape\": [4, 6], \"bias_axes\": \"e\"}", "abcd,cde->abe", 4,
+         {2, 4, 2, 3}, 3, {2, 4, 6}, 3, 1, {2, 3, 6}, {6}},
+        /* Dense, and Dense over any leading axes */
+        {"{\"equation\": \"ab,bc->ac\", \"output_shape\": 5, \"bias_axes\": \"c\", \"activation\": \"tanh\"}", "ab,bc->ac",
+         2, {3, 4}, 2, {3, 5}, 2, 1, {4, 5}, {5}},
+        {"{\"equation\": \"...b,bc->...c\", \"output_shape\": 5, \"bias_axes\": \"c\"}", "xyb,bc->xyc", 3, {2, 3, 4}, 3,
+         {2, 3, 5}, 2, 1, {4, 5}, {5}},
+        /* a kernel stored the other way round, an output in another order */
+        {"{\"equation\": \"abc,dc->abd\", \"output_shape\": [3, 6]}", "abc,dc->abd", 3, {2, 3, 4}, 3, {2, 3, 6}, 2, 0,
+         {6, 4}, {0}},
+        {"{\"equation\": \"abc,ce->aeb\", \"output_shape\": [4, 3], \"bias_axes\": \"e\"}", "abc,ce->aeb", 3, {2, 3, 5},
+         3, {2, 4, 3}, 2, 2, {5, 4}, {4, 1}},
+        /* everything contracted but the batch; the right-hand ellipsis */
+        {"{\"equation\": \"abc,cb->a\", \"output_shape\": []}", "abc,cb->a", 3, {2, 3, 4}, 1, {2}, 2, 0, {4, 3}, {0}},
+        {"{\"equation\": \"ab...,bc->ac...\", \"output_shape\": [4], \"bias_axes\": \"c\"}", "abx,bc->acx", 3,
+         {2, 3, 5}, 3, {2, 4, 5}, 2, 2, {3, 4}, {4, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const einsum_case *c = &cases[i];
+        kc_object *l = make("EinsumDense", c->config);
+        kc_tensor *x = tu_random(c->ndim, c->dims, -1, 1, 90 + i);
+        kc_tensor *y = kc_layer_call1(l, x, false, &err);
+        ck_assert_msg(y != NULL, "%s: %s (%s)", c->config, err.message, err.context);
+        randomize(l, 100 + i);
+        kc_tensor_unref(y);
+        y = kc_layer_call1(l, x, false, &err);
+        ck_assert_int_eq(kc_tensor_ndim(y), c->out_ndim);
+        for (int a = 0; a < c->out_ndim; a++) ck_assert_int_eq(kc_tensor_dim(y, a), c->out_dims[a]);
+        kc_tensor *k = kc_variable_value(kc_layer_weight(l, 0));
+        ck_assert_int_eq(kc_tensor_ndim(k), c->kernel_ndim);
+        for (int a = 0; a < c->kernel_ndim; a++) ck_assert_int_eq(kc_tensor_dim(k, a), c->kernel_dims[a]);
+        kc_tensor *b = kc_layer_num_weights(l) > 1 ? kc_variable_value(kc_layer_weight(l, 1)) : NULL;
+        ck_assert_int_eq(b ? kc_tensor_ndim(b) : 0, c->bias_ndim);
+        for (int a = 0; a < c->bias_ndim; a++) ck_assert_int_eq(kc_tensor_dim(b, a), c->bias_dims[a]);
+        double want[256];
+        ck_assert(kc_tensor_size(y) <= 256);
+        einsum_reference(c->reference, x, k, b, y, want);
+        if (strstr(c->config, "tanh"))
+            for (int64_t j = 0; j < kc_tensor_size(y); j++) want[j] = tanh(want[j]);
+        assert_close_d(y, want, 1e-5, 1e-6, c->config);
+        check_layer_grads(c->config, l, &x, 1, false);
+        /* config round trip */
+        json_t *cfg, *cfg2;
+        CK_OK(kc_object_get_config(l, &cfg, &err));
+        kc_object *l2 = kc_object_from_config(kc_object_class(l), cfg, NULL, &err);
+        CK_NN(l2, err);
+        CK_OK(kc_object_get_config(l2, &cfg2, &err));
+        ck_assert(json_equal(cfg, cfg2));
+        json_decref(cfg), json_decref(cfg2);
+        kc_tensor_unref(x), kc_tensor_unref(y);
+        kc_object_unref(l), kc_object_unref(l2);
+    }
+}
+END_TEST
+
+START_TEST(einsum_dense_refuses_what_it_cannot_do)
+{
+    static const struct {
+        const char *config;
+        kc_status code;
+        const char *needle;
+    } bad[] = {
+        {"{\"equation\": \"abc,bcd->abd\", \"output_shape\": [3, 4]}", KC_EUNSUPPORTED, "batched product"},
+        {"{\"equation\": \"abc,cd->ad\", \"output_shape\": [4]}", KC_EUNSUPPORTED, "sums 'b'"},
+        {"{\"equation\": \"ab,bc->acd\", \"output_shape\": [4, 2]}", KC_EFORMAT, "output letter 'd'"},
+        {"{\"equation\": \"ab.c,cd->abd\", \"output_shape\": [4]}", KC_EFORMAT, "invalid equation"},
+        {"{\"equation\": \"aab,bc->ac\", \"output_shape\": [4]}", KC_EFORMAT, "invalid equation"},
+        {"{\"output_shape\": [4]}", KC_EFORMAT, "equation"},
+        {"{\"equation\": \"ab,bc->ac\", \"output_shape\": 4, \"lora_rank\": 2}", KC_EUNSUPPORTED, "lora_rank"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kc_error_clear(&err);
+        ck_assert_msg(kc_layer_create("EinsumDense", bad[i].config, &err) == NULL, "%s was accepted", bad[i].config);
+        CK_ERR(err, bad[i].code, bad[i].needle);
+    }
+    /* shapes that do not fit: named at the call */
+    kc_error_clear(&err);
+    kc_object *l = make("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [3, 4], \"bias_axes\": \"d\"}");
+    kc_tensor *x2 = tu_random(2, D(2, 5), -1, 1, 1), *x3 = tu_random(3, D(2, 4, 5), -1, 1, 2);
+    ck_assert_ptr_null(kc_layer_call1(l, x2, false, &err));
+    CK_ERR(err, KC_ESHAPE, "rank 2");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_call1(l, x3, false, &err)); /* output_shape says 3 steps */
+    CK_ERR(err, KC_ESHAPE, "output_shape gives 3");
+    kc_tensor_unref(x2), kc_tensor_unref(x3);
+    kc_object_unref(l);
+    l = make("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [null, 4], \"bias_axes\": \"x\"}");
+    x3 = tu_random(3, D(2, 4, 5), -1, 1, 2);
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_call1(l, x3, false, &err));
+    CK_ERR(err, KC_EFORMAT, "bias axis 'x'");
+    kc_tensor_unref(x3);
+    kc_object_unref(l);
+}
+END_TEST
+
+/* ---- MultiHeadAttention beyond sequences ----------------------------------------------------------------------- */
+
+START_TEST(mha_attention_axes_and_output_shape)
+{
+    /* [B, X, Y, d] images attending over Y only: each row x is its own
+     * sequence, so the result equals the rank-3 layer applied per row */
+    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"attention_axes\": [2], "
+                                              "\"output_shape\": [2, 3]}");
+    kc_tensor *q = tu_random(4, D(2, 3, 4, 5), -1, 1, 111), *v = tu_random(4, D(2, 3, 6, 4), -1, 1, 112);
+    kc_tensor *out[2];
+    int n;
+    CK_OK(kc_layer_call_kw(l, (kc_tensor *[]){q, v}, NULL, 2, "{\"return_attention_scores\": true}", NULL, false, out,
+                           NULL, &n, &err));
+    ck_assert_int_eq(kc_tensor_ndim(out[0]), 5); /* (2, 3, 4, 2, 3) */
+    ck_assert_int_eq(kc_tensor_dim(out[0], 3), 2);
+    ck_assert_int_eq(kc_tensor_dim(out[0], 4), 3);
+    ck_assert_int_eq(kc_tensor_ndim(out[1]), 5); /* (batch, X, heads, Y_q, Y_v) */
+    ck_assert_int_eq(kc_tensor_dim(out[1], 1), 3);
+    ck_assert_int_eq(kc_tensor_dim(out[1], 2), 2);
+    ck_assert_int_eq(kc_tensor_dim(out[1], 4), 6);
+    kc_tensor_unref(out[0]), kc_tensor_unref(out[1]);
+    randomize(l, 120);
+    kc_tensor *y = NULL;
+    CK_OK(kc_layer_call(l, (kc_tensor *[]){q, v}, 2, NULL, false, &y, NULL, &n, &err));
+    /* the same weights in a rank-3 layer, fed row x of every sample */
+    kc_object *l3 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"output_shape\": [2, 3]}");
+    for (int x = 0; x < 3; x++) {
+        kc_tensor *qx = kc_tensor_empty(KC_FLOAT32, 3, D(2, 4, 5), &err), *vx = kc_tensor_empty(KC_FLOAT32, 3, D(2, 6, 4), &err);
+        for (int b = 0; b < 2; b++) {
+            memcpy(kc_tensor_f32(qx) + b * 20, kc_tensor_f32(q) + (b * 3 + x) * 20, 20 * sizeof(float));
+            memcpy(kc_tensor_f32(vx) + b * 24, kc_tensor_f32(v) + (b * 3 + x) * 24, 24 * sizeof(float));
+        }
+        kc_tensor *yx = NULL;
+        CK_OK(kc_layer_call(l3, (kc_tensor *[]){qx, vx}, 2, NULL, false, &yx, NULL, &n, &err));
+        if (x == 0) {
+            kc_tensor *w[8];
+            CK_OK(kc_layer_get_weights(l, w, &err));
+            CK_OK(kc_layer_set_weights(l3, w, 8, &err));
+            for (int i = 0; i < 8; i++) kc_tensor_unref(w[i]);
+            kc_tensor_unref(yx);
+            CK_OK(kc_layer_call(l3, (kc_tensor *[]){qx, vx}, 2, NULL, false, &yx, NULL, &n, &err));
+        }
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 24; i++)
+                ck_assert_msg(fabsf(kc_tensor_f32(yx)[b * 24 + i] - kc_tensor_f32(y)[(b * 3 + x) * 24 + i]) < 1e-5f,
+                              "row %d sample %d value %d", x, b, i);
+        kc_tensor_unref(qx), kc_tensor_unref(vx), kc_tensor_unref(yx);
+    }
+    /* gradients through the transposes of a non-default layout */
+    kc_tensor *qs = tu_random(4, D(2, 3, 2, 4), -1, 1, 113), *vs = tu_random(4, D(2, 3, 3, 2), -1, 1, 114);
+    kc_object *l2 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"attention_axes\": 1}");
+    mha_case c = {.layer = l2, .n_data = 2};
+    kc_tensor *y2 = mha_fn((kc_tensor *[]){qs, vs}, &c, &err);
+    ck_assert_msg(y2 == NULL, "query and value differ on a non-attention axis: must fail");
+    CK_ERR(err, KC_ESHAPE, "not an attention axis");
+    kc_error_clear(&err);
+    kc_tensor_unref(vs);
+    vs = tu_random(4, D(2, 3, 2, 2), -1, 1, 114);
+    check_mha_grads("MHA attention_axes=1 on rank 4", &c, (kc_tensor *[]){qs, vs});
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(y), kc_tensor_unref(qs), kc_tensor_unref(vs);
+    kc_object_unref(l), kc_object_unref(l2), kc_object_unref(l3);
+}
+END_TEST
+
+START_TEST(mha_errors_name_the_argument)
+{
+    kc_object *l = small_mha();
+    kc_tensor *q = tu_random(3, D(2, 4, 3), -1, 1, 1), *v = tu_random(3, D(2, 5, 2), -1, 1, 2);
+    kc_tensor *out[2];
+    int n;
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v}, (const char *[]){NULL, "values"}, 2, NULL, NULL, false,
+                                      out, NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "no tensor argument 'values'");
+    CK_ERR(err, KC_EINVAL, "multi_head_attention");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v, v}, (const char *[]){NULL, "value", "value"}, 3, NULL,
+                                      NULL, false, out, NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "given twice");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_layer_call(l, &q, 1, NULL, false, out, NULL, &n, &err), KC_EINVAL);
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v}, NULL, 2, "{\"use_causal_mask\": 1}", NULL, false, out,
+                                      NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "use_causal_mask");
+    kc_error_clear(&err);
+    kc_tensor *bad_mask = tu_random(3, D(2, 3, 5), 0, 1, 3);
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v, bad_mask}, (const char *[]){NULL, NULL, "attention_mask"},
+                                      3, NULL, NULL, false, out, NULL, &n, &err),
+                     KC_ESHAPE);
+    CK_ERR(err, KC_ESHAPE, "attention_mask");
+    kc_error_clear(&err);
+    /* a layer that takes no keyword arguments refuses them */
+    kc_object *d = make("Dense", "{\"units\": 2}");
+    ck_assert_int_eq(kc_layer_call_kw(d, &q, NULL, 1, "{\"use_causal_mask\": true}", NULL, false, out, NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "takes no keyword arguments");
+    kc_error_clear(&err);
+    /* training as an option overrides the caller's flag */
+    kc_object *drop = make("Dropout", "{\"rate\": 0.5}");
+    CK_OK(kc_layer_call_kw(drop, &q, NULL, 1, "{\"training\": true}", NULL, false, out, NULL, &n, &err));
+    int zeros = 0;
+    for (int64_t i = 0; i < kc_tensor_size(out[0]); i++) zeros += kc_tensor_f32(out[0])[i] == 0.0f;
+    ck_assert_msg(zeros > 0, "training=True in the call did not apply dropout");
+    kc_tensor_unref(out[0]);
+    ck_assert_ptr_null(kc_layer_create("MultiHeadAttention", "{\"num_heads\": 2}", &err));
+    CK_ERR(err, KC_EFORMAT, "key_dim");
+    kc_tensor_unref(q), kc_tensor_unref(v), kc_tensor_unref(bad_mask);
+    kc_object_unref(l), kc_object_unref(d), kc_object_unref(drop);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("layers_attention");
@@ -667,6 +942,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, dense_attention_configs_and_weights);
     tcase_add_test(tc, group_normalization_matches_loops);
     tcase_add_test(tc, unit_normalization_and_identity);
+    tcase_add_test(tc, einsum_dense_equations_match_loops);
+    tcase_add_test(tc, einsum_dense_refuses_what_it_cannot_do);
+    tcase_add_test(tc, mha_attention_axes_and_output_shape);
+    tcase_add_test(tc, mha_errors_name_the_argument);
     suite_add_tcase(s, tc);
     return s;
 }
