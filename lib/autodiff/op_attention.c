@@ -68,11 +68,10 @@ static void softmax_rows(float *z, const float *mask, int64_t T, int64_t S)
     for (int64_t t = 0; t < T; t++) {
         float *r = z + t * S;
         const float *m = mask ? mask + t * S : NULL;
+        if (m)
+            for (int64_t j = 0; j < S; j++) r[j] += m[j] == 0.0f ? KC__ATTENTION_MASKED : 0.0f;
         float mx = -INFINITY;
-        for (int64_t j = 0; j < S; j++) {
-            if (m && m[j] == 0.0f) r[j] += KC__ATTENTION_MASKED;
-            mx = fmaxf(mx, r[j]);
-        }
+        for (int64_t j = 0; j < S; j++) mx = r[j] > mx ? r[j] : mx; /* NaN never wins: it propagates through exp */
         if (isinf(mx) && mx < 0) mx = 0.0f; /* all -inf: avoid inf - inf */
         double s = 0.0;
         for (int64_t j = 0; j < S; j++) {
