@@ -86,6 +86,19 @@ KC_API KC_NODISCARD kc_symbol *kc_apply(kc_object *layer, kc_symbol *const *inpu
 KC_API KC_NODISCARD kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs,
                                              int n_inputs, kc_symbol **outs, int *n_out,
                                              kc_error *err);
+/* kc_apply_multi with keyword arguments (see kc_layer_call_kw): names
+ * binds each input to an argument of the call (NULL, or n_inputs entries,
+ * NULL for the first argument), options is a JSON object of the other
+ * arguments or NULL:
+ *     mha(q, v, key=k, use_causal_mask=True) is
+ *     kc_apply_kw(mha, (kc_symbol *[]){q, v, k}, (const char *[]){NULL, "value", "key"}, 3,
+ *                 "{\"use_causal_mask\": true}", outs, &n_out, &err)
+ * The node keeps them, and the model's config saves them as Keras 2 does
+ * (positional arguments after the first by name). */
+KC_API KC_NODISCARD kc_status kc_apply_kw(kc_object *layer, kc_symbol *const *inputs,
+                                          const char *const *names, int n_inputs,
+                                          const char *options, kc_symbol **outs, int *n_out,
+                                          kc_error *err);
 KC_API kc_symbol *kc_symbol_ref(kc_symbol *s);
 KC_API void kc_symbol_unref(kc_symbol *s);
 /* The symbol's shape (batch dim first; -1 unknown). */

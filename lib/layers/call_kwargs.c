@@ -109,6 +109,25 @@ kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const 
     return KC_OK;
 }
 
+kc_status kc__bind_positional(const kc_object *layer, int n_inputs, const kc_call_kwargs *kw, const char **names,
+                              kc_call_kwargs *out, kc_error *err)
+{
+    const char *const *positional = kc__call_arg_names(layer);
+    int next = 0;
+    for (int i = 0; i < n_inputs; i++) {
+        names[i] = kw && kw->names && i < kw->n_inputs ? kw->names[i] : NULL;
+        if (names[i] || i == 0 || !positional) continue;
+        if (!positional[next])
+            return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes at most %d positional tensor arguments, got %d",
+                            kc_layer_name(layer), layer->cls->name, next + 1, n_inputs);
+        names[i] = positional[next++];
+    }
+    out->names = names;
+    out->n_inputs = n_inputs;
+    out->options = kw ? kw->options : NULL;
+    return KC_OK;
+}
+
 kc_status kc__call_options(const kc_object *layer, const char *const *known, kc_error *err)
 {
     const kc_call_kwargs *kw = kc_layer_call_kwargs(layer);

@@ -114,6 +114,11 @@ kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_in
                             kc_tensor **out, kc_tensor **out_masks, int *n_out, kc_error *err);
 /* The class's call_arg_names (NULL for ABI 1 classes). */
 const char *const *kc__call_arg_names(const kc_object *layer);
+/* kw with the positional inputs after the first of a class with
+ * call_arg_names bound to those names (names: storage for n_inputs
+ * entries). KC_EINVAL when more inputs are positional than it has names. */
+kc_status kc__bind_positional(const kc_object *layer, int n_inputs, const kc_call_kwargs *kw, const char **names,
+                              kc_call_kwargs *out, kc_error *err);
 /* options.training when it is a boolean, else training. */
 bool kc__call_training(const kc_call_kwargs *kw, bool training);
 /* For classes: bind the inputs of the current call to slots: slot[i] = 0

@@ -378,7 +378,9 @@ static kc_status functional_call(kc_object *self, const kc_call_args *a, kc_tens
             any_mask |= ims[k] != NULL;
         }
         int n = 0;
-        rc = kc_layer_call(node->layer, ins, k, any_mask ? ims : NULL, a->training, v, m, &n, err);
+        kc_call_kwargs kw;
+        kc__gnode_kwargs(node, &kw);
+        rc = kc__layer_call_kw(node->layer, ins, k, &kw, any_mask ? ims : NULL, a->training, v, m, &n, err);
         if (rc != KC_OK) break;
         /* free inputs after their last use */
         for (int j = g->in_start[p]; j < g->in_start[p + 1]; j++) {
@@ -431,7 +433,12 @@ static kc_status functional_output_shape(const kc_object *self, const kc_shape *
             for (int j = g->in_start[p]; j < g->in_start[p + 1]; j++)
                 ins[k++] = sh[(size_t)g->src_pos[j] * KC_MAX_LAYER_OUTPUTS + (size_t)g->src_t[j]];
         }
+        kc_call_kwargs kw;
+        kc__call_frame f;
+        kc__gnode_kwargs(node, &kw);
+        kc__call_frame_push(&f, node->layer, &kw);
         rc = kc__layer_output_shapes(node->layer, ins, k, o, &n, err);
+        kc__call_frame_pop(&f);
     }
     if (rc == KC_OK) {
         for (int i = 0; i < g->n_outputs; i++)
@@ -483,13 +490,16 @@ static kc_status functional_get_config(const kc_object *self, json_t *cfg, kc_er
                 if (g->nodes[q]->layer == layer && g->model_index[q] == k) p = q;
             if (p < 0) break;
             if (is_input_node(g->nodes[p])) continue;
-            json_t *node = json_array();
-            if (!node || json_array_append_new(nodes, node)) return kc__errf(err, KC_ENOMEM, "out of memory");
-            for (int j = g->in_start[p]; j < g->in_start[p + 1]; j++) {
+            json_t *refs[KC__MAX_MODEL_IO] = {NULL};
+            int nr = 0;
+            bool ok = true;
+            for (int j = g->in_start[p]; j < g->in_start[p + 1]; j++, nr++) {
                 const kc__gnode *src = g->nodes[g->src_pos[j]];
-                json_t *d = triple(kc_layer_name(src->layer), g->model_index[g->src_pos[j]], g->src_t[j], true);
-                if (!d || json_array_append_new(node, d)) return kc__errf(err, KC_ENOMEM, "out of memory");
+                ok &= (refs[nr] = triple(kc_layer_name(src->layer), g->model_index[g->src_pos[j]], g->src_t[j], false)) != NULL;
             }
+            json_t *node = ok ? kc__node_args_write(g->nodes[p], refs, err) : NULL;
+            for (int j = 0; j < nr; j++) json_decref(refs[j]);
+            if (!node || json_array_append_new(nodes, node)) return kc__errf(err, KC_ENOMEM, "out of memory");
         }
     }
     for (int i = 0; i < g->n_inputs; i++) {
@@ -519,69 +529,6 @@ typedef struct pending {
     kc_config_ctx ctx;
 } pending;
 
-typedef struct ref3 {
-    const char *layer;
-    int node, tensor;
-} ref3;
-
-/* Collect input references of one node, both formats. */
-static kc_status node_refs(const json_t *node, const kc_config_ctx *ctx, ref3 *refs, int *n, kc_error *err);
-
-static kc_status collect_k3(const json_t *v, ref3 *refs, int *n, const kc_config_ctx *ctx, kc_error *err)
-{
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            kc_status rc = collect_k3(json_array_get(v, i), refs, n, ctx, err);
-            if (rc != KC_OK) return rc;
-        }
-        return KC_OK;
-    }
-    if (!json_is_object(v)) return KC_OK;
-    const json_t *cn = json_object_get(v, "class_name");
-    if (json_is_string(cn) && strcmp(json_string_value(cn), "__keras_tensor__") == 0) {
-        const json_t *h = json_object_get(json_object_get(v, "config"), "keras_history");
-        if (!json_is_array(h) || json_array_size(h) != 3 || !json_is_string(json_array_get(h, 0)))
-            return kc__errf(err, KC_EFORMAT, "%s: a __keras_tensor__ without a valid keras_history", ctx->path);
-        if (*n >= KC__MAX_MODEL_IO) return kc__errf(err, KC_ELIMIT, "%s: too many node inputs", ctx->path);
-        refs[*n].layer = json_string_value(json_array_get(h, 0));
-        refs[*n].node = (int)json_integer_value(json_array_get(h, 1));
-        refs[*n].tensor = (int)json_integer_value(json_array_get(h, 2));
-        (*n)++;
-        return KC_OK;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        kc_status rc = collect_k3(val, refs, n, ctx, err);
-        if (rc != KC_OK) return rc;
-    }
-    return KC_OK;
-}
-
-static kc_status node_refs(const json_t *node, const kc_config_ctx *ctx, ref3 *refs, int *n, kc_error *err)
-{
-    *n = 0;
-    if (json_is_object(node)) /* Keras 3: {"args": [...], "kwargs": {...}} */
-        return collect_k3(node, refs, n, ctx, err);
-    if (!json_is_array(node)) return kc__errf(err, KC_EFORMAT, "%s: a node must be a list or an object", ctx->path);
-    for (size_t i = 0; i < json_array_size(node); i++) {
-        const json_t *d = json_array_get(node, i);
-        if (!json_is_array(d) || json_array_size(d) < 3 || !json_is_string(json_array_get(d, 0)) ||
-            !json_is_integer(json_array_get(d, 1)) || !json_is_integer(json_array_get(d, 2)))
-            return kc__errf(err, KC_EFORMAT,
-                            "%s[%zu]: expected [layer name, node index, tensor index, kwargs]", ctx->path, i);
-        if (strcmp(json_string_value(json_array_get(d, 0)), "_CONSTANT_VALUE") == 0)
-            return kc__errf(err, KC_EUNSUPPORTED, "%s[%zu]: constant node inputs are not supported", ctx->path, i);
-        if (*n >= KC__MAX_MODEL_IO) return kc__errf(err, KC_ELIMIT, "%s: too many node inputs", ctx->path);
-        refs[*n].layer = json_string_value(json_array_get(d, 0));
-        refs[*n].node = (int)json_integer_value(json_array_get(d, 1));
-        refs[*n].tensor = (int)json_integer_value(json_array_get(d, 2));
-        (*n)++;
-    }
-    return KC_OK;
-}
-
 static pending *find_pending(pending *p, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -590,7 +537,7 @@ static pending *find_pending(pending *p, size_t n, const char *name)
 }
 
 /* The symbol for a reference, or NULL if not created yet. */
-static kc_symbol *lookup_symbol(pending *p, size_t n, const ref3 *r)
+static kc_symbol *lookup_symbol(pending *p, size_t n, const kc__node_ref *r)
 {
     pending *q = find_pending(p, n, r->layer);
     int node = q ? r->node - q->first : -1;
@@ -679,8 +626,8 @@ static kc_status read_io(const json_t *v, const kc_config_ctx *ctx, pending *p, 
         const json_t *t = items[i];
         if (!json_is_array(t) || json_array_size(t) < 3 || !json_is_string(json_array_get(t, 0)))
             return kc__errf(err, KC_EFORMAT, "%s[%d]: expected [layer name, node index, tensor index]", ctx->path, i);
-        ref3 r = {json_string_value(json_array_get(t, 0)), (int)json_integer_value(json_array_get(t, 1)),
-                  (int)json_integer_value(json_array_get(t, 2))};
+        kc__node_ref r = {json_string_value(json_array_get(t, 0)), (int)json_integer_value(json_array_get(t, 1)),
+                          (int)json_integer_value(json_array_get(t, 2))};
         kc_symbol *s = lookup_symbol(p, np, &r);
         if (!s)
             return kc__errf(err, KC_EFORMAT, "%s[%d]: no tensor %s[%d][%d] in the model", ctx->path, i, r.layer,
@@ -745,18 +692,21 @@ static kc_status functional_from_config(kc_object *self, const json_t *cfg, cons
             while (rc == KC_OK && q->nodes && q->next < json_array_size(q->nodes)) {
                 kc_config_ctx nctx = kc_config_ctx_child(&q->ctx, "inbound_nodes", 0);
                 nctx = kc_config_ctx_child(&nctx, NULL, q->next);
-                ref3 refs[KC__MAX_MODEL_IO];
-                int nr = 0;
-                rc = node_refs(json_array_get(q->nodes, q->next), &nctx, refs, &nr, err);
+                kc__node_args na;
+                rc = kc__node_args_read(json_array_get(q->nodes, q->next), q->layer, &nctx, &na, err);
                 if (rc != KC_OK) break;
                 kc_symbol *ins[KC__MAX_MODEL_IO];
-                bool ready = nr > 0;
-                for (int k = 0; k < nr && ready; k++) ready = (ins[k] = lookup_symbol(p, np, &refs[k])) != NULL;
-                if (!ready) break;
-                rc = grow_made(q, err);
-                if (rc != KC_OK) break;
+                bool ready = na.n > 0 && na.n <= KC__MAX_MODEL_IO;
+                for (int k = 0; k < na.n && ready; k++) ready = (ins[k] = lookup_symbol(p, np, &na.refs[k])) != NULL;
+                if (ready) rc = grow_made(q, err);
+                if (!ready || rc != KC_OK) {
+                    kc__node_args_fini(&na);
+                    break;
+                }
                 int n_out = 0;
-                rc = kc_apply_multi(q->layer, ins, nr, q->made + q->next * KC_MAX_LAYER_OUTPUTS, &n_out, err);
+                kc_call_kwargs kw = {.names = na.names, .n_inputs = na.n, .options = na.options};
+                rc = kc__apply_kw(q->layer, ins, na.n, &kw, q->made + q->next * KC_MAX_LAYER_OUTPUTS, &n_out, err);
+                kc__node_args_fini(&na);
                 if (rc != KC_OK) {
                     kc__error_context(err, "%s", nctx.path);
                     break;

@@ -16,6 +16,11 @@ typedef struct kc__gnode {
     int n_outputs;
     kc_shape out_shapes[KC_MAX_LAYER_OUTPUTS];
     int index_in_layer;  /* the k-th call of its layer (Keras' node index) */
+    /* keyword arguments of the call (node_args.c): the argument each input
+     * is bound to (NULL entries: the first argument), and the non-tensor
+     * ones; both NULL for a plain call */
+    char **arg_names;    /* owned, n_inputs entries, or NULL */
+    json_t *options;     /* owned, or NULL */
 } kc__gnode;
 
 struct kc_symbol {
@@ -26,6 +31,43 @@ struct kc_symbol {
 };
 
 void kc__gnode_unref(kc__gnode *n);
+
+/* ---- the arguments of a node (node_args.c) ---- */
+
+/* kc_apply with keyword arguments (kw may be NULL): positional inputs
+ * after the first of a class with call_arg_names are recorded by name. */
+kc_status kc__apply_kw(kc_object *layer, kc_symbol *const *inputs, int n_inputs, const kc_call_kwargs *kw,
+                       kc_symbol **outs, int *n_out, kc_error *err);
+/* The keyword arguments a node's layer is called with (borrowed from the
+ * node; kw->names NULL for a plain call). */
+void kc__gnode_kwargs(const kc__gnode *node, kc_call_kwargs *kw);
+
+/* A node of a model config, read: the tensors it references, the argument
+ * each is bound to and the call's other arguments. */
+typedef struct kc__node_ref {
+    const char *layer; /* borrowed from the config */
+    int node, tensor;
+} kc__node_ref;
+typedef struct kc__node_args {
+    kc__node_ref refs[64];
+    const char *names[64]; /* NULL: the first argument */
+    int n;
+    json_t *options;       /* owned, or NULL */
+} kc__node_args;
+/* Read one entry of inbound_nodes: Keras 2's list of [layer, node, tensor,
+ * kwargs] (kwargs tensors as [layer, node, tensor]) or Keras 3's {"args",
+ * "kwargs"} with __keras_tensor__ objects. Positional tensor arguments
+ * after the first take the names of layer's call_arg_names (a class without
+ * them gets every tensor in its first argument, Keras 3's Add()(a, b)).
+ * Errors name the JSON path. Free with kc__node_args_fini. */
+kc_status kc__node_args_read(const json_t *node, const kc_object *layer, const kc_config_ctx *ctx,
+                             kc__node_args *out, kc_error *err);
+void kc__node_args_fini(kc__node_args *a);
+/* A node in Keras 2's form: the first argument's inputs as [layer, node,
+ * tensor, kwargs] entries, every other tensor argument and option in the
+ * kwargs of each (engine/node.py serialize). refs[i] is input i's
+ * [layer, node, tensor] (borrowed). Returns: new JSON list, or NULL. */
+json_t *kc__node_args_write(const kc__gnode *node, json_t *const *refs, kc_error *err);
 kc__gnode *kc__gnode_ref(kc__gnode *n);
 
 /* The graph of a Functional model, in execution order. */

@@ -18,6 +18,9 @@ void kc__gnode_unref(kc__gnode *n)
 {
     if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     for (int i = 0; i < n->n_inputs; i++) kc_symbol_unref(n->inputs[i]);
+    for (int i = 0; n->arg_names && i < n->n_inputs; i++) kc__free(n->arg_names[i]);
+    kc__free(n->arg_names);
+    json_decref(n->options);
     kc__free(n->inputs);
     kc_object_unref(n->layer);
     kc__free(n);
@@ -41,8 +44,27 @@ kc_object *kc_symbol_layer(const kc_symbol *s) { return s ? s->node->layer : NUL
 
 /* A node of layer on inputs with the given output shapes; out receives
  * n_out symbols. */
+/* Copy the keyword arguments into the node. */
+static kc_status node_kwargs(kc__gnode *node, const kc_call_kwargs *kw, kc_error *err)
+{
+    bool named = false;
+    for (int i = 0; kw && kw->names && i < node->n_inputs; i++) named |= kw->names[i] != NULL;
+    if (named) {
+        if (!(node->arg_names = kc__calloc((size_t)node->n_inputs, sizeof(char *))))
+            return kc__errf(err, KC_ENOMEM, "out of memory");
+        for (int i = 0; i < node->n_inputs; i++)
+            if (kw->names[i] && !(node->arg_names[i] = kc__strdup(kw->names[i])))
+                return kc__errf(err, KC_ENOMEM, "out of memory");
+    }
+    if (kw && kw->options && json_object_size(kw->options) > 0 &&
+        !(node->options = json_deep_copy(kw->options)))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    return KC_OK;
+}
+
 static kc_status make_node(kc_object *layer, kc_symbol *const *inputs, int n_inputs,
-                           const kc_shape *oshape, int n_out, kc_symbol **out, kc_error *err)
+                           const kc_call_kwargs *kw, const kc_shape *oshape, int n_out,
+                           kc_symbol **out, kc_error *err)
 {
     kc__gnode *node = kc__calloc(1, sizeof(*node));
     if (!node) return kc__errf(err, KC_ENOMEM, "out of memory");
@@ -54,8 +76,12 @@ static kc_status make_node(kc_object *layer, kc_symbol *const *inputs, int n_inp
             return kc__errf(err, KC_ENOMEM, "out of memory");
         }
     }
-    for (int i = 0; i < n_inputs; i++) node->inputs[i] = kc_symbol_ref(inputs[i]);
     node->n_inputs = n_inputs;
+    if (node_kwargs(node, kw, err) != KC_OK) {
+        kc__gnode_unref(node); /* its inputs are still NULL */
+        return kc__error_code(err, KC_ENOMEM);
+    }
+    for (int i = 0; i < n_inputs; i++) node->inputs[i] = kc_symbol_ref(inputs[i]);
     node->layer = kc_object_ref(layer);
     node->n_outputs = n_out;
     for (int i = 0; i < n_out; i++) node->out_shapes[i] = oshape[i];
@@ -82,6 +108,12 @@ static kc_status make_node(kc_object *layer, kc_symbol *const *inputs, int n_inp
 kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs, int n_inputs,
                          kc_symbol **outs, int *n_out, kc_error *err)
 {
+    return kc__apply_kw(layer, inputs, n_inputs, NULL, outs, n_out, err);
+}
+
+kc_status kc__apply_kw(kc_object *layer, kc_symbol *const *inputs, int n_inputs, const kc_call_kwargs *kw,
+                       kc_symbol **outs, int *n_out, kc_error *err)
+{
     *n_out = 0;
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_apply: not a layer");
     if (n_inputs < 1 || n_inputs > KC__MAX_MODEL_IO || !inputs)
@@ -96,10 +128,19 @@ kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs, int n_input
         }
         in[i] = inputs[i]->shape;
     }
+    /* positional inputs bound by name, as the node will record them */
+    const char *names[KC__MAX_MODEL_IO];
+    kc_call_kwargs bound;
+    kc_status rc = kc__bind_positional(layer, n_inputs, kw, names, &bound, err);
+    if (rc != KC_OK) return rc;
     int no = 0;
-    kc_status rc = kc__layer_output_shapes(layer, in, n_inputs, out, &no, err);
+    kc__call_frame f;
+    kc__call_frame_push(&f, layer, &bound);
+    rc = kc__layer_output_shapes(layer, in, n_inputs, out, &no, err);
     if (rc == KC_OK) rc = kc_layer_build(layer, in, n_inputs, err);
-    if (rc == KC_OK) rc = make_node(layer, inputs, n_inputs, out, no, outs, err);
+    kc__call_frame_pop(&f);
+    if (rc == KC_OK) rc = kc__call_frame_check(&f, err);
+    if (rc == KC_OK) rc = make_node(layer, inputs, n_inputs, &bound, out, no, outs, err);
     if (rc == KC_OK) *n_out = no;
     return rc;
 }
@@ -119,7 +160,7 @@ kc_symbol *kc__input_symbol(kc_object *input_layer, kc_error *err)
 {
     kc_shape s = kc__input_layer_shape(input_layer);
     kc_symbol *out = NULL;
-    if (make_node(input_layer, NULL, 0, &s, 1, &out, err) != KC_OK) return NULL;
+    if (make_node(input_layer, NULL, 0, NULL, &s, 1, &out, err) != KC_OK) return NULL;
     kc__as_layer(input_layer)->built = true;
     return out;
 }
