@@ -928,6 +928,87 @@ START_TEST(mha_errors_name_the_argument)
 }
 END_TEST
 
+/* ---- allocation failures ---------------------------------------------------------------------------------------- */
+
+static kc_status run_kw(const char *cls, const char *cfg, kc_tensor *const *in, const char *const *names, int n,
+                        const char *options, kc_tensor *const *masks, kc_tensor **out, kc_error *e)
+{
+    kc_object *l = kc_layer_create(cls, cfg, e);
+    if (!l) return e->code;
+    kc_tensor *o[KC_MAX_LAYER_OUTPUTS];
+    int n_out = 0;
+    kc_status rc = kc_layer_call_kw(l, in, names, n, options, masks, true, o, NULL, &n_out, e);
+    for (int i = 1; i < n_out; i++) kc_tensor_unref(o[i]);
+    *out = rc == KC_OK ? o[0] : NULL;
+    kc_object_unref(l);
+    return rc;
+}
+
+/* Every layer of this suite once under a tape, then a Functional model
+ * with keyword-argument nodes through its config and back. */
+static kc_status oom_scenario(kc_error *e)
+{
+    kc_status rc = KC_OK;
+    kc_tensor *t[8] = {0}, *g[2] = {0}, *sum = NULL;
+    kc_object *model = NULL, *again = NULL;
+    json_t *cfg = NULL;
+    kc_symbol *q = NULL, *v = NULL, *y = NULL;
+    kc_tensor *x = kc_tensor_full(KC_FLOAT32, 3, D(2, 3, 4), 0.5, e);
+    kc_tensor *mask = kc_tensor_ones(KC_FLOAT32, 3, D(2, 3, 3), e), *qm = kc_tensor_ones(KC_FLOAT32, 2, D(2, 3), e);
+    kc_tape *tape = kc_tape_begin(0, e);
+    if (!x || !mask || !qm || !tape || kc_tape_watch(tape, x, e) != KC_OK) goto out;
+    if ((rc = run_kw("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"dropout\": 0.5}", (kc_tensor *[]){x, x, mask},
+                     (const char *[]){NULL, NULL, "attention_mask"}, 3, "{\"use_causal_mask\": true}",
+                     (kc_tensor *[]){qm, qm, NULL}, &t[0], e)))
+        goto out;
+    if ((rc = run_kw("Attention", "{\"use_scale\": true, \"dropout\": 0.5}", (kc_tensor *[]){x, x}, NULL, 2,
+                     "{\"use_causal_mask\": true}", (kc_tensor *[]){qm, qm}, &t[1], e)))
+        goto out;
+    if ((rc = run_kw("AdditiveAttention", "{\"dropout\": 0.5}", (kc_tensor *[]){x, x}, NULL, 2, NULL,
+                     (kc_tensor *[]){qm, qm}, &t[2], e)))
+        goto out;
+    if ((rc = run_kw("EinsumDense", "{\"equation\": \"abc,ce->aeb\", \"output_shape\": [2, 3], \"bias_axes\": \"e\"}", &x,
+                     NULL, 1, NULL, NULL, &t[3], e)))
+        goto out;
+    if ((rc = run_kw("GroupNormalization", "{\"groups\": 2}", &x, NULL, 1, NULL, NULL, &t[4], e))) goto out;
+    if ((rc = run_kw("UnitNormalization", NULL, &x, NULL, 1, NULL, NULL, &t[5], e))) goto out;
+    if ((rc = run_kw("Identity", NULL, &t[5], NULL, 1, NULL, NULL, &t[6], e))) goto out;
+    kc_tape_end(tape);
+    if (!(sum = kc_add(t[0], t[1], e))) goto out;
+    rc = kc_tape_gradient(tape, sum, &x, 1, g, e);
+    if (rc != KC_OK) goto out;
+    /* a model with mha(q, v, use_causal_mask=True), through its config */
+    q = kc_input(2, D(3, 4), "q", e);
+    v = kc_input(2, D(3, 4), "v", e);
+    kc_object *mha = q && v ? kc_layer_create("MultiHeadAttention", "{\"num_heads\": 1, \"key_dim\": 2}", e) : NULL;
+    int n = 0;
+    if (mha) rc = kc_apply_kw(mha, (kc_symbol *[]){q, v}, NULL, 2, "{\"use_causal_mask\": true}", &y, &n, e);
+    kc_object_unref(mha);
+    if (!mha || rc != KC_OK) goto out;
+    if (!(model = kc_functional_new((kc_symbol *[]){q, v}, 2, &y, 1, "m", e))) goto out;
+    if ((rc = kc_object_get_config(model, &cfg, e)) != KC_OK) goto out;
+    if (!(again = kc_object_from_config(kc_object_class(model), cfg, NULL, e))) goto out;
+    rc = kc_model_predict(again, (kc_tensor *[]){x, x}, 2, 32, &g[1], &n, e);
+out:
+    if (rc == KC_OK && e->code != KC_OK) rc = e->code;
+    for (int i = 0; i < 8; i++) kc_tensor_unref(t[i]);
+    kc_tensor_unref(g[0]), kc_tensor_unref(g[1]), kc_tensor_unref(sum);
+    kc_tensor_unref(x), kc_tensor_unref(mask), kc_tensor_unref(qm);
+    kc_symbol_unref(q), kc_symbol_unref(v), kc_symbol_unref(y);
+    json_decref(cfg);
+    kc_object_unref(model), kc_object_unref(again);
+    kc_tape_free(tape);
+    kc_clear_session();
+    return rc;
+}
+
+START_TEST(allocation_failures_are_enomem_without_leaks)
+{
+    int failures = tu_alloc_failure_sweep(oom_scenario, 100000);
+    ck_assert_msg(failures > 100, "only %d allocation points were exercised", failures);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("layers_attention");
@@ -946,6 +1027,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, einsum_dense_refuses_what_it_cannot_do);
     tcase_add_test(tc, mha_attention_axes_and_output_shape);
     tcase_add_test(tc, mha_errors_name_the_argument);
+    tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -398,11 +398,10 @@ static kc_status functional_call(kc_object *self, const kc_call_args *a, kc_tens
             out[i] = kc_tensor_ref(val[src]);
         }
 out:
-    if (val)
-        for (size_t i = 0; i < slots; i++) {
-            kc_tensor_unref(val[i]);
-            kc_tensor_unref(msk[i]);
-        }
+    for (size_t i = 0; i < slots; i++) {
+        if (val) kc_tensor_unref(val[i]);
+        if (msk) kc_tensor_unref(msk[i]);
+    }
     kc__free(val);
     kc__free(msk);
     kc__free(left);
