@@ -451,6 +451,43 @@ START_TEST(bad_keyword_nodes_are_refused)
 }
 END_TEST
 
+/* Other layers' keyword arguments: training is applied and kept; one a
+ * layer cannot take is refused by name. */
+START_TEST(keras2_training_kwarg_and_refused_kwargs)
+{
+    const char *cfg_fmt =
+        "{\"name\": \"m\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"name\": \"x\", \"config\": {\"name\": \"x\", \"batch_input_shape\": [null, 50]}, \"inbound_nodes\": []},"
+        "{\"class_name\": \"Dropout\", \"name\": \"d\", \"config\": {\"name\": \"d\", \"rate\": 0.5}, \"inbound_nodes\": %s}],"
+        " \"input_layers\": [[\"x\", 0, 0]], \"output_layers\": [[\"d\", 0, 0]]}";
+    char cfg[1200];
+    snprintf(cfg, sizeof cfg, cfg_fmt, "[[[\"x\", 0, 0, {\"training\": true}]]]");
+    json_t *c = kc_json_parse(cfg, strlen(cfg), 0, &err);
+    kc_object *m = kc_object_from_config(kc_find_class(KC_KIND_MODEL, "Functional"), c, NULL, &err);
+    CK_NN(m, err);
+    /* Monte Carlo dropout: active in predict */
+    kc_tensor *x = kc_tensor_ones(KC_FLOAT32, 2, D(4, 50), &err), *y;
+    int n;
+    CK_OK(kc_model_predict(m, &x, 1, 32, &y, &n, &err));
+    int zeros = 0;
+    for (int64_t i = 0; i < kc_tensor_size(y); i++) zeros += kc_tensor_f32(y)[i] == 0.0f;
+    ck_assert_msg(zeros > 20 && zeros < 180, "%d of 200 dropped", zeros);
+    json_t *out;
+    CK_OK(kc_object_get_config(m, &out, &err));
+    char *t = kc_json_dump(json_object_get(json_array_get(json_object_get(out, "layers"), 1), "inbound_nodes"), &err);
+    ck_assert_str_eq(t, "[[[\"x\", 0, 0, {\"training\": true}]]]");
+    kc_json_free(t);
+    json_decref(out), json_decref(c);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+    kc_object_unref(m);
+    snprintf(cfg, sizeof cfg, cfg_fmt, "[[[\"x\", 0, 0, {\"mask\": [\"x\", 0, 0]}]]]");
+    c = kc_json_parse(cfg, strlen(cfg), 0, &err);
+    ck_assert_ptr_null(kc_object_from_config(kc_find_class(KC_KIND_MODEL, "Functional"), c, NULL, &err));
+    CK_ERR(err, KC_EINVAL, "layer 'd' (Dropout) takes no tensor argument 'mask'");
+    json_decref(c);
+}
+END_TEST
+
 /* The committed models (tests/data/attention, written by ckeras) predict
  * what numpy-predict computed on them. */
 START_TEST(committed_transformers_match_numpy_predict)
@@ -550,6 +587,7 @@ static Suite *make_suite(bool live)
         tcase_add_test(tc, keras_style_mha_file_loads_and_predicts);
         tcase_add_test(tc, keras3_nodes_read);
         tcase_add_test(tc, bad_keyword_nodes_are_refused);
+        tcase_add_test(tc, keras2_training_kwarg_and_refused_kwargs);
         tcase_add_test(tc, committed_transformers_match_numpy_predict);
     }
     suite_add_tcase(s, tc);

@@ -122,7 +122,8 @@ typedef struct kc_call_kwargs {
     /* n_inputs names, or NULL: the argument each input is bound to. A NULL
      * entry (or a NULL array) means the first argument or, for classes
      * with call_arg_names (whose first argument is one tensor), the next
-     * positional argument after it. */
+     * positional argument after it. Only classes with call_arg_names take
+     * tensors by name. */
     const char *const *names;
     int n_inputs;
     /* The non-tensor arguments ({"use_causal_mask": true}), or NULL.

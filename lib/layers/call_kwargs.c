@@ -43,28 +43,29 @@ const char *const *kc__call_arg_names(const kc_object *layer)
     return kc__layer_methods(layer)->call_arg_names;
 }
 
-/* Anything a class must act on: a named input or an option other than
- * "training", which the caller applies itself. */
-static bool has_arguments(const kc_call_kwargs *kw)
+/* The first argument a class must act on itself (a named input, or an
+ * option other than "training", which the caller applies), or NULL. */
+static const char *first_argument(const kc_call_kwargs *kw)
 {
-    if (!kw) return false;
+    if (!kw) return NULL;
     for (int i = 0; kw->names && i < kw->n_inputs; i++)
-        if (kw->names[i]) return true;
+        if (kw->names[i]) return kw->names[i];
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)kw->options, key, v)
     {
-        if (strcmp(key, "training") != 0) return true;
+        if (strcmp(key, "training") != 0) return key;
     }
-    return false;
+    return NULL;
 }
 
 kc_status kc__call_frame_check(const kc__call_frame *f, kc_error *err)
 {
-    if (f->consulted || !has_arguments(f->kw)) return KC_OK;
+    const char *arg = f->consulted ? NULL : first_argument(f->kw);
+    if (!arg) return KC_OK;
     const kc_object *layer = f->layer;
-    return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes no keyword arguments, but the call gave some",
-                    kc_layer_name(layer), layer->cls->name);
+    return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes no keyword arguments, but the call gave '%s'",
+                    kc_layer_name(layer), layer->cls->name, arg);
 }
 
 bool kc__call_training(const kc_call_kwargs *kw, bool training)
@@ -116,6 +117,9 @@ kc_status kc__bind_positional(const kc_object *layer, int n_inputs, const kc_cal
     int next = 0;
     for (int i = 0; i < n_inputs; i++) {
         names[i] = kw && kw->names && i < kw->n_inputs ? kw->names[i] : NULL;
+        if (names[i] && !positional) /* tensors by name: only for classes that declare them */
+            return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes no tensor argument '%s'", kc_layer_name(layer),
+                            layer->cls->name, names[i]);
         if (names[i] || i == 0 || !positional) continue;
         if (!positional[next])
             return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes at most %d positional tensor arguments, got %d",
@@ -165,10 +169,14 @@ kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_in
 {
     *n_out = 0;
     if (!kw) return kc_layer_call(layer, inputs, n_inputs, masks, training, out, out_masks, n_out, err);
+    const char *names[64];
+    kc_call_kwargs bound;
+    if (n_inputs > 64) return kc__errf(err, KC_EINVAL, "layer '%s': too many inputs", kc_layer_name(layer));
+    kc_status rc = kc__bind_positional(layer, n_inputs, kw, names, &bound, err);
+    if (rc != KC_OK) return rc;
     kc__call_frame f;
-    kc__call_frame_push(&f, layer, kw);
-    kc_status rc = kc_layer_call(layer, inputs, n_inputs, masks, kc__call_training(kw, training), out, out_masks,
-                                 n_out, err);
+    kc__call_frame_push(&f, layer, &bound);
+    rc = kc_layer_call(layer, inputs, n_inputs, masks, kc__call_training(kw, training), out, out_masks, n_out, err);
     kc__call_frame_pop(&f);
     if (rc == KC_OK && (rc = kc__call_frame_check(&f, err)) != KC_OK) {
         for (int i = 0; i < *n_out; i++) {
