@@ -23,6 +23,7 @@
 #include "testutil.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -488,6 +489,52 @@ START_TEST(keras2_training_kwarg_and_refused_kwargs)
 }
 END_TEST
 
+/* Masks reach MultiHeadAttention through a model as Keras propagates them:
+ * Embedding(mask_zero=True) -> mha(x, x) uses the padding as query and
+ * value masks, and the output carries the query's mask on to the next
+ * layer (here a masked GlobalAveragePooling1D). */
+START_TEST(embedding_masks_flow_through_attention)
+{
+    kc_symbol *ids = kc_input(1, D(5), "ids", &err);
+    kc_object *emb = make("Embedding", "{\"input_dim\": 7, \"output_dim\": 4, \"mask_zero\": true}");
+    kc_object *mha = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3}");
+    kc_object *gap = make("GlobalAveragePooling1D", NULL);
+    kc_object_ref(emb), kc_object_ref(mha);
+    kc_symbol *e = call1(emb, ids), *a = call(mha, (kc_symbol *[]){e, e}, 2, NULL, NULL), *g = call1(gap, a);
+    kc_object *m = kc_functional_new(&ids, 1, &g, 1, "masked", &err);
+    CK_NN(m, err);
+    int32_t idv[10] = {3, 1, 0, 0, 0, 2, 5, 6, 4, 0};
+    kc_tensor *x = kc_tensor_from_data(KC_INT32, 2, D(2, 5), idv, &err), *y, *ye, *out[2], *om[2];
+    int n;
+    CK_OK(kc_model_predict(m, &x, 1, 32, &y, &n, &err));
+    /* the same by hand: embed, attention with the masks, masked mean */
+    kc_tensor *em = NULL, *mask = NULL;
+    CK_OK(kc_layer_call(emb, &x, 1, NULL, false, &em, &mask, &n, &err));
+    CK_OK(kc_layer_call(mha, (kc_tensor *[]){em, em}, 2, (kc_tensor *[]){mask, mask}, false, out, om, &n, &err));
+    ck_assert_ptr_eq(om[0], mask);
+    float want[8] = {0};
+    for (int b = 0; b < 2; b++) {
+        int cnt = 0;
+        for (int t = 0; t < 5; t++)
+            if (idv[b * 5 + t]) {
+                cnt++;
+                for (int c = 0; c < 4; c++) want[b * 4 + c] += kc_tensor_f32(out[0])[(b * 5 + t) * 4 + c];
+            }
+        for (int c = 0; c < 4; c++) want[b * 4 + c] /= (float)cnt;
+    }
+    tu_assert_close(y, 2, D(2, 4), want, 1e-5, 1e-6, "masked attention then masked pooling");
+    /* without the masks the result differs: they were used */
+    CK_OK(kc_layer_call(mha, (kc_tensor *[]){em, em}, 2, NULL, false, &ye, NULL, &n, &err));
+    double diff = 0;
+    for (int i = 0; i < 20; i++) diff += fabs(kc_tensor_f32(ye)[i] - kc_tensor_f32(out[0])[i]);
+    ck_assert_msg(diff > 1e-4, "the padding mask changed nothing");
+    kc_tensor_unref(x), kc_tensor_unref(y), kc_tensor_unref(ye), kc_tensor_unref(em), kc_tensor_unref(mask);
+    kc_tensor_unref(out[0]), kc_tensor_unref(om[0]);
+    kc_symbol_unref(ids), kc_symbol_unref(e), kc_symbol_unref(a), kc_symbol_unref(g);
+    kc_object_unref(emb), kc_object_unref(mha), kc_object_unref(m);
+}
+END_TEST
+
 /* The committed models (tests/data/attention, written by ckeras) predict
  * what numpy-predict computed on them. */
 START_TEST(committed_transformers_match_numpy_predict)
@@ -588,6 +635,7 @@ static Suite *make_suite(bool live)
         tcase_add_test(tc, keras3_nodes_read);
         tcase_add_test(tc, bad_keyword_nodes_are_refused);
         tcase_add_test(tc, keras2_training_kwarg_and_refused_kwargs);
+        tcase_add_test(tc, embedding_masks_flow_through_attention);
         tcase_add_test(tc, committed_transformers_match_numpy_predict);
     }
     suite_add_tcase(s, tc);
