@@ -13,8 +13,10 @@ trap 'rm -rf "$tmp"' EXIT
 cat "$inc"/ckeras.h "$inc"/ckeras/*.h | perl -0777 -pe 's{/\*.*?\*/}{}gs' | grep -v '^ *#' |
     tr '\n' ' ' | sed 's/;/;\n/g' | grep 'KC_API' |
     perl -ne 'print "$1\n" if /KC_API.*?\b(kc_\w+)\s*\(/' | sort -u > "$tmp/declared"
-# every defined dynamic symbol, functions (T) and data (D, B, R, ...) alike
-nm -D --defined-only "$lib" | awk 'NF == 3 { print $3, $2 }' | sort -u > "$tmp/exported_typed"
+# every defined dynamic symbol, functions (T) and data (D, B, R, ...) alike;
+# AddressSanitizer adds an __odr_asan.NAME indicator next to each exported
+# variable NAME, which is reported itself
+nm -D --defined-only "$lib" | awk 'NF == 3 && $3 !~ /^__odr_asan[.]/ { print $3, $2 }' | sort -u > "$tmp/exported_typed"
 cut -d' ' -f1 "$tmp/exported_typed" | sort -u > "$tmp/exported"
 leaked=$(comm -13 "$tmp/declared" "$tmp/exported")
 missing=$(comm -23 "$tmp/declared" "$tmp/exported")
