@@ -977,6 +977,11 @@ START_TEST(graph_draws_the_architecture)
     snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
     EXPECT(args, 0, "  \"a<b>&\\\"c\" [label=" TABLE TITLE(1) "<b>a&lt;b&gt;&amp;&quot;c</b> (Dense)</font></td></tr></table>>];\n");
 
+    /* a subclassed model (no layer list) is one node, as in Keras */
+    set_model_config(su_path("nested.h5"), "{\"class_name\": \"MyModel\", \"config\": {\"name\": \"custom\", \"units\": 3}}");
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"custom\" [label=" TABLE TITLE(1) "<b>custom</b> (MyModel)</font></td></tr></table>>];\n}\n");
+
     EXPECT(cmd_on("graph", "weightsonly_dense_k2.0.0.h5", NULL), 2, "holds only weights (model.save_weights)");
 #undef GRAPH_HEAD
 #undef TABLE

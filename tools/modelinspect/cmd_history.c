@@ -36,9 +36,9 @@ static void value_text(double v, char *buf, size_t size)
     else inspect_format(buf, size, "-");
 }
 
-static int print_summary(const char *path, const history *h)
+static int print_summary(FILE *f, const char *path, const history *h)
 {
-    printf("history: %s, %d epoch%s\n\n", path, h->n_rows, h->n_rows == 1 ? "" : "s");
+    fprintf(f, "history: %s, %d epoch%s\n\n", path, h->n_rows, h->n_rows == 1 ? "" : "s");
     inspect_table t;
     table_init(&t, 6, (const char *const[]){"value", "first", "last", "min", "max", "epochs"});
     for (int c = 1; c < 6; c++) t.right[c] = true;
@@ -67,7 +67,7 @@ static int print_summary(const char *path, const history *h)
         inspect_format(cells[4], sizeof cells[4], "%d", n);
         table_row(&t, (const char *const[]){s->name, cells[0], cells[1], cells[2], cells[3], cells[4]});
     }
-    table_print(&t, stdout);
+    table_print(&t, f);
     bool oom = t.oom;
     table_free(&t);
     return oom ? inspect_fail(EXIT_INVALID, "out of memory") : EXIT_OK;
@@ -87,9 +87,10 @@ static int print_json(const char *path, const history *h)
     return inspect_emit_json(json_pack("{s:s, s:o, s:o}", "file", path, "epochs", epochs, "series", series));
 }
 
-static int draw(const history *h, picture_format format, double dpi, const char *out)
+/* The summary or a picture, into OUT (whole or not at all) or to standard output. */
+static int emit(const char *path, const history *h, picture_format format, double dpi, const char *out)
 {
-    if (!history_plot_available())
+    if (format != PICTURE_TEXT && !history_plot_available())
         return inspect_fail(EXIT_INVALID,
                             "this modelinspect was built without Cairo (libcairo2-dev), so it cannot draw "
                             "--format %s; the text summary and --json work",
@@ -97,7 +98,7 @@ static int draw(const history *h, picture_format format, double dpi, const char 
     picture_out o;
     int rc = picture_out_open(&o, &cmd_history, out, format);
     if (rc >= 0) return rc;
-    rc = history_plot(h, format, dpi, o.f);
+    rc = format == PICTURE_TEXT ? print_summary(o.f, path, h) : history_plot(h, format, dpi, o.f);
     if (rc != EXIT_OK) {
         picture_out_abort(&o);
         return rc;
@@ -125,13 +126,10 @@ static int run_history(int argc, char **argv)
     if (dpi < 10 || dpi > 1200) return inspect_usage(&cmd_history, "--dpi must be between 10 and 1200");
     if (as_json && (format != PICTURE_TEXT || out))
         return inspect_usage(&cmd_history, "--json prints to standard output; not with --format or -o");
-    if (format == PICTURE_TEXT && out) return inspect_usage(&cmd_history, "-o needs a picture format (svg, png or pdf)");
     history h;
     rc = history_read(file, sep[0], &h);
     if (rc != EXIT_OK) return rc;
-    if (as_json) rc = print_json(file, &h);
-    else if (format == PICTURE_TEXT) rc = print_summary(file, &h);
-    else rc = draw(&h, format, dpi, out);
+    rc = as_json ? print_json(file, &h) : emit(file, &h, format, dpi, out);
     history_free(&h);
     return rc;
 }

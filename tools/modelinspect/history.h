@@ -8,6 +8,7 @@
 /* Bounds on what a file may ask for (it is untrusted input). */
 #define HISTORY_MAX_COLUMNS 256
 #define HISTORY_MAX_ROWS 1000000
+#define HISTORY_MAX_VALUES (16L * 1024 * 1024) /* rows x columns: 128 MB of doubles */
 
 /* One logged quantity: "loss", "val_accuracy", ... */
 typedef struct history_series {

@@ -130,8 +130,8 @@ int history_read(const char *path, char sep, history *h)
             char what[128];
             snprintf(what, sizeof what, "a row of %d fields under a header of %d", fl.n, width);
             rc = fail_at(path, lineno, what);
-        } else if (h->n_rows == HISTORY_MAX_ROWS) {
-            rc = fail_at(path, lineno, "too many rows (at most 1000000 epochs)");
+        } else if (h->n_rows == HISTORY_MAX_ROWS || (long)(h->n_rows + 1) * h->n_series > HISTORY_MAX_VALUES) {
+            rc = fail_at(path, lineno, "too many values (at most 1000000 epochs and 16777216 values)");
         } else if (!grow_rows(h, &cap)) {
             rc = inspect_fail(EXIT_INVALID, "out of memory");
         } else {

@@ -36,7 +36,7 @@
 #define MARGIN_BOTTOM 44.0
 #define INSET 8.0           /* data never touches the frame */
 #define MARKERS_UP_TO 15    /* epochs: few enough to mark each point */
-#define MAX_PNG_PIXELS (64L * 1024 * 1024)
+#define MAX_PNG_PIXELS (25L * 1000 * 1000) /* 100 MB of RGB24 */
 
 /* matplotlib's "tab10" colours, one per panel */
 static const double palette[][3] = {
@@ -118,6 +118,15 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double align
     cairo_show_text(cr, s);
 }
 
+/* Centred on x with its baseline at y: titles line up whatever their letters. */
+static void text_on_baseline(cairo_t *cr, const char *s, double x, double y)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    cairo_move_to(cr, x - e.x_bearing - e.width / 2, y);
+    cairo_show_text(cr, s);
+}
+
 static void set_font(cairo_t *cr, double size, bool bold)
 {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
@@ -155,7 +164,7 @@ static void draw_axes(cairo_t *cr, const frame *fr, const char *title)
     cairo_stroke(cr);
     text_at(cr, "epoch", fr->x + fr->w / 2, fr->y + fr->h + 24, 0.5, 0.0);
     set_font(cr, 13, true);
-    text_at(cr, title, fr->x + fr->w / 2, fr->y - 8, 0.5, 1.0);
+    text_on_baseline(cr, title, fr->x + fr->w / 2, fr->y - 10);
 }
 
 static void set_style(cairo_t *cr, const double *rgb, bool dashed)
@@ -292,9 +301,8 @@ static cairo_status_t write_to_file(void *closure, const unsigned char *data, un
     return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-static void draw_figure(cairo_t *cr, const history *h, const history_panel *panels, int n, int cols, double w, double hgt)
+static void draw_figure(cairo_t *cr, const history *h, const history_panel *panels, int n, int cols)
 {
-    (void)w, (void)hgt;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr); /* every pixel, also the last partly covered row of a PNG */
     for (int i = 0; i < n; i++)
@@ -330,7 +338,7 @@ int history_plot(const history *h, picture_format format, double dpi, FILE *out)
     }
     cairo_t *cr = cairo_create(surface);
     if (format == PICTURE_PNG) cairo_scale(cr, scale, scale);
-    draw_figure(cr, h, panels, n, cols, w, hgt);
+    draw_figure(cr, h, panels, n, cols);
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     if (st == CAIRO_STATUS_SUCCESS && format == PICTURE_PNG) st = cairo_surface_write_to_png_stream(surface, write_to_file, out);
