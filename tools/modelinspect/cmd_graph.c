@@ -20,8 +20,7 @@ static int run_graph(int argc, char **argv);
 
 const inspect_command cmd_graph = {
     .name = "graph",
-    .synopsis = "graph FILE [--format dot|svg|png|pdf] [-o OUT] [--show-shapes] [--show-dtype] "
-                "[--show-layer-names] [--show-layer-activations] [--expand-nested] [--rankdir TB|LR|BT|RL] "
+    .synopsis = "graph FILE [--format dot|svg|png|pdf] [-o OUT] [--show-...] [--expand-nested] [--rankdir D] "
                 "[--dpi N] [--custom-lib LIB.so]... [--json]",
     .help = "Draw the architecture in model_config as Keras' plot_model does: Graphviz DOT\n"
             "text by default, or a picture rendered with Graphviz' library:\n"
@@ -38,7 +37,8 @@ const inspect_command cmd_graph = {
             "  --show-layer-activations  the activation of layers that have one\n"
             "  --expand-nested      nested models as clusters of their layers\n"
             "  --rankdir D          TB (top to bottom, default) or LR, BT, RL\n"
-            "  --dpi N              resolution of PNG pictures (default 200, as Keras)\n"
+            "  --dpi N              dots per inch (default 200, as Keras): the size of\n"
+            "                       a PNG; SVG and PDF are scaled alike\n"
             "  --custom-lib LIB.so  register custom classes first (see verify --help)\n"
             "  --json               {\"nodes\": [{\"id\", \"name\", \"class_name\", \"cluster\",\n"
             "                       \"input_shape\", \"output_shape\"}], \"edges\": [{\"from\", \"to\"}]}\n"
