@@ -92,15 +92,6 @@ typedef struct kc_layer_methods {
     kc_status (*convert_weights)(kc_object *self, kc_tensor *const *in, int n_in,
                                  const char *keras_version, const char *backend, kc_tensor **out,
                                  int *n_out, kc_error *err);
-    /* ABI 2 (read only from classes with abi >= 2) */
-    /* Optional: the names of the call's tensor arguments after the first,
-     * in Keras' positional order, NULL-terminated: {"value", "key", NULL}
-     * for MultiHeadAttention.call(query, value, key=None, ...). A class
-     * with them takes one tensor as its first argument; more positional
-     * inputs bind to these names, and Functional configs save them by name
-     * as Keras does. NULL: every input belongs to the first argument (one
-     * tensor, or a list of tensors as for Add). See kc_call_kwargs. */
-    const char *const *call_arg_names;
 } kc_layer_methods;
 
 /* Signature of the C functions a Lambda layer calls (register them with
@@ -120,10 +111,10 @@ typedef kc_tensor *(*kc_lambda_fn)(kc_tensor *const *inputs, int n_inputs, void 
  * compute_output_shape, build, call and compute_mask. */
 typedef struct kc_call_kwargs {
     /* n_inputs names, or NULL: the argument each input is bound to. A NULL
-     * entry (or a NULL array) means the first argument or, for classes
-     * with call_arg_names (whose first argument is one tensor), the next
-     * positional argument after it. Only classes with call_arg_names take
-     * tensors by name. */
+     * entry (or a NULL array) is positional: the first argument's tensors,
+     * or, for a class whose first argument is one tensor, the arguments
+     * after it in call()'s order (MultiHeadAttention(q, v) is query and
+     * value). The class binds positional inputs itself. */
     const char *const *names;
     int n_inputs;
     /* The non-tensor arguments ({"use_causal_mask": true}), or NULL.

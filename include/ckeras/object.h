@@ -64,9 +64,8 @@ typedef struct kc_object {
     long refcount;       /* private: kc_object_ref / kc_object_unref */
 } kc_object;
 
-/* Bumped whenever slots are appended to kc_class or to a kind's method
- * table (2: kc_layer_methods.call_arg_names). */
-#define KC_CLASS_ABI 2
+/* Bumped whenever slots are appended to kc_class. */
+#define KC_CLASS_ABI 1
 
 /* A class: static, constant data describing a kind of object. Only the
  * kc_object_* functions call the slots (they check the ABI and NULLs). */

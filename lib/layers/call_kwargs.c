@@ -2,28 +2,34 @@
  * use_causal_mask=True).
  *
  * Keras passes them to call(), compute_output_shape() and build() as Python
- * arguments. ckeras keeps the layer method signatures of wave 1 (inputs and
- * shapes only) and makes the keyword arguments of the call in progress
- * available to the layer through kc_layer_call_kwargs(), the way Keras'
- * own call context (base_layer_utils.call_context) carries the training
- * flag: the caller pushes a frame naming the layer and its arguments for
- * the duration of the call, and only that layer sees it, so sub-layers
- * called plainly from inside see none.
+ * arguments. ckeras keeps the layer method signatures (inputs and shapes
+ * only) and makes the keyword arguments of the call in progress available
+ * to the layer through kc_layer_call_kwargs(), the way Keras' own call
+ * context (base_layer_utils.call_context) carries the training flag: the
+ * caller pushes a frame naming the layer and its arguments for the
+ * duration of the call, and only that layer sees it, so sub-layers called
+ * plainly from inside see none.
  *
- * The frame also records whether the layer looked at its arguments: a
- * class that never does (Dense) cannot have honoured them, so a call that
- * gave it some fails instead of silently dropping them. */
+ * The frame carries two answers back to the caller. Whether the layer
+ * looked at its arguments: a class that never does (Dense) cannot have
+ * honoured them, so a call that gave it some fails instead of silently
+ * dropping them. And, for a class that binds positional inputs to the
+ * names of its call() signature (kc__call_bind), what each input was: a
+ * Functional node records mha(q, v) as query plus value=v, which is how
+ * Keras 2 writes it. The class knows its signature; no table has to. */
 #include "layer_util.h"
 
 #include <string.h>
 
 static _Thread_local kc__call_frame *top;
 
-void kc__call_frame_push(kc__call_frame *f, const kc_object *layer, const kc_call_kwargs *kw)
+void kc__call_frame_push(kc__call_frame *f, const kc_object *layer, const kc_call_kwargs *kw, const char **bound)
 {
     f->layer = layer;
     f->kw = kw;
     f->consulted = false;
+    f->bound = bound;
+    f->has_bound = false;
     f->prev = top;
     top = f;
 }
@@ -35,12 +41,6 @@ const kc_call_kwargs *kc_layer_call_kwargs(const kc_object *layer)
     if (!top || top->layer != layer) return NULL;
     top->consulted = true;
     return top->kw;
-}
-
-const char *const *kc__call_arg_names(const kc_object *layer)
-{
-    if (layer->cls->abi < 2) return NULL;
-    return kc__layer_methods(layer)->call_arg_names;
 }
 
 /* The first argument a class must act on itself (a named input, or an
@@ -59,6 +59,12 @@ static const char *first_argument(const kc_call_kwargs *kw)
     return NULL;
 }
 
+void kc__call_frame_explain(const kc__call_frame *f, kc_error *err)
+{
+    const char *arg = f->consulted ? NULL : first_argument(f->kw);
+    if (arg) kc__error_context(err, "the call gave the keyword argument '%s'", arg);
+}
+
 kc_status kc__call_frame_check(const kc__call_frame *f, kc_error *err)
 {
     const char *arg = f->consulted ? NULL : first_argument(f->kw);
@@ -74,14 +80,15 @@ bool kc__call_training(const kc_call_kwargs *kw, bool training)
     return json_is_boolean(t) ? json_is_true(t) : training;
 }
 
-kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const *accepted, int *slot,
-                        kc_error *err)
+kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const *positional,
+                        const char *const *accepted, int *slot, kc_error *err)
 {
     const kc_call_kwargs *kw = kc_layer_call_kwargs(layer);
-    const char *const *positional = kc__call_arg_names(layer);
     int n_acc = 0, n_pos = 0;
     while (accepted && accepted[n_acc]) n_acc++;
     while (positional && positional[n_pos]) n_pos++;
+    if (n_inputs > 64 || n_acc > 63)
+        return kc__errf(err, KC_EINVAL, "layer '%s': too many inputs", kc_layer_name(layer));
     bool taken[64] = {false};
     int next_pos = 0;
     for (int i = 0; i < n_inputs; i++) {
@@ -98,7 +105,7 @@ kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const 
         }
         int k = 0;
         while (k < n_acc && strcmp(accepted[k], name) != 0) k++;
-        if (k == n_acc || k >= 63)
+        if (k == n_acc)
             return kc__errf(err, KC_EINVAL, "layer '%s' (%s) has no tensor argument '%s'", kc_layer_name(layer),
                             layer->cls->name, name);
         if (taken[k])
@@ -107,28 +114,11 @@ kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const 
         taken[k] = true;
         slot[i] = k + 1;
     }
-    return KC_OK;
-}
-
-kc_status kc__bind_positional(const kc_object *layer, int n_inputs, const kc_call_kwargs *kw, const char **names,
-                              kc_call_kwargs *out, kc_error *err)
-{
-    const char *const *positional = kc__call_arg_names(layer);
-    int next = 0;
-    for (int i = 0; i < n_inputs; i++) {
-        names[i] = kw && kw->names && i < kw->n_inputs ? kw->names[i] : NULL;
-        if (names[i] && !positional) /* tensors by name: only for classes that declare them */
-            return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes no tensor argument '%s'", kc_layer_name(layer),
-                            layer->cls->name, names[i]);
-        if (names[i] || i == 0 || !positional) continue;
-        if (!positional[next])
-            return kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes at most %d positional tensor arguments, got %d",
-                            kc_layer_name(layer), layer->cls->name, next + 1, n_inputs);
-        names[i] = positional[next++];
+    /* tell the caller (a node being recorded) what each input was */
+    if (top && top->layer == layer && top->bound && (!top->kw || top->kw->n_inputs == n_inputs)) {
+        for (int i = 0; i < n_inputs; i++) top->bound[i] = slot[i] ? accepted[slot[i] - 1] : NULL;
+        top->has_bound = true;
     }
-    out->names = names;
-    out->n_inputs = n_inputs;
-    out->options = kw ? kw->options : NULL;
     return KC_OK;
 }
 
@@ -169,15 +159,12 @@ kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_in
 {
     *n_out = 0;
     if (!kw) return kc_layer_call(layer, inputs, n_inputs, masks, training, out, out_masks, n_out, err);
-    const char *names[64];
-    kc_call_kwargs bound;
-    if (n_inputs > 64) return kc__errf(err, KC_EINVAL, "layer '%s': too many inputs", kc_layer_name(layer));
-    kc_status rc = kc__bind_positional(layer, n_inputs, kw, names, &bound, err);
-    if (rc != KC_OK) return rc;
     kc__call_frame f;
-    kc__call_frame_push(&f, layer, &bound);
-    rc = kc_layer_call(layer, inputs, n_inputs, masks, kc__call_training(kw, training), out, out_masks, n_out, err);
+    kc__call_frame_push(&f, layer, kw, NULL);
+    kc_status rc = kc_layer_call(layer, inputs, n_inputs, masks, kc__call_training(kw, training), out, out_masks,
+                                 n_out, err);
     kc__call_frame_pop(&f);
+    if (rc != KC_OK) kc__call_frame_explain(&f, err);
     if (rc == KC_OK && (rc = kc__call_frame_check(&f, err)) != KC_OK) {
         for (int i = 0; i < *n_out; i++) {
             kc_tensor_unref(out[i]);

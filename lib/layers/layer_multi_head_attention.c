@@ -82,7 +82,7 @@ static kc_status bind(const kc_object *self, int n_in, bound *b, kc_error *err)
     if (n_in > 64) return kc__errf(err, KC_EINVAL, "too many inputs");
     for (int k = 0; k < A_COUNT; k++) b->at[k] = -1;
     b->causal = b->scores = false;
-    kc_status rc = kc__call_bind(self, n_in, tensor_args, slot, err);
+    kc_status rc = kc__call_bind(self, n_in, positional_args, tensor_args, slot, err);
     for (int i = 0; rc == KC_OK && i < n_in; i++) {
         if (b->at[slot[i]] >= 0)
             return kc__errf(err, KC_EINVAL, "MultiHeadAttention takes one query tensor, got several");
@@ -607,7 +607,6 @@ static const kc_layer_methods mha_methods = {
     .call = mha_call,
     .compute_output_shape = mha_output_shape,
     .compute_mask = mha_compute_mask,
-    .call_arg_names = positional_args,
 };
 
 KC__LAYER_CLASS(kc__multi_head_attention_class, "MultiHeadAttention", mha, mha_init, mha_fini, mha_get_config,

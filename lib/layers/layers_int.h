@@ -100,34 +100,37 @@ extern _Thread_local int kc__call_depth;
 typedef struct kc__call_frame {
     const kc_object *layer;
     const kc_call_kwargs *kw;
-    bool consulted; /* the layer asked for its arguments */
+    bool consulted;       /* the layer asked for its arguments */
+    const char **bound;   /* NULL, or storage for kw->n_inputs names: */
+    bool has_bound;       /* the class's binding of every input (kc__call_bind) */
     struct kc__call_frame *prev;
 } kc__call_frame;
-void kc__call_frame_push(kc__call_frame *f, const kc_object *layer, const kc_call_kwargs *kw);
+/* bound: NULL, or storage for n_inputs names that kc__call_bind fills with
+ * the argument each input went to (how a node records a positional call). */
+void kc__call_frame_push(kc__call_frame *f, const kc_object *layer, const kc_call_kwargs *kw, const char **bound);
 void kc__call_frame_pop(kc__call_frame *f);
 /* After a call: KC_EINVAL when arguments were given to a layer that never
  * looked at them. */
 kc_status kc__call_frame_check(const kc__call_frame *f, kc_error *err);
+/* When a call failed: say which keyword arguments it had, if the layer
+ * never looked at them (the failure is likely theirs). */
+void kc__call_frame_explain(const kc__call_frame *f, kc_error *err);
 /* kc_layer_call with keyword arguments (kw may be NULL). */
 kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_inputs,
                             const kc_call_kwargs *kw, kc_tensor *const *masks, bool training,
                             kc_tensor **out, kc_tensor **out_masks, int *n_out, kc_error *err);
-/* The class's call_arg_names (NULL for ABI 1 classes). */
-const char *const *kc__call_arg_names(const kc_object *layer);
-/* kw with the positional inputs after the first of a class with
- * call_arg_names bound to those names (names: storage for n_inputs
- * entries). KC_EINVAL when more inputs are positional than it has names. */
-kc_status kc__bind_positional(const kc_object *layer, int n_inputs, const kc_call_kwargs *kw, const char **names,
-                              kc_call_kwargs *out, kc_error *err);
 /* options.training when it is a boolean, else training. */
 bool kc__call_training(const kc_call_kwargs *kw, bool training);
-/* For classes: bind the inputs of the current call to slots: slot[i] = 0
- * for the first argument, k for accepted[k - 1] (a NULL-terminated list of
- * the tensor arguments the class takes, its call_arg_names first).
- * Positional inputs follow call_arg_names. Errors name the layer and the
- * argument (unknown, given twice, too many positional). */
-kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const *accepted, int *slot,
-                        kc_error *err);
+/* For classes whose first argument is one tensor: bind the inputs of the
+ * current call to slots: slot[i] = 0 for the first argument, k for
+ * accepted[k - 1] (a NULL-terminated list of the tensor arguments the class
+ * takes by name). Inputs without a name after the first take the names of
+ * positional (NULL-terminated, call()'s order after the first argument) in
+ * turn. The binding is reported to the frame, so that a node records every
+ * argument by name. Errors name the layer and the argument (unknown, given
+ * twice, too many positional). */
+kc_status kc__call_bind(const kc_object *layer, int n_inputs, const char *const *positional,
+                        const char *const *accepted, int *slot, kc_error *err);
 /* For classes: KC_EINVAL unless every option of the current call is in
  * known (NULL-terminated) or is "training". */
 kc_status kc__call_options(const kc_object *layer, const char *const *known, kc_error *err);

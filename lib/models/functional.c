@@ -435,7 +435,7 @@ static kc_status functional_output_shape(const kc_object *self, const kc_shape *
         kc_call_kwargs kw;
         kc__call_frame f;
         kc__gnode_kwargs(node, &kw);
-        kc__call_frame_push(&f, node->layer, &kw);
+        kc__call_frame_push(&f, node->layer, &kw, NULL);
         rc = kc__layer_output_shapes(node->layer, ins, k, o, &n, err);
         kc__call_frame_pop(&f);
     }
@@ -692,7 +692,7 @@ static kc_status functional_from_config(kc_object *self, const json_t *cfg, cons
                 kc_config_ctx nctx = kc_config_ctx_child(&q->ctx, "inbound_nodes", 0);
                 nctx = kc_config_ctx_child(&nctx, NULL, q->next);
                 kc__node_args na;
-                rc = kc__node_args_read(json_array_get(q->nodes, q->next), q->layer, &nctx, &na, err);
+                rc = kc__node_args_read(json_array_get(q->nodes, q->next), &nctx, &na, err);
                 if (rc != KC_OK) break;
                 kc_symbol *ins[KC__MAX_MODEL_IO];
                 bool ready = na.n > 0 && na.n <= KC__MAX_MODEL_IO;

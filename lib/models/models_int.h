@@ -34,8 +34,9 @@ void kc__gnode_unref(kc__gnode *n);
 
 /* ---- the arguments of a node (node_args.c) ---- */
 
-/* kc_apply with keyword arguments (kw may be NULL): positional inputs
- * after the first of a class with call_arg_names are recorded by name. */
+/* kc_apply with keyword arguments (kw may be NULL); the node records the
+ * binding a class reports (kc__call_bind), so positional inputs after the
+ * first are saved by name. */
 kc_status kc__apply_kw(kc_object *layer, kc_symbol *const *inputs, int n_inputs, const kc_call_kwargs *kw,
                        kc_symbol **outs, int *n_out, kc_error *err);
 /* The keyword arguments a node's layer is called with (borrowed from the
@@ -56,12 +57,12 @@ typedef struct kc__node_args {
 } kc__node_args;
 /* Read one entry of inbound_nodes: Keras 2's list of [layer, node, tensor,
  * kwargs] (kwargs tensors as [layer, node, tensor]) or Keras 3's {"args",
- * "kwargs"} with __keras_tensor__ objects. Positional tensor arguments
- * after the first take the names of layer's call_arg_names (a class without
- * them gets every tensor in its first argument, Keras 3's Add()(a, b)).
- * Errors name the JSON path. Free with kc__node_args_fini. */
-kc_status kc__node_args_read(const json_t *node, const kc_object *layer, const kc_config_ctx *ctx,
-                             kc__node_args *out, kc_error *err);
+ * "kwargs"} with __keras_tensor__ objects. Positional tensors (the first
+ * argument's, then any later positional argument's) stay unnamed, in order:
+ * the layer binds them as for an eager call (Keras 3's mha(q, v) and
+ * Add()(a, b) alike). Errors name the JSON path. Free with
+ * kc__node_args_fini. */
+kc_status kc__node_args_read(const json_t *node, const kc_config_ctx *ctx, kc__node_args *out, kc_error *err);
 void kc__node_args_fini(kc__node_args *a);
 /* A node in Keras 2's form: the first argument's inputs as [layer, node,
  * tensor, kwargs] entries, every other tensor argument and option in the

@@ -133,33 +133,20 @@ static kc_status read_k3_first(const json_t *v, kc__node_args *a, const kc_confi
     if (!h || json_is_null(h))
         return kc__errf(err, h ? KC_EFORMAT : KC_EUNSUPPORTED,
                         h ? "%s: a __keras_tensor__ without a valid keras_history"
-                          : "%s: a call argument that is not a tensor (a constant?) is not supported",
+                          : "%s: a positional call argument that is not a tensor is not supported",
                         ctx->path);
     return add_ref(a, h, NULL, ctx, err);
 }
 
-static kc_status read_k3(const json_t *node, const kc_object *layer, kc__node_args *a, const kc_config_ctx *ctx,
-                         kc_error *err)
+static kc_status read_k3(const json_t *node, kc__node_args *a, const kc_config_ctx *ctx, kc_error *err)
 {
     const json_t *args = json_object_get(node, "args"), *kwargs = json_object_get(node, "kwargs");
     if ((args && !json_is_array(args)) || (kwargs && !json_is_object(kwargs)))
         return kc__errf(err, KC_EFORMAT, "%s: expected {\"args\": [...], \"kwargs\": {...}}", ctx->path);
-    const char *const *positional = kc__call_arg_names(layer);
-    int n_pos = 0;
-    while (positional && positional[n_pos]) n_pos++;
-    for (size_t i = 0; i < json_array_size(args); i++) {
-        const json_t *v = json_array_get(args, i);
-        kc_status rc;
-        if (i == 0 || !positional) { /* Add()(a, b): every tensor in the first argument */
-            rc = read_k3_first(v, a, ctx, err);
-        } else if ((int)i > n_pos) {
-            rc = kc__errf(err, KC_EFORMAT, "%s: layer '%s' (%s) takes at most %d positional arguments, the node gives %zu",
-                          ctx->path, kc_layer_name(layer), layer->cls->name, n_pos + 1, json_array_size(args));
-        } else {
-            const json_t *h = k3_history(v);
-            rc = h && !json_is_null(h) ? add_ref(a, h, positional[i - 1], ctx, err)
-                                       : set_option(a, positional[i - 1], v, err);
-        }
+    size_t n_args = json_array_size(args);
+    while (n_args > 1 && json_is_null(json_array_get(args, n_args - 1))) n_args--; /* trailing None: defaults */
+    for (size_t i = 0; i < n_args; i++) {
+        kc_status rc = read_k3_first(json_array_get(args, i), a, ctx, err);
         if (rc != KC_OK) return rc;
     }
     const char *key;
@@ -178,12 +165,11 @@ static kc_status read_k3(const json_t *node, const kc_object *layer, kc__node_ar
     return KC_OK;
 }
 
-kc_status kc__node_args_read(const json_t *node, const kc_object *layer, const kc_config_ctx *ctx,
-                             kc__node_args *out, kc_error *err)
+kc_status kc__node_args_read(const json_t *node, const kc_config_ctx *ctx, kc__node_args *out, kc_error *err)
 {
     memset(out, 0, sizeof(*out));
     kc_status rc;
-    if (json_is_object(node)) rc = read_k3(node, layer, out, ctx, err);
+    if (json_is_object(node)) rc = read_k3(node, out, ctx, err);
     else if (json_is_array(node)) rc = read_k2(node, out, ctx, err);
     else rc = kc__errf(err, KC_EFORMAT, "%s: a node must be a list or an object", ctx->path);
     if (rc != KC_OK) kc__node_args_fini(out);

@@ -128,19 +128,22 @@ kc_status kc__apply_kw(kc_object *layer, kc_symbol *const *inputs, int n_inputs,
         }
         in[i] = inputs[i]->shape;
     }
-    /* positional inputs bound by name, as the node will record them */
-    const char *names[KC__MAX_MODEL_IO];
-    kc_call_kwargs bound;
-    kc_status rc = kc__bind_positional(layer, n_inputs, kw, names, &bound, err);
-    if (rc != KC_OK) return rc;
+    /* the class binds positional inputs to its call() arguments as it
+     * checks the shapes; the node records that binding (mha(q, v) is
+     * query and value=v) */
+    const char *bound[KC__MAX_MODEL_IO] = {NULL};
+    kc_call_kwargs given = {.n_inputs = n_inputs};
+    if (kw) given.names = kw->names, given.options = kw->options;
     int no = 0;
     kc__call_frame f;
-    kc__call_frame_push(&f, layer, &bound);
-    rc = kc__layer_output_shapes(layer, in, n_inputs, out, &no, err);
+    kc__call_frame_push(&f, layer, &given, bound);
+    kc_status rc = kc__layer_output_shapes(layer, in, n_inputs, out, &no, err);
     if (rc == KC_OK) rc = kc_layer_build(layer, in, n_inputs, err);
     kc__call_frame_pop(&f);
-    if (rc == KC_OK) rc = kc__call_frame_check(&f, err);
-    if (rc == KC_OK) rc = make_node(layer, inputs, n_inputs, &bound, out, no, outs, err);
+    if (rc != KC_OK) kc__call_frame_explain(&f, err);
+    else rc = kc__call_frame_check(&f, err);
+    kc_call_kwargs rec = {.names = f.has_bound ? bound : given.names, .n_inputs = n_inputs, .options = given.options};
+    if (rc == KC_OK) rc = make_node(layer, inputs, n_inputs, &rec, out, no, outs, err);
     if (rc == KC_OK) *n_out = no;
     return rc;
 }
