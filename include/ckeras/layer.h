@@ -139,8 +139,8 @@ KC_API KC_NODISCARD kc_status kc_layer_call(kc_object *layer, kc_tensor *const *
                                             kc_tensor **out, kc_tensor **out_masks, int *n_out,
                                             kc_error *err);
 /* kc_layer_call with keyword arguments: names (NULL, or n_inputs entries,
- * NULL entries for the first argument) binds each input to an argument of
- * the call, options is a JSON object of the other arguments or NULL:
+ * NULL entries positional) binds each input to an argument of the call,
+ * options is a JSON object of the other arguments or NULL:
  *   kc_layer_call_kw(mha, (kc_tensor *[]){q, v, m}, (const char *[]){NULL, "value",
  *                    "attention_mask"}, 3, "{\"use_causal_mask\": true}", ...)
  * Classes that take no such arguments refuse them (KC_EINVAL naming them). */
@@ -151,8 +151,9 @@ KC_API KC_NODISCARD kc_status kc_layer_call_kw(kc_object *layer, kc_tensor *cons
                                                kc_tensor **out_masks, int *n_out, kc_error *err);
 /* For layer classes: the keyword arguments of the call being made on this
  * layer (valid inside its compute_output_shape, build, call and
- * compute_mask), or NULL for a call with positional inputs only.
- * Borrowed. */
+ * compute_mask), or NULL for a call with positional inputs only. A class
+ * that asks takes responsibility for them: arguments given to a layer that
+ * never asks make the call fail. Borrowed. */
 KC_API const kc_call_kwargs *kc_layer_call_kwargs(const kc_object *layer);
 /* One input, one output. Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_tensor *kc_layer_call1(kc_object *layer, kc_tensor *x, bool training,
