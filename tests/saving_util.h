@@ -27,8 +27,22 @@ void su_model_inputs(kc_object *model, int64_t batch, int int_range, uint64_t se
 int su_predict(kc_object *model, kc_tensor *const *ins, kc_tensor **outs);
 
 /* Save, load (with custom objects) and check config, weights and
- * predictions on `ins` bit for bit. Returns the loaded model. */
+ * predictions on `ins` bit for bit (to a .keras file: the config less the
+ * batch_input_shape of layers other than InputLayers, which Keras 3's
+ * form does not have). Returns the loaded model. */
 kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
                          kc_tensor *const *ins);
+
+/* A JSON file (fails the test when unreadable). New reference. */
+json_t *su_load_json(const char *path);
+/* Predict io_path's inputs (kept in ins[0..*n_in), new references) and
+ * compare with its outputs (rtol 1e-4, atol 1e-5). */
+void su_check_golden(kc_object *m, const char *io_path, kc_tensor **ins, int *n_in);
+
+/* Split a Markdown table row "| `file` | a | b |" into its cells (in
+ * place); 0 for lines that are not rows of a file table. */
+int su_table_row(char *line, char **cols, int max);
+/* README.md (at $CKERAS_SOURCE_ROOT) contains sentence. */
+void su_assert_readme_says(const char *sentence);
 
 #endif

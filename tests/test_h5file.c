@@ -163,8 +163,8 @@ END_TEST
 START_TEST(weights_only_file_has_its_tree_at_the_root)
 {
     kc_object *m = net(0);
-    CK_OK(kc_model_save_weights(m, su_path("net.weights.h5"), NULL, &err));
-    kc_h5file *f = open_ok(su_path("net.weights.h5"));
+    CK_OK(kc_model_save_weights(m, su_path("net_weights.h5"), NULL, &err));
+    kc_h5file *f = open_ok(su_path("net_weights.h5"));
     ck_assert_int_eq(kc_h5file_contents(f), KC_H5FILE_WEIGHTS);
     ck_assert_str_eq(kc_h5file_weights_group(f), "/");
     ck_assert_str_eq(kc_h5file_keras_version(f), "2.15.0");

@@ -811,13 +811,13 @@ START_TEST(diff_names_what_changed)
                   "%s", out_text);
 
     /* weights only one file has; a weights-only file against a model */
-    CK_OK(kc_model_save_weights(a, su_path("a.weights.h5"), NULL, &err));
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    CK_OK(kc_model_save_weights(a, su_path("a_weights.h5"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "note: contents: \"model\" -> \"weights\"\n");
     ck_assert_msg(strstr(out_text, "config: model_config: {\"class_name\": \"Sequential\""), "%s", out_text);
     ck_assert_msg(strstr(out_text, " -> (absent)\n"), "%s", out_text);
     ck_assert_msg(!strstr(out_text, "weight: hidden"), "%s", out_text); /* same weights */
-    hid_t f = H5Fopen(su_path("a.weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t f = H5Fopen(su_path("a_weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_ge(H5Ldelete(f, "/out/out/bias:0", H5P_DEFAULT), 0);
     H5Adelete_by_name(f, "/out", "weight_names", H5P_DEFAULT);
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -831,7 +831,7 @@ START_TEST(diff_names_what_changed)
     hid_t d = H5Dcreate2(f, "/out/out/extra:0", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, (const float[]){1, 2});
     H5Dclose(d), H5Sclose(s), H5Fclose(f);
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "weight: out/out/bias:0: only in A\nweight: out/out/extra:0: only in B\n");
 
     /* a real Keras file against its resave: the config is rewritten, the weights are the same */

@@ -346,17 +346,12 @@ static int read_status_table(fixture_row *rows, int max)
     char line[2048];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "| `", 3) != 0) continue;
+        char *cols[6] = {0};
+        int nc = su_table_row(line, cols, 6);
+        if (nc == 0) continue;
         ck_assert_int_lt(n, max);
         fixture_row *r = &rows[n++];
         memset(r, 0, sizeof *r);
-        char *cols[6] = {0};
-        int nc = 0;
-        for (char *p = line + 1; nc < 6 && p && *p; nc++) {
-            cols[nc] = p;
-            p = strchr(p, '|');
-            if (p) *p++ = '\0';
-        }
         ck_assert_int_ge(nc, 5);
         ck_assert_int_eq(sscanf(cols[0], " `%127[^`]`", r->file), 1);
         const char *st = cols[2] + strspn(cols[2], " ");
@@ -378,33 +373,6 @@ static int read_status_table(fixture_row *rows, int max)
     return n;
 }
 
-static json_t *load_json(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
-    ck_assert_msg(j != NULL, "%s: %s", path, je.text);
-    return j;
-}
-
-static void check_golden(kc_object *m, const char *io_path, kc_tensor **ins, int *n_in)
-{
-    json_t *io = load_json(io_path);
-    json_t *jin = json_object_get(io, "inputs"), *jout = json_object_get(io, "outputs");
-    *n_in = (int)json_array_size(jin);
-    ck_assert_int_eq(*n_in, kc_model_num_inputs(m));
-    for (int i = 0; i < *n_in; i++) CK_OK(kc_tensor_from_json(json_array_get(jin, (size_t)i), &ins[i], &err));
-    kc_tensor *outs[KC_MAX_LAYER_OUTPUTS];
-    int n_out = su_predict(m, ins, outs);
-    ck_assert_int_eq(n_out, (int)json_array_size(jout));
-    for (int i = 0; i < n_out; i++) {
-        kc_tensor *want;
-        CK_OK(kc_tensor_from_json(json_array_get(jout, (size_t)i), &want, &err));
-        tu_assert_tensors_close(outs[i], want, 1e-4, 1e-5, io_path);
-        kc_tensor_unref(want);
-    }
-    free_tensors(outs, n_out);
-    json_decref(io);
-}
 
 static kc_tensor *hinge_mse(kc_tensor *y_true, kc_tensor *y_pred, void *params, kc_error *e)
 {
@@ -430,19 +398,11 @@ static kc_custom_objects *fixture_custom_objects(void)
  * the 17 TensorFlow.js goldens" must match the table. */
 static void check_readme_counts(int n_files, int loads, int goldens, int matched)
 {
-    const char *root = getenv("CKERAS_SOURCE_ROOT");
-    if (!root) return;
-    char path[4096], text[1 << 16], want[200];
-    snprintf(path, sizeof path, "%s/README.md", root);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    char want[200];
     snprintf(want, sizeof want, "loads %d of the %d real Keras files", loads, n_files);
-    ck_assert_msg(strstr(text, want), "README.md should say \"%s\"", want);
+    su_assert_readme_says(want);
     snprintf(want, sizeof want, "reproduces %d of the %d TensorFlow.js goldens", matched, goldens);
-    ck_assert_msg(strstr(text, want), "README.md should say \"%s\"", want);
+    su_assert_readme_says(want);
 }
 
 START_TEST(real_keras_fixtures_match_status_table)
@@ -484,7 +444,7 @@ START_TEST(real_keras_fixtures_match_status_table)
         kc_tensor *ins[KC_MAX_LAYER_OUTPUTS];
         int n_in = 0;
         if (r->golden) {
-            check_golden(m, io_path, ins, &n_in);
+            su_check_golden(m, io_path, ins, &n_in);
             matched++;
         } else {
             n_in = kc_model_num_inputs(m);
@@ -530,7 +490,7 @@ START_TEST(keras_ref_fixtures_reproduce_tensorflow_js)
     snprintf(io_path, sizeof io_path, "%s", tu_data(io_rel));
     kc_tensor *ins[KC_MAX_LAYER_OUTPUTS];
     int n_in = 0;
-    check_golden(m, io_path, ins, &n_in);
+    su_check_golden(m, io_path, ins, &n_in);
     kc_object *back = su_round_trip(m, "ref_resave.h5", NULL, ins);
     free_tensors(ins, n_in);
     kc_object_unref(back);
