@@ -220,3 +220,34 @@ void su_assert_readme_says(const char *sentence)
     text[len] = '\0';
     ck_assert_msg(strstr(text, sentence), "README.md should say \"%s\"", sentence);
 }
+
+kc_object *su_model_from_json(const char *json)
+{
+    kc_error err = {0};
+    json_t *j = kc_json_parse(json, strlen(json), 0, &err);
+    CK_NN(j, err);
+    kc_object *m = NULL;
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "model", NULL);
+    kc_status rc = kc_deserialize(KC_KIND_MODEL, j, &ctx, &m, &err);
+    json_decref(j);
+    ck_assert_msg(rc == KC_OK, "%s (%s)", err.message, err.context);
+    return m;
+}
+
+kc_object *su_layer(const char *cls, const char *cfg)
+{
+    kc_error err = {0};
+    kc_object *l = kc_layer_create(cls, cfg, &err);
+    CK_NN(l, err);
+    return l;
+}
+
+kc_symbol *su_apply(kc_object *l, kc_symbol *const *in, int n)
+{
+    kc_error err = {0};
+    kc_symbol *s = kc_apply(l, in, n, &err);
+    CK_NN(s, err);
+    kc_object_unref(l);
+    return s;
+}

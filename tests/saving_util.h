@@ -45,4 +45,11 @@ int su_table_row(char *line, char **cols, int max);
 /* README.md (at $CKERAS_SOURCE_ROOT) contains sentence. */
 void su_assert_readme_says(const char *sentence);
 
+/* A model from its config JSON (fails the test on error). New reference. */
+kc_object *su_model_from_json(const char *json);
+/* kc_layer_create, failing the test on error. New reference. */
+kc_object *su_layer(const char *cls, const char *cfg);
+/* kc_apply, failing the test on error; drops the caller's reference to l. */
+kc_symbol *su_apply(kc_object *l, kc_symbol *const *in, int n);
+
 #endif

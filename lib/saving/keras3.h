@@ -12,6 +12,7 @@
 typedef struct kc__k3_object {
     char *path;         /* relative to the root, no leading '/'; "" is the model itself */
     char *name;         /* the object's name, written as the vars group's "name" attribute */
+    char *layer;        /* the model.layers entry it belongs to ("" for the model itself) */
     kc_variable **vars; /* borrowed from the model, in vars/<i> order */
     int n_vars;
 } kc__k3_object;
@@ -30,6 +31,10 @@ void kc__keras3_layout_free(kc__k3_layout *l);
 /* Does h hold a Keras 3 weights tree at its root ("layers", "vars",
  * Keras 2.13's "_layer_checkpoint_dependencies")? */
 bool kc__keras3_is_weights_tree(kc__h5 *h);
+/* The vars group of the object at path ("layers/dense") in h, or NULL
+ * (absent; or out of memory: *oom). W4: Keras 2.13's container name and
+ * Windows' joins are found too. Returns: kc__malloc'd. */
+char *kc__keras3_find_vars(kc__h5 *h, const char *path, bool *oom);
 /* Fill model's weights from it: every object's shapes checked first, then
  * read (all or nothing). */
 kc_status kc__keras3_read_weights(kc__h5 *h, kc_object *model, const kc_weights_options *o, kc_error *err);
@@ -83,8 +88,31 @@ json_t *kc__keras3_model_json(kc_object *model, bool with_compile, kc_error *err
  * missing optimizer: optimizer_name, the name Keras gave the optimizer's
  * vars group, when it names a known class; else Keras' rmsprop). */
 json_t *kc__keras3_compile_spec(const json_t *compile_config, const char *optimizer_name, kc_error *err);
+/* The same in the form of an .h5 file's training_config (optimizer under
+ * "optimizer_config", as {"class_name", "config"}), for inspection. */
+json_t *kc__keras3_training_config(const json_t *compile_config, const char *optimizer_name, kc_error *err);
 
 /* ---- the .keras archive (keras_archive.c) ---- */
+
+/* What an archive holds, read and checked (A1-A5). */
+typedef struct kc__archive {
+    struct kc__zip *z;
+    int64_t file_bytes;
+    json_t *config;      /* config.json (NULL when not asked for) */
+    char *keras_version; /* metadata.json's, or NULL */
+    kc__h5 *weights;     /* model.weights.h5, opened in memory */
+} kc__archive;
+
+/* Open path's archive: its config (when want_config), its version, and
+ * its weights file, no larger than max_weights bytes. The caller may take
+ * config, keras_version and weights (set them to NULL) before closing. */
+kc_status kc__archive_open(const char *path, bool want_config, int64_t max_weights, kc__archive *a, kc_error *err);
+void kc__archive_close(kc__archive *a);
+/* The most bytes a weights file may take for a weight budget: the weights,
+ * up to three optimizer slots per weight, and HDF5's own structures. */
+int64_t kc__archive_weights_limit(int64_t weight_budget);
+/* The name Keras gave the optimizer's vars group ("adam"), or NULL. */
+char *kc__archive_optimizer_name(kc__h5 *h);
 
 kc_object *kc__keras_archive_load(const char *path, const kc_load_options *o, kc_error *err);
 kc_status kc__keras_archive_load_weights(kc_object *model, const char *path, const kc_weights_options *o,

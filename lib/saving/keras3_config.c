@@ -51,6 +51,34 @@ json_t *kc__keras3_compile_spec(const json_t *compile_config, const char *optimi
     return spec;
 }
 
+json_t *kc__keras3_training_config(const json_t *compile_config, const char *optimizer_name, kc_error *err)
+{
+    json_t *spec = kc__keras3_compile_spec(compile_config, optimizer_name, err);
+    if (!spec) return NULL;
+    json_t *opt = json_incref(json_object_get(spec, "optimizer"));
+    if (!opt) opt = json_null();
+    if (json_is_string(opt)) {
+        json_t *obj = json_pack("{s:O, s:{}}", "class_name", opt, "config");
+        json_decref(opt);
+        opt = obj;
+    }
+    json_t *tc = json_object();
+    static const char *const keys[] = {"loss", "metrics", "weighted_metrics", "loss_weights"};
+    bool ok = tc && opt && !json_object_set_new(tc, "optimizer_config", opt);
+    if (!ok) json_decref(opt);
+    for (size_t i = 0; ok && i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = json_object_get(spec, keys[i]);
+        ok = !json_object_set_new(tc, keys[i], v ? json_incref(v) : json_null());
+    }
+    json_decref(spec);
+    if (!ok) {
+        json_decref(tc);
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return tc;
+}
+
 /* ---- writing: objects --------------------------------------------------------------------- */
 
 /* C1: the module Keras 3 records for a built-in class of each kind (the

@@ -25,6 +25,7 @@ struct kc_keras3_tree {
     kc__k3_layout *out;
     const char *path;        /* this object's path */
     const char *name;        /* its name (the vars group's attribute) */
+    const char *top;         /* the model.layers entry it belongs to */
     kc_variable **w;         /* the weights it places, creation order */
     const bool *w_trainable; /* trainable by nature (created trainable) */
     bool *placed;            /* one flag per weight, shared with enclosing trees */
@@ -45,7 +46,8 @@ static char *join_path(const char *a, const char *b)
 }
 
 /* Append an object with no variables yet; *index receives its position. */
-static kc_status add_object(kc__k3_layout *l, const char *path, const char *name, size_t *index, kc_error *err)
+static kc_status add_object(kc__k3_layout *l, const char *path, const char *name, const char *top, size_t *index,
+                            kc_error *err)
 {
     if (!kc__grow((void **)&l->objects, &l->cap, l->n + 1, sizeof(kc__k3_object)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
@@ -53,9 +55,11 @@ static kc_status add_object(kc__k3_layout *l, const char *path, const char *name
     memset(o, 0, sizeof(*o));
     o->path = kc__strdup(path);
     o->name = kc__strdup(name ? name : "");
-    if (!o->path || !o->name) {
+    o->layer = kc__strdup(top ? top : "");
+    if (!o->path || !o->name || !o->layer) {
         kc__free(o->path);
         kc__free(o->name);
+        kc__free(o->layer);
         return kc__errf(err, KC_ENOMEM, "out of memory");
     }
     *index = l->n++;
@@ -67,6 +71,7 @@ void kc__keras3_layout_free(kc__k3_layout *l)
     for (size_t i = 0; i < l->n; i++) {
         kc__free(l->objects[i].path);
         kc__free(l->objects[i].name);
+        kc__free(l->objects[i].layer);
         kc__free(l->objects[i].vars);
     }
     kc__free(l->objects);
@@ -103,7 +108,7 @@ kc_status kc_keras3_tree_add_vars(kc_keras3_tree *tree, const char *sub, int fir
     if (sub && sub[0]) {
         char *path = join_path(tree->path, sub);
         const char *slash = strrchr(sub, '/');
-        rc = path ? add_object(tree->out, path, slash ? slash + 1 : sub, &index, err)
+        rc = path ? add_object(tree->out, path, slash ? slash + 1 : sub, tree->top, &index, err)
                   : kc__errf(err, KC_ENOMEM, "out of memory");
         kc__free(path);
         if (rc != KC_OK) return rc;
@@ -133,9 +138,10 @@ kc_status kc_keras3_tree_add_layer(kc_keras3_tree *tree, const char *sub, kc_obj
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_keras3_tree_add_layer: not a layer");
     char *path = join_path(tree->path, sub);
     if (!path) return kc__errf(err, KC_ENOMEM, "out of memory");
-    kc_keras3_tree child = {.out = tree->out, .path = path, .name = kc_layer_name(layer), .w = tree->w + first,
-                            .w_trainable = tree->w_trainable + first, .placed = tree->placed + first, .n = n};
-    rc = add_object(tree->out, path, child.name, &child.own, err);
+    kc_keras3_tree child = {.out = tree->out, .path = path, .name = kc_layer_name(layer), .top = tree->top,
+                            .w = tree->w + first, .w_trainable = tree->w_trainable + first,
+                            .placed = tree->placed + first, .n = n};
+    rc = add_object(tree->out, path, child.name, child.top, &child.own, err);
     if (rc == KC_OK) rc = lay_out_layer(&child, layer, err);
     kc__free(path);
     return rc;
@@ -217,11 +223,12 @@ static bool visited(walk_ctx *c, const kc_object *o)
     return false;
 }
 
-static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, kc_error *err);
+static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, const char *top, kc_error *err);
 
 /* The container "layers" of a model at path: model.layers (a Sequential's
- * InputLayer is not one of them in Keras 3 either). */
-static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *path, kc_error *err)
+ * InputLayer is not one of them in Keras 3 either). top: the model.layers
+ * entry of the whole model it is in (NULL: this is the whole model). */
+static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *path, const char *top, kc_error *err)
 {
     int n = kc_model_num_layers(model);
     char **groups = kc__calloc((size_t)n + 1, sizeof(char *));
@@ -245,7 +252,8 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
         else snprintf(group, sizeof group, "%s", groups[i]);
         char *inner = join_path(path, "layers");
         char *child_path = inner ? join_path(inner, group) : NULL;
-        rc = child_path ? lay_out_object(c, child, child_path, err) : kc__errf(err, KC_ENOMEM, "out of memory");
+        rc = child_path ? lay_out_object(c, child, child_path, top ? top : kc_layer_name(child), err)
+                        : kc__errf(err, KC_ENOMEM, "out of memory");
         kc__free(inner);
         kc__free(child_path);
     }
@@ -256,7 +264,7 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
 }
 
 /* A layer or model at path: its own object, then (models) its container. */
-static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, kc_error *err)
+static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, const char *top, kc_error *err)
 {
     if (!kc__grow((void **)&c->visited, &c->cap_visited, c->n_visited + 1, sizeof(*c->visited)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
@@ -264,9 +272,9 @@ static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, k
     kc__layer_state *s = kc__as_layer(obj)->state;
     bool *placed = kc__calloc((size_t)s->n_w + 1, sizeof(bool));
     if (!placed) return kc__errf(err, KC_ENOMEM, "out of memory");
-    kc_keras3_tree t = {.out = c->out, .path = path, .name = kc_layer_name(obj), .w = s->w,
+    kc_keras3_tree t = {.out = c->out, .path = path, .name = kc_layer_name(obj), .top = top ? top : "", .w = s->w,
                         .w_trainable = s->w_trainable, .placed = placed, .n = s->n_w};
-    kc_status rc = add_object(c->out, path, t.name, &t.own, err);
+    kc_status rc = add_object(c->out, path, t.name, t.top, &t.own, err);
     if (rc == KC_OK) {
         if (kc_is_model(obj))
             rc = kc_keras3_tree_add_vars(&t, NULL, 0, t.n, err); /* a model's own weights (subclassed ones) */
@@ -274,7 +282,7 @@ static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, k
             rc = lay_out_layer(&t, obj, err);
     }
     kc__free(placed);
-    if (rc == KC_OK && kc_is_model(obj)) rc = lay_out_container(c, obj, path, err);
+    if (rc == KC_OK && kc_is_model(obj)) rc = lay_out_container(c, obj, path, top, err);
     return rc;
 }
 
@@ -283,7 +291,7 @@ kc_status kc__keras3_layout(kc_object *model, kc__k3_layout *out, kc_error *err)
     memset(out, 0, sizeof(*out));
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "only models have a Keras 3 weights layout");
     walk_ctx c = {.out = out};
-    kc_status rc = lay_out_object(&c, model, "", err);
+    kc_status rc = lay_out_object(&c, model, "", NULL, err);
     kc__free(c.visited);
     if (rc != KC_OK) kc__keras3_layout_free(out);
     return rc;

@@ -44,9 +44,7 @@ static char *vars_group(const char *path)
     return s;
 }
 
-/* The vars group of the object at path in this file, or NULL (absent, or
- * out of memory: *oom). W4: Keras 2.13's container name, Windows' joins. */
-static char *find_vars(kc__h5 *h, const char *path, bool *oom)
+char *kc__keras3_find_vars(kc__h5 *h, const char *path, bool *oom)
 {
     char *g = vars_group(path);
     *oom = !g;
@@ -160,7 +158,7 @@ kc_status kc__keras3_read_weights(kc__h5 *h, kc_object *model, const kc_weights_
     if (!groups || !skip) rc = kc__errf(err, KC_ENOMEM, "out of memory");
     for (size_t i = 0; rc == KC_OK && i < l.n; i++) {
         bool oom;
-        groups[i] = find_vars(h, l.objects[i].path, &oom);
+        groups[i] = kc__keras3_find_vars(h, l.objects[i].path, &oom);
         if (oom) rc = kc__errf(err, KC_ENOMEM, "out of memory");
         else if (!groups[i] && l.objects[i].n_vars == 0) skip[i] = true; /* nothing to read, nothing stored */
         else rc = check_object(h, &l.objects[i], groups[i], o, &skip[i], err);

@@ -35,16 +35,9 @@
 #define MAX_METADATA ((int64_t)1 << 20)
 #define DEFAULT_VERSION "3.10.0"
 
-/* What an archive holds, read and checked. */
-typedef struct archive {
-    kc__zip *z;
-    int64_t file_bytes;
-    json_t *config;      /* config.json (NULL when not asked for) */
-    char *keras_version; /* metadata.json's, or NULL */
-    kc__h5 *weights;     /* model.weights.h5, opened in memory */
-} archive;
+typedef kc__archive archive;
 
-static void archive_close(archive *a)
+void kc__archive_close(kc__archive *a)
 {
     kc__zip_close(a->z);
     json_decref(a->config);
@@ -69,9 +62,7 @@ static kc_status read_json(archive *a, const char *name, int64_t max, json_t **o
     return KC_OK;
 }
 
-/* Open path's archive: its config (when want_config), its version, and
- * its weights file, no larger than max_weights bytes. */
-static kc_status archive_open(const char *path, bool want_config, int64_t max_weights, archive *a, kc_error *err)
+kc_status kc__archive_open(const char *path, bool want_config, int64_t max_weights, kc__archive *a, kc_error *err)
 {
     memset(a, 0, sizeof(*a));
     int fd;
@@ -111,15 +102,12 @@ static kc_status archive_open(const char *path, bool want_config, int64_t max_we
     return a->weights ? KC_OK : kc__error_code(err, KC_EFORMAT);
 }
 
-/* A weights file may hold the weights and up to three optimizer slots per
- * weight, plus HDF5's own structures. */
-static int64_t weights_file_limit(int64_t weight_budget)
+int64_t kc__archive_weights_limit(int64_t weight_budget)
 {
-    return weight_budget > INT64_MAX / 8 ? INT64_MAX / 2 : 4 * weight_budget + ((int64_t)16 << 20);
+    return weight_budget > INT64_MAX / 8 ? INT64_MAX / 2 : 4 * weight_budget + ((int64_t)4 << 20);
 }
 
-/* The name Keras gave the optimizer's vars group ("adam"), or NULL. */
-static char *optimizer_name(kc__h5 *h)
+char *kc__archive_optimizer_name(kc__h5 *h)
 {
     char *name = NULL;
     bool present;
@@ -134,7 +122,7 @@ static kc_status compile_from_archive(kc_object *model, archive *a, const kc_loa
 {
     const json_t *cc = json_object_get(a->config, "compile_config");
     if (!json_is_object(cc)) return KC_OK; /* not compiled when saved */
-    char *opt_name = optimizer_name(a->weights);
+    char *opt_name = kc__archive_optimizer_name(a->weights);
     json_t *spec = kc__keras3_compile_spec(cc, opt_name, err);
     kc__free(opt_name);
     kc_status rc = spec ? kc_model_compile_json(model, spec, o ? o->custom_objects : NULL, err)
@@ -162,7 +150,7 @@ kc_object *kc__keras_archive_load(const char *path, const kc_load_options *o, kc
     if (rc != KC_OK) return NULL;
     close(fd);
     int64_t budget = kc__load_budget(o, size);
-    rc = archive_open(path, true, weights_file_limit(budget), &a, err);
+    rc = kc__archive_open(path, true, kc__archive_weights_limit(budget), &a, err);
     kc_object *model = NULL;
     if (rc == KC_OK) rc = kc__model_from_json(a.config, "config.json", o, budget, true, &model, err);
     if (rc == KC_OK) {
@@ -175,7 +163,7 @@ kc_object *kc__keras_archive_load(const char *path, const kc_load_options *o, kc
             used += (int64_t)kc_tensor_nbytes(kc_variable_value(kc_layer_weight(model, i)));
         rc = compile_from_archive(model, &a, o, budget - used, err);
     }
-    archive_close(&a);
+    kc__archive_close(&a);
     if (rc != KC_OK) {
         kc_object_unref(model);
         return NULL;
@@ -190,14 +178,14 @@ kc_status kc__keras_archive_load_weights(kc_object *model, const char *path, con
     for (int i = 0; i < kc_layer_num_weights(model); i++)
         bytes += (int64_t)kc_tensor_nbytes(kc_variable_value(kc_layer_weight(model, i)));
     archive a;
-    kc_status rc = archive_open(path, false, weights_file_limit(bytes), &a, err);
+    kc_status rc = kc__archive_open(path, false, kc__archive_weights_limit(bytes), &a, err);
     if (rc == KC_OK) rc = kc__keras3_read_weights(a.weights, model, o, err);
     if (rc == KC_OK && kc_model_optimizer(model) && kc__h5_is_group(a.weights, "/optimizer/vars")) {
         kc_error werr = {0};
         if (kc__keras3_restore_optimizer(a.weights, model, a.keras_version, -1, &werr) != KC_OK)
             kc__warn_optimizer_not_restored(o ? o->warn : NULL, o ? o->warn_user : NULL, &werr);
     }
-    archive_close(&a);
+    kc__archive_close(&a);
     return rc;
 }
 

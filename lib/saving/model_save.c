@@ -115,7 +115,7 @@ kc_status kc__write_weights_tree(kc__h5 *h, const char *g, kc_object *model, con
 static kc_status write_optimizer(kc__h5 *h, kc_object *opt, kc_error *err)
 {
     int n = kc_optimizer_num_weights(opt);
-    if (n <= 1) return KC_OK; /* never stepped: Keras writes no optimizer_weights */
+    if (n == 0) return KC_OK; /* not built (never stepped): Keras writes no optimizer_weights */
     kc_status rc = kc__h5_create_group(h, "/optimizer_weights", err);
     char **names = kc__calloc((size_t)n, sizeof(char *));
     if (!names) return kc__errf(err, KC_ENOMEM, "out of memory");

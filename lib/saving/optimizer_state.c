@@ -227,6 +227,16 @@ static kc_status read_all(const plan *p, const kc__opt_source *src, kc_tensor **
     return rc;
 }
 
+/* Keras 3 keeps the learning rate as a float32 variable, and the stored
+ * value wins over the config's (ReduceLROnPlateau changed it); when it is
+ * the config's, rounded, the config's exact value stays. */
+static kc_status set_stored_lr(kc_object *opt, double stored, kc_error *err)
+{
+    const kc_optimizer *o = (const kc_optimizer *)opt;
+    if ((float)o->learning_rate == (float)stored) return KC_OK;
+    return kc_optimizer_set_learning_rate(opt, stored, err);
+}
+
 /* O6: an optimizer that never stepped stores only its iteration count (0)
  * and, in Keras 3, its learning rate: the state of a fresh optimizer, so
  * only the learning rate is taken. */
@@ -252,7 +262,7 @@ static kc_status restore_unbuilt(kc_object *opt, const kc__opt_source *src, bool
             return kc__errf(err, KC_ESHAPE, "optimizer weight '%s' must be the learning rate (a float scalar)",
                             src->paths[1]);
         if (rc == KC_OK) rc = kc__h5_read_f32(src->h, src->paths[1], &lr, 1, err);
-        if (rc == KC_OK) rc = kc_optimizer_set_learning_rate(opt, lr, err);
+        if (rc == KC_OK) rc = set_stored_lr(opt, lr, err);
     }
     *done = rc == KC_OK;
     return rc;
@@ -295,7 +305,7 @@ kc_status kc__optimizer_restore(kc_object *model, const kc__opt_source *src, int
         }
     if (rc == KC_OK) rc = kc_optimizer_set_weights(opt, vals, num, err);
     if (rc == KC_OK && p.replay_states) rc = replay_states(opt, kc_optimizer_iterations(opt), p.n_states, err);
-    if (rc == KC_OK && lr >= 0) rc = kc_optimizer_set_learning_rate(opt, lr, err);
+    if (rc == KC_OK && lr >= 0) rc = set_stored_lr(opt, lr, err);
     for (int i = 0; vals && i < num; i++) kc_tensor_unref(vals[i]);
     kc__free(vals);
     kc__free(p.items);

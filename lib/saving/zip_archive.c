@@ -138,8 +138,13 @@ kc__zip *kc__zip_open_fd(int fd, const char *label, kc_error *err)
     if (!z->za) {
         close(fd); /* zip_fdopen closes it only on success */
         char why[128];
-        if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS || code == ZIP_ER_EOF)
-            kc__errf(err, KC_EFORMAT, "'%s' is a damaged zip archive (truncated or inconsistent central directory): %s",
+        if (code == ZIP_ER_INCONS)
+            kc__errf(err, KC_EFORMAT, "'%s' is an inconsistent zip archive: its entries' sizes, names or offsets "
+                     "disagree with the central directory (%s)", z->label, code_text(code, why, sizeof why));
+        else if (code == ZIP_ER_EXISTS) /* libzip's word for a name listed twice */
+            kc__errf(err, KC_EFORMAT, "'%s' is an inconsistent zip archive: it has two entries with one name", z->label);
+        else if (code == ZIP_ER_NOZIP || code == ZIP_ER_EOF)
+            kc__errf(err, KC_EFORMAT, "'%s' is a damaged zip archive: its central directory is truncated or missing (%s)",
                      z->label, code_text(code, why, sizeof why));
         else if (code == ZIP_ER_MEMORY)
             kc__errf(err, KC_ENOMEM, "out of memory opening '%s'", z->label);
