@@ -140,8 +140,7 @@ int su_predict(kc_object *model, kc_tensor *const *ins, kc_tensor **outs)
     return n;
 }
 
-kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
-                         kc_tensor *const *ins)
+kc_object *su_save_load(kc_object *model, const char *file, const kc_custom_objects *co)
 {
     kc_error err = {0};
     const char *path = su_path(file);
@@ -153,6 +152,13 @@ kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_obj
     size_t len = strlen(path);
     assert_same_config(model, back, len > 6 && strcmp(path + len - 6, ".keras") == 0);
     su_assert_same_weights(model, back);
+    return back;
+}
+
+kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
+                         kc_tensor *const *ins)
+{
+    kc_object *back = su_save_load(model, file, co);
     kc_tensor *a[KC_MAX_LAYER_OUTPUTS], *b[KC_MAX_LAYER_OUTPUTS];
     int na = su_predict(model, ins, a), nb = su_predict(back, ins, b);
     ck_assert_int_eq(na, nb);
@@ -250,4 +256,25 @@ kc_symbol *su_apply(kc_object *l, kc_symbol *const *in, int n)
     CK_NN(s, err);
     kc_object_unref(l);
     return s;
+}
+
+void su_write_io(const char *path, kc_object *m, kc_tensor *const *ins, int n_in, kc_tensor *const *outs,
+                     int n_out)
+{
+    kc_error err = {0};
+    json_t *root = json_object(), *ji = json_array(), *jo = json_array();
+    for (int i = 0; i < n_in; i++) {
+        json_t *t;
+        ck_assert_int_eq(kc_tensor_to_json(ins[i], kc_model_input_name(m, i), &t, &err), KC_OK);
+        json_array_append_new(ji, t);
+    }
+    for (int i = 0; i < n_out; i++) {
+        json_t *t;
+        ck_assert_int_eq(kc_tensor_to_json(outs[i], kc_model_output_name(m, i), &t, &err), KC_OK);
+        json_array_append_new(jo, t);
+    }
+    json_object_set_new(root, "inputs", ji);
+    json_object_set_new(root, "outputs", jo);
+    ck_assert_int_eq(json_dump_file(root, path, JSON_REAL_PRECISION(9)), 0);
+    json_decref(root);
 }

@@ -173,25 +173,6 @@ static const kind kinds[] = {
 
 /* ---- the check ----------------------------------------------------------------------------------- */
 
-static void write_io(const char *path, kc_object *m, kc_tensor *const *ins, int n_in, kc_tensor *const *outs,
-                     int n_out)
-{
-    json_t *root = json_object(), *ji = json_array(), *jo = json_array();
-    for (int i = 0; i < n_in; i++) {
-        json_t *t;
-        CK_OK(kc_tensor_to_json(ins[i], kc_model_input_name(m, i), &t, &err));
-        json_array_append_new(ji, t);
-    }
-    for (int i = 0; i < n_out; i++) {
-        json_t *t;
-        CK_OK(kc_tensor_to_json(outs[i], kc_model_output_name(m, i), &t, &err));
-        json_array_append_new(jo, t);
-    }
-    json_object_set_new(root, "inputs", ji);
-    json_object_set_new(root, "outputs", jo);
-    ck_assert_int_eq(json_dump_file(root, path, JSON_REAL_PRECISION(9)), 0);
-    json_decref(root);
-}
 
 START_TEST(ckeras_files_load_in_tensorflow_js)
 {
@@ -209,7 +190,7 @@ START_TEST(ckeras_files_load_in_tensorflow_js)
     snprintf(h5, sizeof h5, "conf_%s.h5", k->name);
     snprintf(io, sizeof io, "conf_%s.io.json", k->name);
     CK_OK(kc_model_save(m, su_path(h5), NULL, &err));
-    write_io(su_path(io), m, ins, n_in, outs, n_out);
+    su_write_io(su_path(io), m, ins, n_in, outs, n_out);
     snprintf(args, sizeof args, "check '%s' '%s' --rtol 1e-4 --atol 1e-5", su_path(h5), su_path(io));
     int rc = kr_run(args, out, sizeof out);
     ck_assert_msg(rc == 0, "%s: keras-ref check exit %d:\n%s", k->name, rc, out);

@@ -233,7 +233,20 @@ static kc_status adapt_layer_config(writer *w, const char *cls, json_t *cfg)
         return w->rc;
     }
     json_object_del(cfg, "batch_input_shape"); /* a Sequential starts with its InputLayer instead */
-    json_object_del(cfg, "time_major");        /* Keras 3's RNNs have none and refuse it */
+    /* keys Keras 2 wrote whose Keras 3 classes have no such argument and
+     * refuse it (checked against every 3.x __init__ and get_config) */
+    static const struct {
+        const char *cls, *keys[2];
+    } refused[] = {
+        {"LSTM", {"time_major"}},      {"GRU", {"time_major"}},
+        {"SimpleRNN", {"time_major"}}, {"RNN", {"time_major"}},
+        {"Embedding", {"input_length"}},
+        {"SpatialDropout1D", {"trainable", "noise_shape"}}, {"SpatialDropout2D", {"trainable", "noise_shape"}},
+        {"SpatialDropout3D", {"trainable", "noise_shape"}},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        if (strcmp(cls, refused[i].cls) == 0)
+            for (int k = 0; k < 2 && refused[i].keys[k]; k++) json_object_del(cfg, refused[i].keys[k]);
     /* legacy_h5_format's model_from_config: a one-element axis list is an int */
     json_t *axis = json_object_get(cfg, "axis");
     if (json_is_array(axis) && json_array_size(axis) == 1 && json_is_integer(json_array_get(axis, 0)) &&
