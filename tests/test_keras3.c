@@ -1220,15 +1220,14 @@ START_TEST(keras1_time_distributed_dense_is_translated)
 }
 END_TEST
 
-/* kc_save_options.format overrides the extension; loading goes by
+/* kc_model_save_format overrides the extension; loading goes by
  * content; a weights-only save cannot be an archive. */
 START_TEST(the_format_comes_from_content_or_option)
 {
     kc_clear_session(); /* the same layer names in every model made here */
     kc_object *m = small_model("\"sgd\"");
-    kc_save_options as_keras = {.format = "keras"}, as_h5 = {.format = "h5"}, bad = {.format = "pickle"};
-    CK_OK(kc_model_save(m, su_path("archive.bin"), &as_keras, &err));
-    CK_OK(kc_model_save(m, su_path("legacy.keras"), &as_h5, &err));
+    CK_OK(kc_model_save_format(m, su_path("archive.bin"), "keras", NULL, &err));
+    CK_OK(kc_model_save_format(m, su_path("legacy.keras"), "h5", NULL, &err));
     kc_h5file *f = kc_h5file_open(su_path("archive.bin"), &err);
     CK_NN(f, err);
     ck_assert_str_eq(kc_h5file_format(f), "keras");
@@ -1241,8 +1240,15 @@ START_TEST(the_format_comes_from_content_or_option)
     CK_NN(a, err);
     CK_NN(b, err);
     su_assert_same_weights(a, b);
-    ck_assert_int_eq(kc_model_save(m, su_path("x.bin"), &bad, &err), KC_EINVAL);
+    ck_assert_int_eq(kc_model_save_format(m, su_path("x.bin"), "pickle", NULL, &err), KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "unknown file format 'pickle'");
+    kc_error_clear(&err);
+    CK_OK(kc_model_save_weights_format(m, su_path("w_k3.bin"), "weights.h5", NULL, &err));
+    kc_h5file *wf = kc_h5file_open(su_path("w_k3.bin"), &err);
+    CK_NN(wf, err);
+    ck_assert_str_eq(kc_h5file_format(wf), "weights.h5");
+    kc_h5file_close(wf);
+    ck_assert_int_eq(kc_model_save_weights_format(m, su_path("w.bin"), "keras", NULL, &err), KC_EINVAL);
     kc_error_clear(&err);
     ck_assert_int_eq(kc_model_save_weights(m, su_path("w.keras"), NULL, &err), KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "NAME.weights.h5");

@@ -2,7 +2,7 @@
  *
  * Three formats, told apart by content when loading (a zip archive is a
  * .keras file whatever its name) and by the path's extension when saving
- * (or kc_save_options.format):
+ * (or by name, with kc_model_save_format):
  *   .keras        Keras 3's archive: config.json, metadata.json and
  *                 model.weights.h5 (Keras 3's weights layout, optimizer
  *                 state included). Archives written by Keras 2.13-2.15
@@ -61,7 +61,6 @@ typedef struct kc_save_options {
     bool exclude_optimizer;    /* include_optimizer=False: no training_config / optimizer_weights */
     bool no_sync;              /* skip fsync (faster, not durable across power loss) */
     const char *keras_version; /* written as keras_version; NULL: "2.15.0" (.h5), "3.10.0" (.keras) */
-    const char *format;        /* "keras", "h5" or "weights.h5"; NULL: by the path's extension */
 } kc_save_options;
 
 typedef struct kc_load_options {
@@ -84,6 +83,12 @@ typedef struct kc_weights_options {
  * else in the Keras 2 .h5 layout. opts may be NULL. */
 KC_API KC_NODISCARD kc_status kc_model_save(kc_object *model, const char *path,
                                             const kc_save_options *opts, kc_error *err);
+/* kc_model_save in the format named, whatever path's extension: "keras"
+ * (a Keras 3 archive), "h5" (Keras 2's layout) or "weights.h5" (which, as
+ * in Keras, saves a whole model in the .h5 layout). KC_EINVAL for another
+ * name. */
+KC_API KC_NODISCARD kc_status kc_model_save_format(kc_object *model, const char *path, const char *format,
+                                                   const kc_save_options *opts, kc_error *err);
 /* Load a model saved by kc_model_save or by Keras. opts may be NULL.
  * Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_model_load(const char *path, const kc_load_options *opts,
@@ -93,6 +98,12 @@ KC_API KC_NODISCARD kc_object *kc_model_load(const char *path, const kc_load_opt
  * 2's (the model_weights tree at the root of the file). */
 KC_API KC_NODISCARD kc_status kc_model_save_weights(kc_object *model, const char *path,
                                                     const kc_save_options *opts, kc_error *err);
+/* kc_model_save_weights in the layout named, whatever path's extension:
+ * "weights.h5" (Keras 3's) or "h5" (Keras 2's); "keras" is KC_EINVAL (an
+ * archive holds a whole model). */
+KC_API KC_NODISCARD kc_status kc_model_save_weights_format(kc_object *model, const char *path,
+                                                           const char *format,
+                                                           const kc_save_options *opts, kc_error *err);
 /* Load weights into a built model, from a weights-only file (either
  * layout) or a full model file (.h5 or .keras). Count and shape mismatches
  * are errors naming the layer, the weight and both shapes (warnings with

@@ -8,10 +8,10 @@
  * an HDF5 file is read by the .h5 code, which tells a legacy model, legacy
  * weights and a Keras 3 weights tree apart by their root -- so names are
  * never trusted. Saving picks the row by the path's extension (the longest
- * that matches: "m.weights.h5" is Keras 3 weights, "m.h5" Keras 2), or by
- * kc_save_options.format; other names get the .h5 layout, as ckeras always
- * wrote. A new format (SavedModel, safetensors, ...) is a new row and the
- * functions it names, not a change here.
+ * that matches: "m.weights.h5" is Keras 3 weights, "m.h5" Keras 2); other
+ * names get the .h5 layout, as ckeras always wrote; kc_model_save_format
+ * names the row instead. A new format (SavedModel, safetensors, ...) is a
+ * new row and the functions it names, not a change here.
  *
  * Only regular files are opened: a FIFO or a device would block or stream
  * forever, and a directory is no model. */
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 typedef struct kc__format {
-    const char *name;      /* kc_save_options.format */
+    const char *name;      /* kc_model_save_format's name for it */
     const char *extension; /* saves to a path ending in it use this row */
     /* the first bytes say this format (NULL: never chosen by content) */
     bool (*probe)(const unsigned char *head, size_t n);
@@ -116,14 +116,16 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static const kc__format *for_saving(const char *path, const kc_save_options *o, kc_error *err)
+static const kc__format *by_name(const char *format, kc_error *err)
 {
-    if (o && o->format) {
-        for (size_t i = 0; i < N_FORMATS; i++)
-            if (strcmp(formats[i].name, o->format) == 0) return &formats[i];
-        kc__errf(err, KC_EINVAL, "unknown file format '%s' (formats: keras, h5, weights.h5)", o->format);
-        return NULL;
-    }
+    for (size_t i = 0; format && i < N_FORMATS; i++)
+        if (strcmp(formats[i].name, format) == 0) return &formats[i];
+    kc__errf(err, KC_EINVAL, "unknown file format '%s' (formats: keras, h5, weights.h5)", format ? format : "(null)");
+    return NULL;
+}
+
+static const kc__format *for_saving(const char *path)
+{
     const kc__format *best = NULL;
     for (size_t i = 0; path && i < N_FORMATS; i++)
         if (ends_with(path, formats[i].extension) && (!best || strlen(formats[i].extension) > strlen(best->extension)))
@@ -160,12 +162,24 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
 
 kc_status kc_model_save(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
 {
-    const kc__format *f = for_saving(path, opts, err);
-    return f ? f->save(model, path, opts, err) : kc__error_code(err, KC_EINVAL);
+    return for_saving(path)->save(model, path, opts, err);
 }
 
 kc_status kc_model_save_weights(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
 {
-    const kc__format *f = for_saving(path, opts, err);
-    return f ? f->save_weights(model, path, opts, err) : kc__error_code(err, KC_EINVAL);
+    return for_saving(path)->save_weights(model, path, opts, err);
+}
+
+kc_status kc_model_save_format(kc_object *model, const char *path, const char *format, const kc_save_options *opts,
+                               kc_error *err)
+{
+    const kc__format *f = by_name(format, err);
+    return f ? f->save(model, path, opts, err) : KC_EINVAL;
+}
+
+kc_status kc_model_save_weights_format(kc_object *model, const char *path, const char *format,
+                                       const kc_save_options *opts, kc_error *err)
+{
+    const kc__format *f = by_name(format, err);
+    return f ? f->save_weights(model, path, opts, err) : KC_EINVAL;
 }
