@@ -984,6 +984,9 @@ START_TEST(hostile_archives_are_refused_by_name)
     /* the weights entry is not HDF5 */
     make_archive(path, (entry_spec[]){base[0], base[1], {"model.weights.h5", "not hdf5 at all", 15, -1, false}}, 3);
     expect_refused(path, NULL, KC_EFORMAT, "not an HDF5 file");
+    /* ... or HDF5's signature and then half a file */
+    make_archive(path, (entry_spec[]){base[0], base[1], {"model.weights.h5", p.weights, p.n_weights / 3, -1, false}}, 3);
+    expect_refused(path, NULL, KC_EFORMAT, "model.weights.h5");
     /* two entries with one name (libzip writes no such archive: rename
      * the fourth in place) */
     make_archive(path, (entry_spec[]){base[0], base[1], base[2], {"config.jsoX", "{}", 2, -1, false}}, 4);

@@ -109,8 +109,11 @@ static kc_status check_object(kc__h5 *h, const kc__k3_object *ob, const char *g,
             kc__error_context(err, "weight '%s'", kc_variable_name(ob->vars[i]));
             return rc;
         }
-        if (cls == KC__H5_OTHER) return kc__errf(err, KC_EFORMAT, "dataset '%s' does not hold numbers", dp);
         const kc_tensor *t = kc_variable_value(ob->vars[i]);
+        if (cls == KC__H5_OTHER) return kc__errf(err, KC_EFORMAT, "dataset '%s' does not hold numbers", dp);
+        if (kc_tensor_dtype(t) != KC_FLOAT32 && kc_tensor_dtype(t) != KC_INT64)
+            return kc__errf(err, KC_ETYPE, "weight '%s' is %s; Keras 3 files hold float32 and int64 variables",
+                            kc_variable_name(ob->vars[i]), kc_dtype_name(kc_tensor_dtype(t)));
         bool same = nd == kc_tensor_ndim(t);
         for (int d = 0; same && d < nd; d++) same = dims[d] == kc_tensor_dims(t)[d];
         if (!same) {
@@ -136,7 +139,9 @@ static kc_status read_object(kc__h5 *h, const kc__k3_object *ob, const char *g, 
         char dp[4200];
         snprintf(dp, sizeof dp, "%s/%d", g, i);
         kc_tensor *t = kc_variable_value(ob->vars[i]);
-        kc_status rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+        /* W5: float variables, and integer ones (Normalization's count) */
+        kc_status rc = kc_tensor_dtype(t) == KC_INT64 ? kc__h5_read_i64(h, dp, kc_tensor_data(t), kc_tensor_size(t), err)
+                                                      : kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
         if (rc != KC_OK) {
             kc__error_context(err, "weight '%s'", kc_variable_name(ob->vars[i]));
             return rc;
