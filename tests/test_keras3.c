@@ -758,6 +758,60 @@ START_TEST(optimizer_state_round_trips_in_every_layout)
 }
 END_TEST
 
+/* A custom optimizer with two slot kinds: Keras' interleaving of its slots
+ * is unknown, so ckeras writes and reads them kind after kind. */
+typedef struct two_slots {
+    kc_optimizer base;
+} two_slots;
+
+static int ts_n_slots(const kc_object *self)
+{
+    (void)self;
+    return 2;
+}
+
+static const char *ts_slot_name(const kc_object *self, int k)
+{
+    (void)self;
+    return k == 0 ? "a" : "b";
+}
+
+static void ts_update(kc_object *self, float *w, const float *g, float *const *slots, int64_t n, double lr, int64_t t)
+{
+    (void)self, (void)t;
+    for (int64_t i = 0; i < n; i++) {
+        slots[0][i] = 0.5f * slots[0][i] + g[i];
+        slots[1][i] += g[i] * g[i];
+        w[i] -= (float)lr * slots[0][i];
+    }
+}
+
+static const kc_optimizer_methods ts_methods = {.n_slots = ts_n_slots, .slot_name = ts_slot_name, .update = ts_update};
+static const kc_class two_slots_class = {.abi = KC_CLASS_ABI, .kind = KC_KIND_OPTIMIZER, .name = "Test>TwoSlots",
+                                         .size = sizeof(two_slots), .config_version = 1, .methods = &ts_methods};
+
+START_TEST(custom_optimizer_state_round_trips_through_keras_archives)
+{
+    kc_custom_objects *co = kc_custom_objects_new(&err);
+    CK_NN(co, err);
+    CK_OK(kc_custom_objects_add_class(co, NULL, &two_slots_class, &err));
+    kc_object *m = su_model_from_json(SEQ("3", L("Dense", "{\"units\": 2}")));
+    CK_OK(kc_model_compile(m, "{\"optimizer\": {\"class_name\": \"Test>TwoSlots\", \"config\": {\"learning_rate\": 0.1}}, "
+                              "\"loss\": \"mse\"}", co, &err));
+    optimizer_steps(m, 2, 31);
+    CK_OK(kc_model_save(m, su_path("two_slots.keras"), NULL, &err));
+    warnings w = {0};
+    kc_load_options lo = {.custom_objects = co, .warn = collect, .warn_user = &w};
+    kc_object *back = kc_model_load(su_path("two_slots.keras"), &lo, &err);
+    CK_NN(back, err);
+    ck_assert_msg(w.n == 0, "%s", w.last);
+    assert_same_optimizer_state(m, back);
+    kc_object_unref(back);
+    kc_object_unref(m);
+    kc_custom_objects_free(co);
+}
+END_TEST
+
 /* In a .keras file: vars/0 the iteration count, 1 the learning rate, then
  * Adam's momentum and velocity per variable; RMSprop's loops one after the
  * other (O2, O3). */
@@ -1353,6 +1407,7 @@ static Suite *keras3_suite(void)
     tcase_add_test(tc, weights_are_where_keras3_puts_them);
     tcase_add_loop_test(tc, optimizer_state_round_trips_in_every_layout, 0, N_OPT);
     tcase_add_test(tc, keras_archive_optimizer_vars_follow_keras3_order);
+    tcase_add_test(tc, custom_optimizer_state_round_trips_through_keras_archives);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_add_checked_fixture(tc, setup, NULL);

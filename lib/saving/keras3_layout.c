@@ -232,8 +232,7 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
 {
     int n = kc_model_num_layers(model);
     char **groups = kc__calloc((size_t)n + 1, sizeof(char *));
-    int *counts = kc__calloc((size_t)n + 1, sizeof(int));
-    kc_status rc = groups && counts ? KC_OK : kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = groups ? KC_OK : kc__errf(err, KC_ENOMEM, "out of memory");
     for (int i = 0; rc == KC_OK && i < n; i++) {
         kc_object *child = kc_model_layer(model, i);
         groups[i] = keras3_snake_case(kc_object_name(child));
@@ -245,7 +244,6 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
          * before the visited check, as _save_container_state does */
         int seen = 0;
         for (int k = 0; k < i; k++) seen += strcmp(groups[k], groups[i]) == 0;
-        counts[i] = seen;
         if (visited(c, child)) continue;
         char group[512];
         if (seen) snprintf(group, sizeof group, "%s_%d", groups[i], seen);
@@ -259,7 +257,6 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
     }
     for (int i = 0; groups && i < n; i++) kc__free(groups[i]);
     kc__free(groups);
-    kc__free(counts);
     return rc;
 }
 

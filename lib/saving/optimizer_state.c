@@ -74,14 +74,42 @@ static kc_status push(plan *p, int dst, int ndim, const int64_t *dims, bool is_i
 
 static int slot_index(const plan *p, int var, int kind) { return 1 + p->n_states + kind * p->n_vars + var; }
 
-/* The loops of opt's class, or NULL when its slots cannot be placed (a
- * custom class with several slot kinds: their interleaving is unknown). */
-static const slot_loops *loops_of(const kc_object *opt, int n_slots)
+/* The slots as tf.keras 2.11+ and Keras 3 create them (O2): (variable,
+ * kind) pairs in order, n_vars * n_slots of them, into var[] and kind[].
+ * A custom class with several kinds has no known interleaving: each kind
+ * for all variables in turn (ckeras' own order), which ckeras reads back. */
+static void slot_order(const kc_object *opt, int n_slots, int n_vars, int *var, int *kind)
 {
-    for (size_t i = 0; i < sizeof builtin_loops / sizeof *builtin_loops; i++)
-        if (kc_find_class(KC_KIND_OPTIMIZER, builtin_loops[i].cls) == opt->cls) return &builtin_loops[i];
-    static const slot_loops single = {"", {"0"}};
-    return n_slots <= 1 ? &single : NULL;
+    const slot_loops *l = NULL;
+    for (size_t i = 0; i < sizeof builtin_loops / sizeof *builtin_loops && !l; i++)
+        if (kc_find_class(KC_KIND_OPTIMIZER, builtin_loops[i].cls) == opt->cls) l = &builtin_loops[i];
+    int n = 0;
+    if (!l) {
+        for (int k = 0; k < n_slots; k++)
+            for (int v = 0; v < n_vars; v++) var[n] = v, kind[n++] = k;
+        return;
+    }
+    for (int k = 0; k < 3 && l->loops[k]; k++)
+        for (int v = 0; v < n_vars; v++)
+            for (const char *c = l->loops[k]; *c; c++)
+                if (*c - '0' < n_slots) var[n] = v, kind[n++] = *c - '0';
+}
+
+/* Push the slots of the plan in slot_order; shapes from vars (or none). */
+static kc_status plan_slots(plan *p, const kc_object *opt, kc_variable *const *vars, kc_error *err)
+{
+    size_t n = (size_t)p->n_slots * (size_t)p->n_vars;
+    int *var = kc__calloc(n + 1, sizeof(int)), *kind = kc__calloc(n + 1, sizeof(int));
+    kc_status rc = var && kind ? KC_OK : kc__errf(err, KC_ENOMEM, "out of memory");
+    if (rc == KC_OK) slot_order(opt, p->n_slots, p->n_vars, var, kind);
+    for (size_t i = 0; rc == KC_OK && i < n; i++) {
+        const kc_tensor *t = vars ? kc_variable_value(vars[var[i]]) : NULL;
+        rc = push(p, slot_index(p, var[i], kind[i]), t ? kc_tensor_ndim(t) : 0, t ? kc_tensor_dims(t) : NULL, false,
+                  err);
+    }
+    kc__free(var);
+    kc__free(kind);
+    return rc;
 }
 
 /* Keras 3.0-3.9 tracked Nadam's u_product before its slots, 3.10 after. */
@@ -92,24 +120,6 @@ static bool u_product_first(const char *version)
     return major == 3 && minor < 10;
 }
 
-static kc_status plan_slots(plan *p, const kc_object *opt, kc_variable *const *vars, kc_error *err)
-{
-    const slot_loops *l = loops_of(opt, p->n_slots);
-    if (!l)
-        return kc__errf(err, KC_EUNSUPPORTED,
-                        "optimizer class '%s' has %d slot kinds, and how tf.keras 2.11+ / Keras 3 interleave "
-                        "them is known only for the built-in classes", kc_object_name(opt), p->n_slots);
-    kc_status rc = KC_OK;
-    for (int k = 0; k < 3 && l->loops[k] && rc == KC_OK; k++)
-        for (int v = 0; v < p->n_vars && rc == KC_OK; v++)
-            for (const char *c = l->loops[k]; *c && rc == KC_OK; c++) {
-                int kind = *c - '0';
-                if (kind >= p->n_slots) continue;
-                const kc_tensor *t = kc_variable_value(vars[v]);
-                rc = push(p, slot_index(p, v, kind), kc_tensor_ndim(t), kc_tensor_dims(t), false, err);
-            }
-    return rc;
-}
 
 /* The arrays a file of `layout` stores for this optimizer, n_file of them,
  * in its order. */
@@ -349,14 +359,7 @@ kc_status kc__optimizer_keras3_weights(kc_object *opt, kc_tensor ***out, int *n,
     /* the variables themselves are not needed: shapes come from the slots */
     kc_status rc = push(&p, 0, 0, NULL, true, err);
     if (rc == KC_OK && !o->schedule) rc = push(&p, DST_LR, 0, NULL, false, err);
-    const slot_loops *l = loops_of(opt, p.n_slots);
-    if (rc == KC_OK && !l)
-        rc = kc__errf(err, KC_EUNSUPPORTED, "optimizer class '%s' has %d slot kinds; their Keras 3 order is known "
-                      "only for the built-in classes", kc_object_name(opt), p.n_slots);
-    for (int k = 0; rc == KC_OK && k < 3 && l->loops[k]; k++)
-        for (int v = 0; rc == KC_OK && v < p.n_vars; v++)
-            for (const char *c = l->loops[k]; *c && rc == KC_OK; c++)
-                if (*c - '0' < p.n_slots) rc = push(&p, slot_index(&p, v, *c - '0'), 0, NULL, false, err);
+    if (rc == KC_OK) rc = plan_slots(&p, opt, NULL, err);
     /* O4: Keras 3.10+ tracks Nadam's u_product last */
     for (int s = 0; rc == KC_OK && s < p.n_states; s++) rc = push(&p, 1 + s, 0, NULL, false, err);
     kc_tensor **t = rc == KC_OK ? kc__calloc((size_t)p.n + 1, sizeof(kc_tensor *)) : NULL;
