@@ -74,8 +74,9 @@ kc_status kc__optimizer_restore(kc_object *model, const kc__opt_source *src, int
 /* The layout of /optimizer_weights' names in a legacy-layout .h5 file. */
 kc__opt_layout kc__optimizer_layout_of(char *const *names, size_t n);
 /* The optimizer's weights in Keras 3's order (iteration, learning_rate
- * unless a schedule, slots): n new references in *out (kc__free the array
- * after unref'ing them); *n = 0 when the optimizer is not built. */
+ * unless a schedule, slots; O3, O4): n new references in *out (kc__free
+ * the array after unref'ing them). An optimizer not built yet gives its
+ * iteration count and learning rate (O6). */
 kc_status kc__optimizer_keras3_weights(kc_object *opt, kc_tensor ***out, int *n, kc_error *err);
 
 /* ---- the config dialect (keras3_config.c) ---- */

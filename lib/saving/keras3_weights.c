@@ -199,7 +199,7 @@ static kc_status write_optimizer(kc__h5 *h, kc_object *opt, kc_error *err)
     kc_tensor **w;
     int n;
     kc_status rc = kc__optimizer_keras3_weights(opt, &w, &n, err);
-    if (rc != KC_OK || n == 0) return rc; /* never stepped nor built: Keras writes no state either */
+    if (rc != KC_OK || n == 0) return rc;
     const kc_optimizer *o = (const kc_optimizer *)opt;
     rc = write_group(h, "/optimizer/vars", o->name, w, n, err);
     for (int i = 0; i < n; i++) kc_tensor_unref(w[i]);
