@@ -22,6 +22,8 @@
 #include "../samples/common/datasets.h"
 #include "testutil.h"
 
+#include <hdf5.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -274,6 +276,43 @@ START_TEST(transformer_trains_on_digits_saves_and_reloads)
     CK_OK(kc_model_predict(back, &xt, 1, 32, &p2, &n, &err));
     ck_assert(memcmp(kc_tensor_cdata(p1), kc_tensor_cdata(p2), kc_tensor_nbytes(p1)) == 0);
     ck_assert_int_eq(kc_layer_num_weights(back), kc_layer_num_weights(m));
+    /* .keras round trip (Keras 3's layout), also bit for bit */
+    snprintf(path, sizeof path, "%s/transformer.keras", tu_tmpdir());
+    CK_OK(kc_model_save(m, path, NULL, &err));
+    kc_object *back3 = kc_model_load(path, NULL, &err);
+    CK_NN(back3, err);
+    kc_tensor *p3;
+    CK_OK(kc_model_predict(back3, &xt, 1, 32, &p3, &n, &err));
+    ck_assert(memcmp(kc_tensor_cdata(p1), kc_tensor_cdata(p3), kc_tensor_nbytes(p1)) == 0);
+    kc_tensor_unref(p3);
+    kc_object_unref(back3);
+    /* where Keras 3 keeps MultiHeadAttention's weights: its EinsumDense
+     * sub-objects, kernel then bias */
+    snprintf(path, sizeof path, "%s/transformer.weights.h5", tu_tmpdir());
+    CK_OK(kc_model_save_weights(m, path, NULL, &err));
+    hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(h >= 0);
+    static const struct {
+        const char *path;
+        int ndim;
+        hsize_t dims[3];
+    } where[] = {{"/layers/multi_head_attention/query_dense/vars/0", 3, {8, 4, 64}},
+                 {"/layers/multi_head_attention/query_dense/vars/1", 2, {4, 64}},
+                 {"/layers/multi_head_attention/value_dense/vars/0", 3, {8, 4, 64}},
+                 {"/layers/multi_head_attention/output_dense/vars/0", 3, {4, 64, 8}},
+                 {"/layers/multi_head_attention_1/key_dense/vars/1", 2, {4, 64}},
+                 {"/layers/multi_head_attention_1/output_dense/vars/1", 1, {8}}};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        hid_t d = H5Dopen2(h, where[i].path, H5P_DEFAULT);
+        ck_assert_msg(d >= 0, "%s is missing", where[i].path);
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[3] = {0};
+        ck_assert_int_eq(H5Sget_simple_extent_dims(sp, dims, NULL), where[i].ndim);
+        for (int k = 0; k < where[i].ndim; k++) ck_assert_int_eq(dims[k], where[i].dims[k]);
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    H5Fclose(h);
     /* the config of the attention calls, as Keras 2 writes mha(x, x) */
     json_t *cfg;
     CK_OK(kc_object_get_config(back, &cfg, &err));
@@ -609,6 +648,15 @@ START_TEST(fresh_transformers_match_numpy_predict)
         kc_object *back = kc_model_load(h5, NULL, &err);
         CK_NN(back, err);
         check_io(back, out, 1e-4, 1e-5, variant_names[i]);
+        /* the same model as a .keras archive: numpy-predict reads it
+         * through keras_h5.py from-keras3 (Keras 3's nodes and weights
+         * layout, independently of ckeras' reader) */
+        char k3[4300], out3[4300];
+        snprintf(k3, sizeof k3, "%s/%s.keras", tu_tmpdir(), variant_names[i]);
+        snprintf(out3, sizeof out3, "%s/%s.k3.io.json", tu_tmpdir(), variant_names[i]);
+        CK_OK(kc_model_save(m, k3, NULL, &err));
+        run_numpy(tool, k3, in, out3);
+        check_io(m, out3, 1e-4, 1e-5, variant_names[i]);
         kc_object_unref(m), kc_object_unref(back);
     }
     free_digits();

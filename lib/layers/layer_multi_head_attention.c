@@ -20,7 +20,8 @@
  *   attention_output/kernel (H, value_dim, *output_shape)
  *   attention_output/bias   (*output_shape)
  * so a layer named multi_head_attention saves multi_head_attention/query/
- * kernel:0 and so on, as tf.keras 2.15 does.
+ * kernel:0 and so on, as tf.keras 2.15 does; Keras 3 keeps them in the
+ * sub-objects query_dense, key_dense, value_dense and output_dense.
  *
  * How it computes. Each projection is one GEMM over all positions
  * (x [..., d] times the kernel viewed as [d, H k]), and its result viewed
@@ -609,5 +610,32 @@ static const kc_layer_methods mha_methods = {
     .compute_mask = mha_compute_mask,
 };
 
-KC__LAYER_CLASS(kc__multi_head_attention_class, "MultiHeadAttention", mha, mha_init, mha_fini, mha_get_config,
-                mha_from_config, &mha_methods);
+/* Keras 3 keeps the weights in the four EinsumDense sub-objects, each
+ * kernel then bias: <path>/query_dense/vars/0, 1, ... output_dense. */
+static kc_status mha_keras3_layout(kc_object *self, kc_keras3_tree *t, kc_error *err)
+{
+    static const char *const sub[] = {"query_dense", "key_dense", "value_dense", "output_dense"};
+    int per = ((const mha *)self)->use_bias ? 2 : 1;
+    if (kc_keras3_tree_num_weights(t) != 4 * per)
+        return kc__errf(err, KC_EINTERNAL, "MultiHeadAttention '%s' has %d weights, not %d", kc_layer_name(self),
+                        kc_keras3_tree_num_weights(t), 4 * per);
+    for (int i = 0; i < 4; i++) {
+        kc_status rc = kc_keras3_tree_add_vars(t, sub[i], i * per, per, err);
+        if (rc != KC_OK) return rc;
+    }
+    return KC_OK;
+}
+
+const kc_class kc__multi_head_attention_class = {
+    .abi = KC_CLASS_ABI,
+    .kind = KC_KIND_LAYER,
+    .name = "MultiHeadAttention",
+    .size = sizeof(mha),
+    .config_version = 1,
+    .init = mha_init,
+    .fini = mha_fini,
+    .get_config = mha_get_config,
+    .from_config = mha_from_config,
+    .methods = &mha_methods,
+    .keras3_layout = mha_keras3_layout,
+};
