@@ -31,6 +31,13 @@ extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__g
     kc__simple_rnn_cell_class, kc__lstm_cell_class, kc__gru_cell_class, kc__bidirectional_class,
     kc__time_distributed_class;
 
+/* preprocessing layers (layer_rescaling.c, layer_resizing.c,
+ * layer_normalization_pre.c, layer_augment_geometry.c, layer_augment_color.c) */
+extern const kc_class kc__rescaling_class, kc__resizing_class, kc__center_crop_class,
+    kc__normalization_class, kc__random_flip_class, kc__random_rotation_class,
+    kc__random_zoom_class, kc__random_translation_class, kc__random_crop_class,
+    kc__random_contrast_class, kc__random_brightness_class;
+
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
     &kc__dense_class,
@@ -104,6 +111,17 @@ static const kc_class *const layer_classes[] = {
     &kc__gru_cell_class,
     &kc__bidirectional_class,
     &kc__time_distributed_class,
+    &kc__rescaling_class,
+    &kc__resizing_class,
+    &kc__center_crop_class,
+    &kc__normalization_class,
+    &kc__random_flip_class,
+    &kc__random_rotation_class,
+    &kc__random_zoom_class,
+    &kc__random_translation_class,
+    &kc__random_crop_class,
+    &kc__random_contrast_class,
+    &kc__random_brightness_class,
 };
 
 const kc__builtins kc__layer_builtins = {
