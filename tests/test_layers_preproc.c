@@ -1,6 +1,8 @@
 /* Preprocessing layers: Rescaling, Resizing, CenterCrop, Normalization and
  * the augmentation layers RandomFlip, RandomRotation, RandomZoom,
- * RandomTranslation, RandomCrop, RandomContrast, RandomBrightness.
+ * RandomTranslation, RandomCrop, RandomContrast, RandomBrightness;
+ * CategoryEncoding and Discretization; the named error of the text
+ * preprocessing layers.
  *
  * References (tests/data/preproc, see tests/data/README.md):
  *   - TensorFlow.js: a Rescaling / CenterCrop model, tf.image.resizeBilinear
@@ -97,6 +99,8 @@ START_TEST(preprocessing_layers_get_keras_names)
         {"RandomContrast", "{\"factor\": 0.1}", "random_contrast"},
         {"RandomBrightness", "{\"factor\": 0.1}", "random_brightness"},
         {"RandomBrightness", "{\"factor\": 0.1}", "random_brightness_1"},
+        {"CategoryEncoding", "{\"num_tokens\": 3}", "category_encoding"},
+        {"Discretization", "{\"bin_boundaries\": [0]}", "discretization"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kc_object *l = make(cases[i][0], cases[i][1]);
@@ -133,6 +137,9 @@ static const char *const round_trips[][2] = {
     {"RandomContrast", "{\"name\": \"k\", \"trainable\": true, \"dtype\": \"float32\", \"factor\": [0.1, 0.4], \"value_range\": [0, 1], \"seed\": 5, \"data_format\": \"channels_last\"}"},
     {"RandomBrightness", "{\"name\": \"b\", \"trainable\": true, \"dtype\": \"float32\", \"factor\": [-0.2, 0.2], \"value_range\": [0, 255], \"seed\": null}"},
     {"RandomBrightness", "{\"name\": \"b\", \"trainable\": true, \"dtype\": \"float32\", \"factor\": 0.5, \"value_range\": [-1.0, 1.0], \"seed\": 8}"},
+    {"CategoryEncoding", "{\"name\": \"e\", \"trainable\": true, \"dtype\": \"float32\", \"num_tokens\": 5, \"output_mode\": \"count\", \"sparse\": true}"},
+    {"Discretization", "{\"name\": \"d\", \"trainable\": true, \"dtype\": \"float32\", \"bin_boundaries\": [0.0, 1.5], \"num_bins\": null, \"epsilon\": 0.01, \"output_mode\": \"int\", \"sparse\": false}"},
+    {"Discretization", "{\"name\": \"d\", \"trainable\": true, \"dtype\": \"float32\", \"bin_boundaries\": [-1, 0, 1], \"num_bins\": 4, \"epsilon\": 0.001, \"output_mode\": \"one_hot\", \"sparse\": false}"},
 };
 
 START_TEST(configs_round_trip_in_both_dialects)
@@ -217,6 +224,11 @@ START_TEST(bad_configs_are_named_errors)
         {"RandomBrightness", "{\"factor\": 1.5}", "factor: expected values in [-1, 1]"},
         {"RandomBrightness", "{\"factor\": 0.1, \"value_range\": 255}", "value_range: expected a list of two numbers"},
         {"RandomBrightness", "{\"factor\": \"NaN\"}", "finite"},
+        {"CategoryEncoding", "{}", "num_tokens: missing"},
+        {"CategoryEncoding", "{\"num_tokens\": 3, \"output_mode\": \"tf_idf\"}", "output_mode: expected one of"},
+        {"Discretization", "{\"bin_boundaries\": [1, 0]}", "expected sorted numbers"},
+        {"Discretization", "{\"bin_boundaries\": [[1], [0]]}", "expected a list of numbers"},
+        {"Discretization", "{\"bin_boundaries\": [0], \"output_mode\": \"binary\"}", "output_mode"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kc_error_clear(&err);
@@ -885,6 +897,66 @@ START_TEST(random_contrast_and_brightness_keep_keras_ranges)
 }
 END_TEST
 
+/* ---- CategoryEncoding, Discretization ------------------------------------------------------- */
+
+START_TEST(categorical_layers_encode_as_keras)
+{
+    kc_tensor *ids = kc_tensor_from_data(KC_INT32, 2, D(3, 1), (const int32_t[]){0, 3, 1}, &err);
+    kc_tensor *y = apply("CategoryEncoding", "{\"num_tokens\": 4, \"output_mode\": \"one_hot\"}", ids, false);
+    tu_assert_close(y, 2, D(3, 4), F(1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0), 0, 0, "one_hot of (3, 1)");
+    kc_tensor_unref(y), kc_tensor_unref(ids);
+    ids = kc_tensor_from_data(KC_INT64, 1, D(2), (const int64_t[]){1, 2}, &err);
+    y = apply("CategoryEncoding", "{\"num_tokens\": 3, \"output_mode\": \"one_hot\"}", ids, false);
+    tu_assert_close(y, 2, D(2, 3), F(0, 1, 0, 0, 0, 1), 0, 0, "one_hot of (2,)");
+    kc_tensor_unref(y);
+    y = apply("CategoryEncoding", "{\"num_tokens\": 3}", ids, false); /* one sample of two ids */
+    tu_assert_close(y, 1, D(3), F(0, 1, 1), 0, 0, "multi_hot of (2,)");
+    kc_tensor_unref(y), kc_tensor_unref(ids);
+    ids = TU_T2(2, 3, 0, 1, 1, 3, 3, 2);
+    y = apply("CategoryEncoding", "{\"num_tokens\": 4, \"output_mode\": \"binary\"}", ids, false);
+    tu_assert_close(y, 2, D(2, 4), F(1, 1, 0, 0, 0, 0, 1, 1), 0, 0, "multi_hot");
+    kc_tensor_unref(y);
+    y = apply("CategoryEncoding", "{\"num_tokens\": 4, \"output_mode\": \"count\"}", ids, false);
+    tu_assert_close(y, 2, D(2, 4), F(1, 2, 0, 0, 0, 0, 1, 2), 0, 0, "count");
+    kc_tensor_unref(y);
+    kc_object *l = make("CategoryEncoding", "{\"num_tokens\": 3}");
+    ck_assert_ptr_null(kc_layer_call1(l, ids, false, &err));
+    CK_ERR(err, KC_EINVAL, "input value 3 is outside [0, 3)");
+    kc_object_unref(l), kc_tensor_unref(ids);
+    /* Discretization: Bucketize's bins, a boundary value goes up */
+    kc_tensor *x = TU_T1(6, -1.5f, 0, 0.5f, 1, 2.5f, NAN);
+    y = apply("Discretization", "{\"bin_boundaries\": [0, 1, 2]}", x, false);
+    ck_assert_int_eq(kc_tensor_dtype(y), KC_INT64);
+    const int64_t want[6] = {0, 1, 1, 2, 3, 3};
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(((const int64_t *)kc_tensor_cdata(y))[i], want[i]);
+    kc_tensor_unref(y);
+    y = apply("Discretization", "{\"bin_boundaries\": [0, 1, 2], \"output_mode\": \"one_hot\"}", x, false);
+    ck_assert_int_eq(kc_tensor_dim(y, 1), 4);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 4; j++) ck_assert_float_eq(((const float *)kc_tensor_cdata(y))[i * 4 + j], j == want[i]);
+    kc_tensor_unref(y), kc_tensor_unref(x);
+    /* an adapted tf.keras 2.x Discretization keeps its boundaries in a weight */
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("Discretization", "{\"bin_boundaries\": null, \"num_bins\": 4}", &err));
+    CK_ERR(err, KC_EUNSUPPORTED, "without bin_boundaries");
+    /* a model: Discretization -> CategoryEncoding -> Dense, through .h5 */
+    kc_object *m = kc_sequential_new("cat", &err);
+    kc_object *in = kc_input_layer(1, D(3), NULL, &err);
+    kc_object *d = make("Discretization", "{\"bin_boundaries\": [-0.5, 0, 0.5]}");
+    kc_object *e = make("CategoryEncoding", "{\"num_tokens\": 4, \"output_mode\": \"count\"}");
+    kc_object *dense = make("Dense", "{\"units\": 2}");
+    CK_OK(kc_sequential_add(m, in, &err));
+    CK_OK(kc_sequential_add(m, d, &err));
+    CK_OK(kc_sequential_add(m, e, &err));
+    CK_OK(kc_sequential_add(m, dense, &err));
+    su_randomize_weights(m, 4);
+    kc_tensor *xs = tu_random(2, D(5, 3), -1, 1, 18);
+    kc_object *back = su_round_trip(m, "categorical.h5", NULL, &xs);
+    kc_object_unref(back), kc_tensor_unref(xs);
+    kc_object_unref(in), kc_object_unref(d), kc_object_unref(e), kc_object_unref(dense), kc_object_unref(m);
+}
+END_TEST
+
 /* ---- gradients ------------------------------------------------------------------------------- */
 
 typedef struct layer_spec {
@@ -939,7 +1011,36 @@ START_TEST(preprocessing_gradients_match_finite_differences)
 }
 END_TEST
 
-/* ---- models, files ----------------------------------------------------------- */
+/* ---- text preprocessing, models, files ----------------------------------------------------------- */
+
+START_TEST(text_preprocessing_layers_are_named_errors)
+{
+    static const char *const names[] = {"TextVectorization", "StringLookup", "IntegerLookup", "Hashing",
+                                        "HashedCrossing"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg),
+                 "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+                 "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 1], \"dtype\": \"string\", \"name\": \"in\"}},"
+                 "{\"class_name\": \"%s\", \"config\": {\"name\": \"pre\"}},"
+                 "{\"class_name\": \"Dense\", \"config\": {\"units\": 1}}]}}",
+                 names[i]);
+        json_t *j = json_loads(cfg, 0, NULL);
+        kc_object *m = NULL;
+        kc_error_clear(&err);
+        ck_assert_int_eq(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err), KC_ENOTFOUND);
+        ck_assert_ptr_null(m);
+        CK_ERR(err, KC_ENOTFOUND, names[i]);
+        CK_ERR(err, KC_ENOTFOUND, "is not supported by ckeras");
+        CK_ERR(err, KC_ENOTFOUND, "without its preprocessing layers");
+        CK_ERR(err, KC_ENOTFOUND, "layers[1]");
+        json_decref(j);
+    }
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("TextVectorization", NULL, &err));
+    CK_ERR(err, KC_ENOTFOUND, "TextVectorization");
+}
+END_TEST
 
 /* Sequential: every preprocessing layer (augmentations run only in fit). */
 static kc_object *preprocessing_model(void)
@@ -1083,7 +1184,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, geometric_layers_match_tensorflow_js);
     tcase_add_test(tc, random_crop_takes_one_window_per_batch);
     tcase_add_test(tc, random_contrast_and_brightness_keep_keras_ranges);
+    tcase_add_test(tc, categorical_layers_encode_as_keras);
     tcase_add_test(tc, preprocessing_gradients_match_finite_differences);
+    tcase_add_test(tc, text_preprocessing_layers_are_named_errors);
     tcase_add_test(tc, preprocessing_model_round_trips_through_h5);
     tcase_add_test(tc, training_through_augmentations_is_reproducible);
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
