@@ -1039,6 +1039,23 @@ START_TEST(text_preprocessing_layers_are_named_errors)
     kc_error_clear(&err);
     ck_assert_ptr_null(kc_layer_create("TextVectorization", NULL, &err));
     CK_ERR(err, KC_ENOTFOUND, "TextVectorization");
+    /* a user's own class under that name wins */
+    kc_error_clear(&err);
+    kc_custom_objects *co = kc_custom_objects_new(&err);
+    CK_NN(co, err);
+    CK_OK(kc_custom_objects_add_class(co, "TextVectorization", kc_find_class(KC_KIND_LAYER, "Flatten"), &err));
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "model_config", co);
+    json_t *j = json_loads("{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+                           "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 2], \"name\": \"in\"}},"
+                           "{\"class_name\": \"TextVectorization\", \"config\": {\"name\": \"pre\"}}]}}",
+                           0, NULL);
+    kc_object *m = NULL;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, j, &ctx, &m, &err));
+    ck_assert_ptr_nonnull(m);
+    kc_object_unref(m);
+    json_decref(j);
+    kc_custom_objects_free(co);
 }
 END_TEST
 

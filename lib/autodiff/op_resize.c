@@ -40,8 +40,8 @@ static bool taps_alloc(taps *t, int64_t n_in, int64_t n_out, int64_t k)
     t->n_in = n_in;
     t->n_out = n_out;
     t->k = k;
-    t->idx = kc__calloc((size_t)(n_out * k), sizeof(int64_t));
-    t->w = kc__calloc((size_t)(n_out * k), sizeof(float));
+    t->idx = kc__calloc((size_t)n_out, (size_t)k * sizeof(int64_t)); /* overflow checked */
+    t->w = kc__calloc((size_t)n_out, (size_t)k * sizeof(float));
     return t->idx && t->w;
 }
 
@@ -124,16 +124,14 @@ static bool area_taps(taps *t, int64_t in, int64_t out, float *scale)
 {
     float s = (float)in / (float)out;
     *scale = s;
-    int64_t k = 1;
-    for (int64_t o = 0; o < out; o++) {
-        int64_t n = (int64_t)ceilf((float)(o + 1) * s) - (int64_t)floorf((float)o * s);
-        if (n > k) k = n;
-    }
+    /* a window of length s covers at most ceil(s) + 1 cells (rounding of
+     * the float bounds included) */
+    int64_t k = (int64_t)ceilf(s) + 2;
     if (!taps_alloc(t, in, out, k)) return false;
     for (int64_t o = 0; o < out; o++) {
         float lo = (float)o * s, hi = (float)(o + 1) * s;
         int64_t start = (int64_t)floorf(lo), end = (int64_t)ceilf(hi);
-        for (int64_t i = start, j = 0; i < end; i++, j++) {
+        for (int64_t i = start, j = 0; i < end && j < k; i++, j++) {
             t->idx[o * k + j] = bound(i, in);
             t->w[o * k + j] = area_weight(i, lo, hi, s);
         }
