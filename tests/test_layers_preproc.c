@@ -543,6 +543,15 @@ START_TEST(augmentations_are_identity_in_inference)
         kc_tensor_unref(y);
     }
     kc_tensor_unref(x);
+    /* integer images come out as float32, as Keras casts them */
+    kc_tensor *xi = kc_tensor_from_data(KC_INT32, 4, D(1, 1, 2, 1), (const int32_t[]){7, 250}, &err);
+    for (size_t i = 0; i < sizeof(augmenters) / sizeof(augmenters[0]); i++) {
+        kc_tensor *y = apply(augmenters[i][0], augmenters[i][1], xi, false);
+        ck_assert_int_eq(kc_tensor_dtype(y), KC_FLOAT32);
+        tu_assert_close(y, 4, D(1, 1, 2, 1), F(7, 250), 0, 0, augmenters[i][0]);
+        kc_tensor_unref(y);
+    }
+    kc_tensor_unref(xi);
 }
 END_TEST
 

@@ -136,10 +136,7 @@ static kc_status color_call(kc_object *self, const kc_call_args *a, kc_tensor **
 {
     (void)n_out;
     random_color *c = (random_color *)self;
-    if (!a->training) {
-        out[0] = kc_tensor_ref(a->inputs[0]);
-        return KC_OK;
-    }
+    if (!a->training) return kc__augment_identity(a->inputs[0], out, err);
     int rank = kc_tensor_ndim(a->inputs[0]);
     kc_tensor *x = kc__image_to_nhwc(a->inputs[0], c->channels_first, err), *y = NULL;
     int64_t n = x ? kc_tensor_dim(x, 0) : 0;

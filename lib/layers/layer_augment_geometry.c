@@ -100,10 +100,7 @@ static kc_status flip_call(kc_object *self, const kc_call_args *a, kc_tensor **o
 {
     (void)n_out;
     random_flip *f = (random_flip *)self;
-    if (!a->training) {
-        out[0] = kc_tensor_ref(a->inputs[0]);
-        return KC_OK;
-    }
+    if (!a->training) return kc__augment_identity(a->inputs[0], out, err);
     int rank = kc_tensor_ndim(a->inputs[0]);
     kc_tensor *x = kc__image_to_nhwc(a->inputs[0], f->channels_first, err);
     int64_t n = x ? kc_tensor_dim(x, 0) : 0;
@@ -281,10 +278,7 @@ static kc_status affine_call(kc_object *self, const kc_call_args *a, kc_tensor *
 {
     (void)n_out;
     random_affine *r = (random_affine *)self;
-    if (!a->training) {
-        out[0] = kc_tensor_ref(a->inputs[0]);
-        return KC_OK;
-    }
+    if (!a->training) return kc__augment_identity(a->inputs[0], out, err);
     int rank = kc_tensor_ndim(a->inputs[0]);
     kc_tensor *x = kc__image_to_nhwc(a->inputs[0], r->channels_first, err), *y = NULL;
     int64_t n = x ? kc_tensor_dim(x, 0) : 0;

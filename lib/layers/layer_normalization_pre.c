@@ -133,7 +133,7 @@ static kc_status norm_output_shape(const kc_object *self, const kc_shape *in, in
     return kc__same_shape(self, in, n_in, out, n_out, err);
 }
 
-/* max(sqrt(variance), epsilon), or its inverse use in call. */
+/* max(sqrt(variance), epsilon): Keras' divisor (or, with invert, factor). */
 static kc_tensor *denominator(kc_tensor *variance, kc_error *err)
 {
     kc_tensor *s = kc_sqrt(variance, err);

@@ -85,6 +85,10 @@ kc_status kc__cfg_interpolation(const kc_config_ctx *ctx, const json_t *cfg,
 extern const char *const kc__fill_mode_names[4];
 extern const char *const kc__interpolation_names[2];
 
+/* An augmentation layer's output outside training: the input itself, as
+ * float32 (Keras casts images to the layer's compute dtype first). */
+kc_status kc__augment_identity(kc_tensor *x, kc_tensor **out, kc_error *err);
+
 /* A uniform draw in [lo, hi) from a layer's stream (hi == lo gives lo). */
 double kc__uniform(kc__layer_rng *r, double lo, double hi);
 

@@ -296,6 +296,12 @@ kc_status kc__cfg_interpolation(const kc_config_ctx *ctx, const json_t *cfg,
     return rc;
 }
 
+kc_status kc__augment_identity(kc_tensor *x, kc_tensor **out, kc_error *err)
+{
+    *out = kc_tensor_dtype(x) == KC_FLOAT32 ? kc_tensor_ref(x) : kc_cast(x, KC_FLOAT32, err);
+    return *out ? KC_OK : kc__error_code(err, KC_ENOMEM);
+}
+
 double kc__uniform(kc__layer_rng *r, double lo, double hi)
 {
     double u = kc_rng_uniform(kc__layer_rng_get(r));
