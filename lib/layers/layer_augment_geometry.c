@@ -236,41 +236,53 @@ static kc_status affine_output_shape(const kc_object *self, const kc_shape *in, 
     return same_image_shape(self, ((const random_affine *)self)->channels_first, in, n_in, out, n_out, err);
 }
 
-/* Keras' matrices for each image of an n-image batch of h x w images, in
- * float32 as TensorFlow computes them. */
-static void affine_matrices(random_affine *r, int64_t n, int64_t h, int64_t w, float *t)
+/* Keras' matrices (tf.keras 2.15 get_rotation_matrix, get_zoom_matrix,
+ * get_translation_matrix) for each image of an n-image batch of h x w
+ * images, in float32 as TensorFlow computes them; t holds 8 per image,
+ * zeroed. Draws come in Keras' order: all heights, then all widths. */
+static void rotation_matrices(random_affine *r, int64_t n, float fh, float fw, float *t)
 {
-    float fh = (float)h, fw = (float)w;
     for (int64_t b = 0; b < n; b++) {
         float *m = t + 8 * b;
-        memset(m, 0, 8 * sizeof(float));
-        if (r->kind == AFFINE_ROTATION) {
-            float angle = (float)kc__uniform(&r->rng, r->lo1 * TWO_PI, r->hi1 * TWO_PI);
-            float c = cosf(angle), s = sinf(angle);
-            m[0] = c;
-            m[1] = -s;
-            m[2] = ((fw - 1) - (c * (fw - 1) - s * (fh - 1))) / 2.0f;
-            m[3] = s;
-            m[4] = c;
-            m[5] = ((fh - 1) - (s * (fw - 1) + c * (fh - 1))) / 2.0f;
-        }
+        float angle = (float)kc__uniform(&r->rng, r->lo1 * TWO_PI, r->hi1 * TWO_PI);
+        float c = cosf(angle), s = sinf(angle);
+        m[0] = c;
+        m[1] = -s;
+        m[2] = ((fw - 1) - (c * (fw - 1) - s * (fh - 1))) / 2.0f;
+        m[3] = s;
+        m[4] = c;
+        m[5] = ((fh - 1) - (s * (fw - 1) + c * (fh - 1))) / 2.0f;
     }
-    if (r->kind == AFFINE_ZOOM) {
-        for (int64_t b = 0; b < n; b++) t[8 * b + 4] = (float)(1.0 + kc__uniform(&r->rng, r->lo1, r->hi1));
-        for (int64_t b = 0; b < n; b++) {
-            float *m = t + 8 * b;
-            m[0] = r->f2.raw ? (float)(1.0 + kc__uniform(&r->rng, r->lo2, r->hi2)) : m[4];
-            m[2] = ((fw - 1.0f) / 2.0f) * (1.0f - m[0]);
-            m[5] = ((fh - 1.0f) / 2.0f) * (1.0f - m[4]);
-        }
-    } else if (r->kind == AFFINE_TRANSLATION) {
-        for (int64_t b = 0; b < n; b++) t[8 * b + 5] = -((float)kc__uniform(&r->rng, r->lo1, r->hi1) * fh);
-        for (int64_t b = 0; b < n; b++) {
-            float *m = t + 8 * b;
-            m[0] = m[4] = 1.0f;
-            m[2] = -((float)kc__uniform(&r->rng, r->lo2, r->hi2) * fw);
-        }
+}
+
+static void zoom_matrices(random_affine *r, int64_t n, float fh, float fw, float *t)
+{
+    for (int64_t b = 0; b < n; b++) t[8 * b + 4] = (float)(1.0 + kc__uniform(&r->rng, r->lo1, r->hi1));
+    for (int64_t b = 0; b < n; b++) {
+        float *m = t + 8 * b;
+        /* without width_factor both axes take the height's zoom */
+        m[0] = r->f2.raw ? (float)(1.0 + kc__uniform(&r->rng, r->lo2, r->hi2)) : m[4];
+        m[2] = ((fw - 1.0f) / 2.0f) * (1.0f - m[0]);
+        m[5] = ((fh - 1.0f) / 2.0f) * (1.0f - m[4]);
     }
+}
+
+static void translation_matrices(random_affine *r, int64_t n, float fh, float fw, float *t)
+{
+    for (int64_t b = 0; b < n; b++) t[8 * b + 5] = -((float)kc__uniform(&r->rng, r->lo1, r->hi1) * fh);
+    for (int64_t b = 0; b < n; b++) {
+        float *m = t + 8 * b;
+        m[0] = m[4] = 1.0f;
+        m[2] = -((float)kc__uniform(&r->rng, r->lo2, r->hi2) * fw);
+    }
+}
+
+static void affine_matrices(random_affine *r, int64_t n, int64_t h, int64_t w, float *t)
+{
+    memset(t, 0, sizeof(float) * 8 * (size_t)n);
+    if (r->kind == AFFINE_ROTATION) rotation_matrices(r, n, (float)h, (float)w, t);
+    else if (r->kind == AFFINE_ZOOM) zoom_matrices(r, n, (float)h, (float)w, t);
+    else translation_matrices(r, n, (float)h, (float)w, t);
 }
 
 static kc_status affine_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
