@@ -584,6 +584,40 @@ START_TEST(seeded_augmentations_repeat_unseeded_follow_the_global_seed)
 }
 END_TEST
 
+START_TEST(augmentations_take_channels_first_and_single_images)
+{
+    /* the same seed draws the same transform whatever the layout */
+    kc_tensor *x = tu_random(4, D(3, 5, 6, 2), 0, 255, 19);
+    kc_tensor *cf = kc_transpose(x, (const int[]){0, 3, 1, 2}, &err);
+    kc_tensor *one = kc_slice(x, D(0, 0, 0, 0), D(1, -1, -1, -1), &err);
+    kc_tensor *img = kc_reshape(one, 3, D(5, 6, 2), &err);
+    for (size_t i = 0; i < sizeof(augmenters) / sizeof(augmenters[0]); i++) {
+        char cfg[256], cfg_cf[256];
+        const char *c = augmenters[i][1] ? augmenters[i][1] : "{}";
+        snprintf(cfg, sizeof(cfg), "%.*s%s\"seed\": 5}", (int)(strlen(c) - 1), c, strlen(c) > 2 ? ", " : "");
+        snprintf(cfg_cf, sizeof(cfg_cf), "%.*s, \"data_format\": \"channels_first\"}", (int)(strlen(cfg) - 1), cfg);
+        kc_tensor *want = apply(augmenters[i][0], cfg, x, true);
+        kc_tensor *got = apply(augmenters[i][0], cfg_cf, cf, true);
+        kc_tensor *back = kc_transpose(got, (const int[]){0, 2, 3, 1}, &err);
+        ck_assert_msg(same_values(want, back), "%s: channels_first differs", augmenters[i][0]);
+        kc_tensor_unref(back), kc_tensor_unref(got), kc_tensor_unref(want);
+        /* one image of rank 3 is a batch of one */
+        want = apply(augmenters[i][0], cfg, one, true);
+        got = apply(augmenters[i][0], cfg, img, true);
+        ck_assert_int_eq(kc_tensor_ndim(got), 3);
+        ck_assert_msg(memcmp(kc_tensor_cdata(want), kc_tensor_cdata(got), kc_tensor_nbytes(got)) == 0,
+                      "%s: a single image differs from a batch of one", augmenters[i][0]);
+        kc_tensor_unref(got), kc_tensor_unref(want);
+    }
+    kc_tensor *y = apply("RandomCrop", "{\"height\": 3, \"width\": 4, \"seed\": 1}", img, true);
+    ck_assert_int_eq(kc_tensor_ndim(y), 3);
+    ck_assert_int_eq(kc_tensor_dim(y, 0), 3);
+    ck_assert_int_eq(kc_tensor_dim(y, 1), 4);
+    kc_tensor_unref(y);
+    kc_tensor_unref(img), kc_tensor_unref(one), kc_tensor_unref(cf), kc_tensor_unref(x);
+}
+END_TEST
+
 /* ---- augmentation geometry ------------------------------------------------------------------- */
 
 /* Image b of y equals image b of x under a pixel map (or the fill value). */
@@ -1203,6 +1237,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, keras_2_15_file_with_preprocessing_loads_and_predicts);
     tcase_add_test(tc, augmentations_are_identity_in_inference);
     tcase_add_test(tc, seeded_augmentations_repeat_unseeded_follow_the_global_seed);
+    tcase_add_test(tc, augmentations_take_channels_first_and_single_images);
     tcase_add_test(tc, random_flip_flips_whole_images_by_mode);
     tcase_add_test(tc, random_rotation_quarter_turns_are_permutations);
     tcase_add_test(tc, random_translation_fills_borders_by_mode);
