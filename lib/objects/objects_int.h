@@ -77,6 +77,8 @@ const char *kc__registry_unsupported(kc_kind kind, const char *name);
  * alias), or KC_ENOTFOUND. *fn_obj is borrowed. */
 kc_status kc__registry_lookup(kc_kind kind, const char *name, const kc_class **cls,
                               kc_object **fn_obj);
+/* Is cls one of ckeras' own classes (not a user's)? */
+bool kc__class_is_builtin(const kc_class *cls);
 /* The same against a custom-objects map. */
 bool kc__custom_lookup(const kc_custom_objects *co, kc_kind kind, const char *name,
                        const kc_class **cls, kc_object **obj);
