@@ -995,6 +995,8 @@ START_TEST(categorical_layers_encode_as_keras)
     su_randomize_weights(m, 4);
     kc_tensor *xs = tu_random(2, D(5, 3), -1, 1, 18);
     kc_object *back = su_round_trip(m, "categorical.h5", NULL, &xs);
+    kc_object_unref(back);
+    back = su_round_trip(m, "categorical.keras", NULL, &xs);
     kc_object_unref(back), kc_tensor_unref(xs);
     kc_object_unref(in), kc_object_unref(d), kc_object_unref(e), kc_object_unref(dense), kc_object_unref(m);
 }
@@ -1134,7 +1136,7 @@ static kc_object *preprocessing_model(void)
     return m;
 }
 
-START_TEST(preprocessing_model_round_trips_through_h5)
+START_TEST(preprocessing_model_round_trips_through_h5_and_keras)
 {
     kc_object *m = preprocessing_model();
     su_randomize_weights(m, 3);
@@ -1148,6 +1150,9 @@ START_TEST(preprocessing_model_round_trips_through_h5)
     kc_string_free(s);
     kc_tensor *x = tu_random(4, D(3, 8, 9, 3), 0, 255, 15);
     kc_object *back = su_round_trip(m, "preproc.h5", NULL, &x);
+    kc_object_unref(back);
+    /* Keras 3's archive: Normalization's mean, variance, count as vars/0..2 */
+    back = su_round_trip(m, "preproc.keras", NULL, &x);
     kc_object_unref(back);
     kc_tensor_unref(x);
     kc_object_unref(m);
@@ -1248,7 +1253,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, categorical_layers_encode_as_keras);
     tcase_add_test(tc, preprocessing_gradients_match_finite_differences);
     tcase_add_test(tc, text_preprocessing_layers_are_named_errors);
-    tcase_add_test(tc, preprocessing_model_round_trips_through_h5);
+    tcase_add_test(tc, preprocessing_model_round_trips_through_h5_and_keras);
     tcase_add_test(tc, training_through_augmentations_is_reproducible);
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
     suite_add_tcase(s, tc);
