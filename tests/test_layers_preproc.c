@@ -10,8 +10,9 @@
  *     in the reflect / wrap / nearest fill modes (make-goldens.js);
  *   - numpy, for the resize methods TensorFlow.js lacks (make-refs.py,
  *     itself checked against the values TensorFlow's own tests publish);
- *   - a tf.keras 2.15 style .h5 file with an adapted Normalization (int64
- *     count) and the other layers, and numpy's outputs (make-h5.py);
+ *   - a model with an adapted Normalization (int64 count) and the other
+ *     layers as tf.keras 2.15 (.h5) and Keras 3.7 (.keras) save it, and
+ *     numpy's outputs (make-files.py);
  *   - small hand-computed cases: exact flips, quarter turns, shifts with
  *     every fill mode, zooms, crops, statistics.
  * Augmentations are checked for identity in inference, determinism per
@@ -503,19 +504,24 @@ START_TEST(normalization_weights_are_mean_variance_count)
 }
 END_TEST
 
-START_TEST(keras_2_15_file_with_preprocessing_loads_and_predicts)
+START_TEST(keras_files_with_preprocessing_load_and_predict)
 {
-    /* tf.keras 2.15 layout: Normalization with an int64 scalar count, every
-     * other preprocessing layer with tf.keras' config keys */
-    kc_object *m = kc_model_load(tu_data("preproc/preproc_k2.15.h5"), NULL, &err);
-    CK_NN(m, err);
-    kc_object *n = kc_model_get_layer(m, "normalization");
-    ck_assert_ptr_nonnull(n);
-    ck_assert_float_eq(kc_tensor_item(kc_variable_value(kc_layer_weight(n, 2))), 1234.0f);
-    json_t *io = tu_load_json("preproc/preproc_k2.15.io.json");
-    tu_check_io(m, io, "preproc_k2.15.h5", 1e-5, 1e-5);
+    /* the same model as tf.keras 2.15 (legacy .h5: Normalization's weights
+     * named mean:0, variance:0, count:0, count an int64 scalar; tf.keras'
+     * config keys) and Keras 3.7 save it (.keras: vars/0..2, Keras 3's
+     * config forms and keys) */
+    static const char *const files[] = {"preproc/preproc_k2.15.h5", "preproc/preproc_k3.keras"};
+    json_t *io = tu_load_json("preproc/preproc.io.json");
+    for (int i = 0; i < 2; i++) {
+        kc_object *m = kc_model_load(tu_data(files[i]), NULL, &err);
+        CK_NN(m, err);
+        kc_object *n = kc_model_get_layer(m, "normalization");
+        ck_assert_ptr_nonnull(n);
+        ck_assert_float_eq(kc_tensor_item(kc_variable_value(kc_layer_weight(n, 2))), 1234.0f);
+        tu_check_io(m, io, files[i], 1e-5, 1e-5);
+        kc_object_unref(m);
+    }
     json_decref(io);
-    kc_object_unref(m);
 }
 END_TEST
 
@@ -1239,7 +1245,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, rescaling_and_center_crop_match_tensorflow_js);
     tcase_add_test(tc, normalization_uses_config_statistics);
     tcase_add_test(tc, normalization_weights_are_mean_variance_count);
-    tcase_add_test(tc, keras_2_15_file_with_preprocessing_loads_and_predicts);
+    tcase_add_test(tc, keras_files_with_preprocessing_load_and_predict);
     tcase_add_test(tc, augmentations_are_identity_in_inference);
     tcase_add_test(tc, seeded_augmentations_repeat_unseeded_follow_the_global_seed);
     tcase_add_test(tc, augmentations_take_channels_first_and_single_images);

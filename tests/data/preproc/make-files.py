@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""A tf.keras 2.15 legacy .h5 file with preprocessing layers, and numpy's outputs.
+"""A model with preprocessing layers as tf.keras 2.15 and Keras 3 save it, and numpy's outputs.
 
-Usage, from the repository:  /usr/bin/python3 tests/data/preproc/make-h5.py
-Writes tests/data/preproc/preproc_k2.15.h5 and preproc_k2.15.io.json.
+Usage, from the repository:  /usr/bin/python3 tests/data/preproc/make-files.py
+Writes tests/data/preproc/preproc_k2.15.h5, preproc_k3.keras (the same model and
+weights) and preproc.io.json (inputs and expected outputs for both).
 
 The file is laid out as tf.keras 2.15 + h5py 3 save a model without optimizer
 (keras.saving.legacy.hdf5_format.save_model_to_hdf5, the layout
@@ -14,9 +15,21 @@ non-trainable. The other layers carry their tf.keras 2.15 config keys. The
 expected outputs are an inference pass in numpy float64 (Normalization,
 Rescaling, Resizing bilinear with half-pixel centers, the identity of the
 augmentation layers, CenterCrop, Normalization with config statistics and
-invert, Flatten, Dense), rounded to float32. Needs h5py and numpy."""
+invert, Flatten, Dense), rounded to float32.
+
+The .keras archive is laid out as Keras 3.7 saves one (keras/src/saving/
+saving_lib.py): config.json with Keras 3's forms (module / registered_name,
+DTypePolicy dtypes, batch_shape, build_config per layer, tuples as lists:
+RandomRotation's and RandomContrast's factors as Keras 3 normalizes them, the
+others as given; data_format on every image layer; Resizing's and
+RandomContrast's Keras 3 keys), metadata.json, and model.weights.h5 where
+each layer's variables are layers/<snake_case class name>[_k]/vars/0.. in
+creation order (Normalization: mean, variance, then count as an int64 scalar).
+Needs h5py and numpy."""
+import io
 import json
 import os
+import zipfile
 
 import h5py
 import numpy as np
@@ -95,6 +108,61 @@ def forward(x):
     return x.reshape(x.shape[0], -1) @ KERNEL.astype(np.float64) + BIAS
 
 
+def keras3_config():
+    """CONFIG in Keras 3's form, with the values Keras 3 would hold."""
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+              "registered_name": None}
+    keras3_keys = {
+        "Resizing": {"pad_to_aspect_ratio": False, "fill_mode": "constant", "fill_value": 0.0,
+                     "antialias": False},
+        "RandomRotation": {"factor": [-0.1, 0.1]},
+        "RandomContrast": {"factor": [0.0, 0.2], "value_range": [0, 255]},
+    }
+    image_layers = {"Resizing", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+                    "RandomContrast", "RandomBrightness", "CenterCrop"}
+    shape = [None, 6, 8, 3]
+    layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+               "config": {"batch_shape": shape, "dtype": "float32", "sparse": False, "name": "input_layer"}}]
+    for spec in CONFIG["config"]["layers"][1:]:
+        cls, cfg = spec["class_name"], dict(spec["config"])
+        cfg["dtype"] = policy
+        cfg.update(keras3_keys.get(cls, {}))
+        if cls in image_layers:
+            cfg["data_format"] = "channels_last"
+        layers.append({"module": "keras.layers", "class_name": cls, "config": cfg, "registered_name": None,
+                       "build_config": {"input_shape": list(shape)}})
+        if cls == "Resizing":
+            shape = [None, 4, 6, 3]
+        elif cls == "CenterCrop":
+            shape = [None, 3, 4, 3]
+        elif cls == "Flatten":
+            shape = [None, 36]
+    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+            "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers},
+            "build_config": {"input_shape": [None, 6, 8, 3]}}
+
+
+def write_keras3(path):
+    """saving_lib.save_model's archive: config.json, metadata.json, model.weights.h5."""
+    weights = io.BytesIO()
+    groups = {}
+    with h5py.File(weights, "w") as f:
+        f.create_group("vars")
+        stored = dict(WEIGHTS)
+        for spec in CONFIG["config"]["layers"][1:]:
+            cls, name = spec["class_name"], spec["config"]["name"]
+            base = "".join("_" + c.lower() if c.isupper() else c for c in cls).lstrip("_")
+            k = groups.get(base, 0)
+            groups[base] = k + 1
+            g = f.create_group(f"layers/{base}" + (f"_{k}" if k else "") + "/vars")
+            for i, (_, value) in enumerate(stored.get(name, [])):
+                g.create_dataset(str(i), data=value)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.7.0", "date_saved": "2025-01-01@00:00:00"}))
+        z.writestr("config.json", json.dumps(keras3_config()))
+        z.writestr("model.weights.h5", weights.getvalue())
+
+
 def main():
     path = os.path.join(HERE, "preproc_k2.15.h5")
     with h5py.File(path, "w") as f:
@@ -114,15 +182,16 @@ def main():
                 d = g.create_dataset(w.encode("utf8"), value.shape, dtype=value.dtype)
                 d[()] = value
         mw.create_group("top_level_model_weights").attrs["weight_names"] = np.zeros((0,))
+    write_keras3(os.path.join(HERE, "preproc_k3.keras"))
     x = rng.uniform(0, 255, (2, 6, 8, 3)).astype(np.float32)
     y = forward(x).astype(np.float32)
-    io = {"generator": "tests/data/preproc/make-h5.py (numpy %s float64 inference pass)" % np.__version__,
+    out = {"generator": "tests/data/preproc/make-files.py (numpy %s float64 inference pass)" % np.__version__,
           "inputs": [{"shape": list(x.shape), "data": [float(v) for v in x.ravel()]}],
           "outputs": [{"name": "dense", "shape": list(y.shape), "data": [float(v) for v in y.ravel()]}]}
-    with open(os.path.join(HERE, "preproc_k2.15.io.json"), "w") as f:
-        json.dump(io, f)
+    with open(os.path.join(HERE, "preproc.io.json"), "w") as f:
+        json.dump(out, f)
         f.write("\n")
-    print("wrote preproc_k2.15.h5 and preproc_k2.15.io.json")
+    print("wrote preproc_k2.15.h5, preproc_k3.keras and preproc.io.json")
 
 
 if __name__ == "__main__":
