@@ -41,6 +41,10 @@
 KC_BEGIN_DECLS
 
 typedef struct kc_callback kc_callback; /* callbacks.h */
+/* A group of processes training one model together (tf.distribute's
+ * strategy). Made by kc_strategy_new in <ckeras/distributed.h>, which
+ * exists in builds with MPI; everything here works without it. */
+typedef struct kc_strategy kc_strategy;
 
 KC_API KC_NODISCARD kc_status kc_model_compile(kc_object *model, const char *spec,
                                                const kc_custom_objects *custom, kc_error *err);
@@ -149,6 +153,9 @@ typedef struct kc_fit_args {
     int n_callbacks;
     int verbose;                    /* 0 silent (the C default), 1 progress bar, 2 one line per epoch */
     FILE *out;                      /* where the progress goes; NULL: stdout */
+    kc_strategy *strategy;          /* NULL: this process alone; else every process of the
+                                       strategy calls fit with the same arguments and data, and
+                                       each trains on its share of every batch (distributed.h) */
 } kc_fit_args;
 
 /* Keras' Model.fit. The model must be compiled. Returns the History in
@@ -200,6 +207,16 @@ typedef struct kc_train_step {
  * that one may call this. */
 KC_API KC_NODISCARD kc_status kc_model_train_step(kc_object *model, kc_train_step *step,
                                                   kc_error *err);
+/* For a model class's own train_step in a data-parallel fit
+ * (kc_fit_args.strategy): replace each gradient by the sum over the
+ * processes of their gradients, each weighted by its process's share of the
+ * batch -- the gradient of the whole batch's loss, as Horovod's
+ * DistributedOptimizer does before apply_gradients. grads[i] (of vars[i])
+ * may be NULL (no gradient) and may become a new tensor. Outside a
+ * data-parallel fit, it does nothing. kc_model_train_step calls it. */
+KC_API KC_NODISCARD kc_status kc_model_reduce_gradients(kc_object *model, kc_tensor **grads,
+                                                        kc_variable *const *vars, int n,
+                                                        kc_error *err);
 /* Keras' compute_loss: the sum over outputs of loss_weight * loss(y,
  * y_pred, sample_weight), plus every weight regularization penalty and
  * every loss the last call added (add_loss, activity regularizers).

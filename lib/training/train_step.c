@@ -5,6 +5,7 @@
  * an epoch's value is the running mean over its samples; metrics are the
  * compiled streaming metrics. These are public so that a custom train step
  * or a hand-written loop uses exactly what fit uses. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <string.h>
@@ -285,7 +286,14 @@ kc_status kc_model_train_step(kc_object *model, kc_train_step *step, kc_error *e
             vars[i] = kc_layer_trainable_weight(model, i);
             src[i] = kc_variable_value(vars[i]);
         }
-        if (rc == KC_OK) rc = kc_tape_gradient(tape, loss, src, nt, grads, err);
+        /* in a data-parallel step, this replica's share of the global loss
+         * is what it differentiates, and the shares' gradients are summed */
+        double share = kc__replica_loss_share();
+        kc_tensor *seed = share != 1.0 ? kc_tensor_scalar((float)share, err) : NULL;
+        if (rc == KC_OK && share != 1.0 && !seed) rc = kc__error_code(err, KC_ENOMEM);
+        if (rc == KC_OK) rc = kc_tape_gradient_ex(tape, &loss, 1, seed ? &seed : NULL, src, nt, grads, err);
+        kc_tensor_unref(seed);
+        if (rc == KC_OK) rc = kc__replica_sum_gradients(grads, vars, nt, err);
         if (rc == KC_OK) rc = kc_optimizer_apply_gradients(c->optimizer, grads, vars, nt, err);
         for (int i = 0; grads && i < nt; i++) kc_tensor_unref(grads[i]);
     }

@@ -35,6 +35,7 @@ typedef struct kc__compiled {
     kc_object *loss_tracker;
     kc_object **output_loss_trackers;
     bool stop_training;   /* model.stop_training */
+    kc_strategy *strategy; /* borrowed: the data-parallel fit or evaluation running, or NULL */
     /* add_metric values of the forward passes, as Mean metrics by name */
     kc_object **added_metrics;
     char **added_names;
@@ -67,6 +68,8 @@ struct kc_callback {
     FILE *out;
     int stopped_epoch;
     double best;
+    bool chief_only; /* in a data-parallel fit, only the chief (rank 0) runs it: it writes
+                        output (progress bar, CSVLogger) that one process should write */
 };
 
 /* Make a callback around a built-in's state (takes user: destroyed by
