@@ -9,11 +9,6 @@
 
 #include <ckeras/io.h>
 
-#ifdef KC_HAVE_PARALLEL_HDF5
-kc_status kc__dist_save_collective(kc__mpi_strategy *m, kc_object *model, const char *path, bool weights_only,
-                                   const kc_save_options *opts, kc_error *err);
-#endif
-
 bool kc_strategy_parallel_io(void)
 {
 #ifdef KC_HAVE_PARALLEL_HDF5

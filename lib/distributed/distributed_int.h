@@ -44,5 +44,8 @@ kc_status kc__dist_replicate(kc_strategy *s, kc_object *model, kc_tensor *const 
 
 /* checkpoint.c */
 kc_status kc__dist_save(kc_strategy *s, kc_object *model, const char *path, bool weights_only, kc_error *err);
+/* h5_mpio.c (parallel HDF5 builds): every process writes the file. */
+kc_status kc__dist_save_collective(kc__mpi_strategy *m, kc_object *model, const char *path, bool weights_only,
+                                   const kc_save_options *opts, kc_error *err);
 
 #endif /* CKERAS_DISTRIBUTED_INT_H */
