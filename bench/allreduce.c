@@ -7,7 +7,8 @@
  *
  *   step_ms: T                 wall time per training step
  *   comm_ms_per_step: C        time inside the strategy's collectives
- *                              (waiting for the slower process included)
+ *                              (waiting for the slower process included,
+ *                              and shown apart: the status agreements)
  *   bytes_per_step: B          gradient bytes each process contributes
  *   bare_allreduce_ms: R       MPI_Allreduce of B bytes, alone
  *   ratio_comm_vs_bare: C/R
@@ -106,8 +107,10 @@ int main(int argc, char **argv)
     if (rank == 0) {
         printf("bench_allreduce: MLP 784-512-256-10 (%lld parameters), global batch %lld, %d processes, %d steps\n",
                (long long)params, (long long)batch, size, steps);
-        printf("step_ms: %.2f\ncomm_ms_per_step: %.3f\nbytes_per_step: %lld\ncollectives_per_step: %.1f\n",
-               1e3 * step, 1e3 * comm, (long long)(st.bytes_reduced / steps), (double)st.collectives / steps);
+        printf("step_ms: %.2f\ncomm_ms_per_step: %.3f (waiting for the other processes: %.3f)\n"
+               "bytes_per_step: %lld\ncollectives_per_step: %.1f\n",
+               1e3 * step, 1e3 * comm, 1e3 * st.sync_seconds / steps, (long long)(st.bytes_reduced / steps),
+               (double)st.collectives / steps);
         printf("bare_allreduce_ms: %.3f\nratio_comm_vs_bare: %.2f\n", 1e3 * bare, comm / bare);
         printf("comm_fraction: %.3f (largest over the processes: %.3f)\n", frac, worst);
     }

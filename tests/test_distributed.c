@@ -245,6 +245,31 @@ START_TEST(fit_starts_from_the_chiefs_weights)
 }
 END_TEST
 
+/* Gradients sent in many small buckets (several in flight during the
+ * backward pass) sum to exactly what one bucket gives. */
+START_TEST(bucket_size_does_not_change_training)
+{
+    kc_tensor *x, *y;
+    data(CNN_BN, 48, 3, &x, &y);
+    kc_object *big = build(CNN_BN, 21), *small = build(CNN_BN, 21);
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .no_shuffle = true,
+                     .strategy = strategy};
+    CK_OK(kc_model_fit(big, &a, NULL, &err));
+    kc_strategy_set_bucket_bytes(strategy, 64);
+    kc_strategy_reset_stats(strategy);
+    CK_OK(kc_model_fit(small, &a, NULL, &err));
+    kc_strategy_stats st = kc_strategy_get_stats(strategy);
+    kc_strategy_set_bucket_bytes(strategy, 4 << 20);
+    ck_assert_msg(weights_rel_diff(big, small) == 0, "process %d: %g", rank, weights_rel_diff(big, small));
+    /* 8 steps; 4 variables (kernel, gamma, beta; dense kernel and bias: 5) in 64-byte buckets: many collectives */
+    ck_assert_msg(st.collectives > 8 * 10, "%lld collectives", (long long)st.collectives);
+    ck_assert(st.bytes_reduced > 0 && st.seconds > 0);
+    kc_object_unref(big);
+    kc_object_unref(small);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+}
+END_TEST
+
 /* ---- failures ---------------------------------------------------------------------------------------- */
 
 START_TEST(bad_data_on_one_process_fails_everywhere)
@@ -563,6 +588,7 @@ static Suite *distributed_suite(void)
     CASE(cnn_with_batchnorm_fit_matches_one_process);
     CASE(lstm_fit_matches_one_process);
     CASE(fit_starts_from_the_chiefs_weights);
+    CASE(bucket_size_does_not_change_training);
     CASE(bad_data_on_one_process_fails_everywhere);
     CASE(a_failing_step_on_one_process_fails_everywhere);
     CASE(a_failing_callback_on_one_process_fails_everywhere);

@@ -129,6 +129,8 @@ KC_API bool kc_strategy_parallel_io(void);
 
 typedef struct kc_strategy_stats {
     double seconds;        /* wall time spent in communication (waiting included) */
+    double sync_seconds;   /* of which in status agreements: mostly waiting for the
+                              slowest process to arrive */
     int64_t collectives;   /* collective operations (status agreements included) */
     int64_t bytes_reduced; /* payload bytes this process sent into all-reduces */
 } kc_strategy_stats;

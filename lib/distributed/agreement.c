@@ -50,7 +50,9 @@ static kc_status header(kc__mpi_strategy *m, int64_t *h, kc_error *err)
 {
     double t0 = kc__dist_now();
     int mrc = MPI_Allreduce(MPI_IN_PLACE, h, 4, MPI_INT64_T, MPI_MAX, m->comm);
-    m->stats.seconds += kc__dist_now() - t0;
+    double dt = kc__dist_now() - t0;
+    m->stats.seconds += dt;
+    m->stats.sync_seconds += dt;
     m->stats.collectives++;
     return mrc == MPI_SUCCESS ? KC_OK : kc__dist_mpi_failed(mrc, "a status agreement", err);
 }

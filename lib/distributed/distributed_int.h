@@ -35,9 +35,16 @@ double kc__dist_now(void);
 
 /* collectives.c */
 kc_status kc__dist_sum(kc_strategy *s, float *buf, int64_t n, kc_error *err);
+/* The same without the header (the caller entered). */
+kc_status kc__dist_allreduce_floats(kc__mpi_strategy *m, float *buf, int64_t n, kc_error *err);
 kc_status kc__dist_broadcast(kc__mpi_strategy *m, void *buf, int64_t bytes, kc_error *err);
-kc_status kc__dist_sum_gradients(kc_strategy *s, kc_tensor **grads, kc_variable *const *vars, int n, kc_error *err);
 kc_status kc__dist_check_same(kc_strategy *s, const int64_t *values, const char *const *names, int n, kc_error *err);
+
+/* gradients.c: the gradient operations of kc__replica_ops */
+kc__grad_stream *kc__dist_grads_begin(kc_strategy *s, kc_variable *const *vars, int n, kc_error *err);
+void kc__dist_grads_ready(kc__grad_stream *g, int i, const kc_tensor *grad);
+kc_status kc__dist_grads_end(kc__grad_stream *g, bool ok, kc_tensor **grads, kc_error *err);
+kc_status kc__dist_sum_gradients(kc_strategy *s, kc_tensor **grads, kc_variable *const *vars, int n, kc_error *err);
 
 /* replicate.c */
 kc_status kc__dist_replicate(kc_strategy *s, kc_object *model, kc_tensor *const *x, int n_x, kc_error *err);

@@ -103,8 +103,6 @@ static kc_status cr_sum(void *ctx, float *buf, int64_t n, kc_error *err)
     return s->ops->sum(s, buf, n, err);
 }
 
-double kc__replica_loss_share(void) { return current_step ? current_step->share : 1.0; }
-
 static void step_free(kc__replica_step *st)
 {
     kc__free(st->saved_vars.vars);
@@ -199,11 +197,38 @@ kc_status kc__replica_step_end(kc__replica_step *st, kc_status rc, kc_logs *logs
 
 /* ---- gradients --------------------------------------------------------------------------------------- */
 
-kc_status kc__replica_sum_gradients(kc_tensor **grads, kc_variable *const *vars, int n, kc_error *err)
+typedef struct stream_listener {
+    kc__grad_listener base;
+    kc_strategy *s;
+    kc__grad_stream *g;
+} stream_listener;
+
+static void tell(void *ctx, int source, const kc_tensor *grad)
+{
+    stream_listener *l = ctx;
+    l->s->ops->grads_ready(l->g, source, grad);
+}
+
+kc_status kc__replica_gradients(kc_tape *tape, kc_tensor *loss, kc_tensor *const *src, kc_variable *const *vars,
+                                int n, kc_tensor **grads, kc_error *err)
 {
     kc__replica_step *st = current_step;
-    if (!st) return KC_OK;
-    return st->s->ops->sum_gradients(st->s, grads, vars, n, err);
+    if (!st) return kc_tape_gradient(tape, loss, src, n, grads, err);
+    for (int i = 0; i < n; i++) grads[i] = NULL;
+    kc_tensor *seed = kc_tensor_scalar((float)st->share, err);
+    if (!seed) return kc__error_code(err, KC_ENOMEM);
+    stream_listener l = {{tell, NULL}, st->s, st->s->ops->grads_begin(st->s, vars, n, err)};
+    l.base.ctx = &l;
+    kc_status rc = l.g ? KC_OK : kc__error_code(err, KC_ENOMEM);
+    if (rc == KC_OK) {
+        const kc__grad_listener *prev = kc__grad_listen(&l.base);
+        rc = kc_tape_gradient_ex(tape, &loss, 1, &seed, src, n, grads, err);
+        kc__grad_listen(prev);
+        kc_status erc = st->s->ops->grads_end(l.g, rc == KC_OK, grads, err);
+        if (rc == KC_OK) rc = erc;
+    }
+    kc_tensor_unref(seed);
+    return rc;
 }
 
 kc_status kc_model_reduce_gradients(kc_object *model, kc_tensor **grads, kc_variable *const *vars, int n,

@@ -16,6 +16,8 @@
 #include "../layers/cross_replica.h"
 #include "training_int.h"
 
+typedef struct kc__grad_stream kc__grad_stream; /* the implementation's */
+
 typedef struct kc__replica_ops {
     /* Agree on the outcome of the work since the last operation: every
      * replica passes its own status and receives KC_OK when all succeeded,
@@ -29,6 +31,14 @@ typedef struct kc__replica_ops {
      * tensor when another replica had one. */
     kc_status (*sum_gradients)(kc_strategy *s, kc_tensor **grads, kc_variable *const *vars, int n,
                                kc_error *err);
+    /* The same, sent while the backward pass runs: begin before it (vars:
+     * what the gradients are of), ready as it finishes each gradient (any
+     * order; the ones never told have no gradient here), end after it
+     * with the sums in grads (new tensors). end(ok = false), after a
+     * failure, only waits for what was sent. */
+    kc__grad_stream *(*grads_begin)(kc_strategy *s, kc_variable *const *vars, int n, kc_error *err);
+    void (*grads_ready)(kc__grad_stream *g, int i, const kc_tensor *grad);
+    kc_status (*grads_end)(kc__grad_stream *g, bool ok, kc_tensor **grads, kc_error *err);
     /* Make every replica's model equal to the chief's: build it (input
      * shapes of x), then copy weights, optimizer state and the global
      * random generator (shuffling) from the chief. */
@@ -68,11 +78,12 @@ kc__replica_step *kc__replica_step_begin(kc_strategy *s, kc_object *model, int64
                                          kc_error *err);
 kc_status kc__replica_step_end(kc__replica_step *st, kc_status rc, kc_logs *logs, kc_error *err);
 
-/* Inside a step: the factor of this replica's loss gradient (its share of
- * the batch), or 1 outside a data-parallel step. */
-double kc__replica_loss_share(void);
-/* Inside a step: sum gradients that were already weighted by the share
- * (the loss gradient was seeded with it); outside one, nothing. */
-kc_status kc__replica_sum_gradients(kc_tensor **grads, kc_variable *const *vars, int n, kc_error *err);
+/* The gradients of a train step: of loss with respect to vars (src are
+ * their values) from tape. Inside a data-parallel step, this replica
+ * differentiates its share of the global loss and the gradients are summed
+ * over the replicas, bucket by bucket while the backward pass runs;
+ * outside one, kc_tape_gradient. */
+kc_status kc__replica_gradients(kc_tape *tape, kc_tensor *loss, kc_tensor *const *src, kc_variable *const *vars,
+                                int n, kc_tensor **grads, kc_error *err);
 
 #endif /* CKERAS_REPLICA_H */

@@ -286,14 +286,8 @@ kc_status kc_model_train_step(kc_object *model, kc_train_step *step, kc_error *e
             vars[i] = kc_layer_trainable_weight(model, i);
             src[i] = kc_variable_value(vars[i]);
         }
-        /* in a data-parallel step, this replica's share of the global loss
-         * is what it differentiates, and the shares' gradients are summed */
-        double share = kc__replica_loss_share();
-        kc_tensor *seed = share != 1.0 ? kc_tensor_scalar((float)share, err) : NULL;
-        if (rc == KC_OK && share != 1.0 && !seed) rc = kc__error_code(err, KC_ENOMEM);
-        if (rc == KC_OK) rc = kc_tape_gradient_ex(tape, &loss, 1, seed ? &seed : NULL, src, nt, grads, err);
-        kc_tensor_unref(seed);
-        if (rc == KC_OK) rc = kc__replica_sum_gradients(grads, vars, nt, err);
+        /* summed over the processes in a data-parallel step (replica.c) */
+        if (rc == KC_OK) rc = kc__replica_gradients(tape, loss, src, vars, nt, grads, err);
         if (rc == KC_OK) rc = kc_optimizer_apply_gradients(c->optimizer, grads, vars, nt, err);
         for (int i = 0; grads && i < nt; i++) kc_tensor_unref(grads[i]);
     }
