@@ -14,7 +14,7 @@
  *   ratio_comm_vs_bare: C/R
  *   comm_fraction: C/T
  *
- *   mpirun -np 2 build/bench/bench_allreduce [steps]
+ *   mpirun -np 2 build/bench/bench_allreduce [steps [bucket_bytes]]
  *
  * On one machine the processes share its cores and memory bus: this
  * measures ckeras' overhead (bucketing, status agreements, metric sums),
@@ -72,6 +72,7 @@ int main(int argc, char **argv)
     kc_set_num_threads(1);
     kc_strategy *s = kc_strategy_new(MPI_COMM_WORLD, &err);
     if (!s) die("strategy", &err);
+    if (argc > 2) kc_strategy_set_bucket_bytes(s, atoll(argv[2]));
     int rank = kc_strategy_rank(s), size = kc_strategy_num_replicas(s);
 
     kc_set_random_seed(1);

@@ -180,8 +180,14 @@ static kc_status unpack(kc__grad_stream *g, kc_tensor **grads, kc_error *err)
 
 kc_status kc__dist_grads_end(kc__grad_stream *g, bool ok, kc_tensor **grads, kc_error *err)
 {
-    /* what was never told has no gradient here: its flag stays 0 */
-    while (ok && g->next < g->n_buckets) send(g, &g->b[g->next++]);
+    /* What is left goes now (what was never told has no gradient here: its
+     * flag stays 0), with blocking all-reduces: nothing is left to overlap,
+     * and MPI's blocking algorithms are the faster ones. */
+    for (; ok && g->rc == KC_OK && g->next < g->n_buckets; g->next++) {
+        bucket *b = &g->b[g->next];
+        g->rc = kc__dist_enter(g->m, b->len, &g->err);
+        if (g->rc == KC_OK) g->rc = kc__dist_allreduce_floats(g->m, b->buf, b->len, &g->err);
+    }
     double t0 = kc__dist_now();
     for (int i = 0; i < g->next; i++) {
         bucket *b = &g->b[i];
