@@ -15,6 +15,7 @@
  *                                        distributed fit) and DIR/dist.io.json
  *                                        for test_distributed_conformance */
 #define _POSIX_C_SOURCE 200809L
+#include "seed_classes.h"
 #include "testutil.h"
 
 #include <ckeras/distributed.h>
@@ -245,6 +246,29 @@ START_TEST(fit_starts_from_the_chiefs_weights)
 }
 END_TEST
 
+/* A model without an input shape is built from the data before the chief's
+ * weights are copied: otherwise each process would draw its own at the
+ * first step. */
+START_TEST(an_unbuilt_model_is_built_then_copied)
+{
+    kc_tensor *x, *y;
+    data(MLP, 24, 3, &x, &y);
+    kc_set_random_seed(100 + (uint64_t)rank);
+    kc_object *m = kc_sequential_new("unbuilt", &err);
+    kc_object *l[] = {kc_layer_create("Dense", "{\"units\": 5, \"activation\": \"tanh\"}", &err),
+                      kc_layer_create("Dense", "{\"units\": 3, \"activation\": \"softmax\"}", &err)};
+    add_all(m, l, 2);
+    CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"categorical_crossentropy\"}", NULL, &err));
+    ck_assert_int_eq(kc_layer_num_weights(m), 0);
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 1, .strategy = strategy};
+    CK_OK(kc_model_fit(m, &a, NULL, &err));
+    ck_assert_int_eq(kc_layer_num_weights(m), 4);
+    assert_weights_agree(m);
+    kc_object_unref(m);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+}
+END_TEST
+
 /* Gradients sent in many small buckets (several in flight during the
  * backward pass) sum to exactly what one bucket gives. */
 START_TEST(bucket_size_does_not_change_training)
@@ -267,6 +291,83 @@ START_TEST(bucket_size_does_not_change_training)
     kc_object_unref(big);
     kc_object_unref(small);
     kc_tensor_unref(x), kc_tensor_unref(y);
+}
+END_TEST
+
+/* A model class with its own train_step (Keras' overridden
+ * Model.train_step) sums its gradients with kc_model_reduce_gradients, as
+ * Horovod's DistributedOptimizer does, and trains as one process: here the
+ * seed's subclassed regressor, whose add_loss term is per-process too. */
+static kc_status own_step(kc_object *self, kc_train_step *step, kc_error *e)
+{
+    kc_tensor *out[1] = {0}, *loss = NULL, *src[16], *g[16] = {0};
+    kc_variable *vars[16];
+    int n_out = 0, nt = kc_layer_num_trainable_weights(self);
+    if (nt > 16) return kc_error_set(e, KC_ELIMIT, "too many weights for this test");
+    kc_tape *tape = kc_tape_begin(0, e);
+    kc_status rc = kc_layer_call(self, step->x, step->n_x, NULL, true, out, NULL, &n_out, e);
+    if (rc == KC_OK) rc = kc_model_compute_loss(self, step->y, step->n_y, out, n_out, step->sample_weight, &loss, e);
+    kc_tape_end(tape);
+    for (int i = 0; i < nt; i++) src[i] = kc_variable_value(vars[i] = kc_layer_trainable_weight(self, i));
+    if (rc == KC_OK) rc = kc_tape_gradient(tape, loss, src, nt, g, e);
+    if (rc == KC_OK) rc = kc_model_reduce_gradients(self, g, vars, nt, e);
+    if (rc == KC_OK) rc = kc_optimizer_apply_gradients(kc_model_optimizer(self), g, vars, nt, e);
+    if (rc == KC_OK) rc = kc_model_update_metrics(self, step->y, step->n_y, out, n_out, step->sample_weight, e);
+    if (rc == KC_OK) rc = kc_model_metric_results(self, step->logs, e);
+    for (int i = 0; i < nt; i++) kc_tensor_unref(g[i]);
+    for (int i = 0; i < n_out; i++) kc_tensor_unref(out[i]);
+    kc_tensor_unref(loss);
+    kc_tape_free(tape);
+    return rc;
+}
+
+static kc_object *own_step_model(kc_custom_objects *co)
+{
+    static kc_model_methods methods;
+    static kc_class cls;
+    cls = seed_regressor_class;
+    methods = *(const kc_model_methods *)seed_regressor_class.methods;
+    methods.train_step = own_step;
+    cls.methods = &methods;
+    cls.name = "OwnStepRegressor";
+    kc_clear_session();
+    kc_set_random_seed(31);
+    json_t *cfg = json_pack("{s:i, s:i}", "units", 5, "outputs", 1);
+    kc_object *m = kc_object_from_config(&cls, cfg, NULL, &err);
+    json_decref(cfg);
+    CK_NN(m, err);
+    kc_shape in = {2, {-1, 4}};
+    CK_OK(kc_model_build(m, &in, 1, &err));
+    CK_OK(kc_model_compile(m, "{\"optimizer\": {\"class_name\": \"SGD\", \"config\": {\"momentum\": 0.5}},"
+                              " \"loss\": \"mse\", \"metrics\": [\"mae\"]}", co, &err));
+    return m;
+}
+
+START_TEST(a_train_step_of_its_own_reduces_its_gradients)
+{
+    kc_custom_objects *co = seed_custom_objects(1.0f, &err);
+    kc_tensor *x = tu_random(2, (int64_t[]){31, 4}, -1, 1, 41), *y = tu_random(2, (int64_t[]){31, 1}, -1, 1, 42);
+    kc_object *md = own_step_model(co);
+    kc_history *hd = NULL, *h1 = NULL;
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 7, .epochs = 3, .strategy = strategy};
+    CK_OK(kc_model_fit(md, &a, &hd, &err));
+    kc_object *m1 = own_step_model(co); /* same seed: the same weights and shuffling */
+    a.strategy = NULL;
+    CK_OK(kc_model_fit(m1, &a, &h1, &err));
+    assert_histories_equal(hd, h1, 1e-5);
+    ck_assert(weights_rel_diff(md, m1) <= 1e-5);
+    /* outside a data-parallel fit it does nothing */
+    kc_tensor *g = kc_tensor_full(KC_FLOAT32, 2, (int64_t[]){4, 5}, 2.0, &err);
+    kc_variable *v = kc_layer_trainable_weight(m1, 0);
+    CK_OK(kc_model_reduce_gradients(m1, &g, &v, 1, &err));
+    ck_assert_float_eq(kc_tensor_get(g, 0), 2.0);
+    kc_tensor_unref(g);
+    kc_history_free(hd);
+    kc_history_free(h1);
+    kc_object_unref(md);
+    kc_object_unref(m1);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+    kc_custom_objects_free(co);
 }
 END_TEST
 
@@ -588,7 +689,9 @@ static Suite *distributed_suite(void)
     CASE(cnn_with_batchnorm_fit_matches_one_process);
     CASE(lstm_fit_matches_one_process);
     CASE(fit_starts_from_the_chiefs_weights);
+    CASE(an_unbuilt_model_is_built_then_copied);
     CASE(bucket_size_does_not_change_training);
+    CASE(a_train_step_of_its_own_reduces_its_gradients);
     CASE(bad_data_on_one_process_fails_everywhere);
     CASE(a_failing_step_on_one_process_fails_everywhere);
     CASE(a_failing_callback_on_one_process_fails_everywhere);
