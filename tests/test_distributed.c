@@ -450,8 +450,10 @@ START_TEST(terminate_on_nan_stops_every_process_together)
     if (rank == size - 1) kc_tensor_f32(y)[3 * 30] = NAN; /* a target in its share of batch 2 */
     kc_object *m = build(MLP, 9);
     kc_callback *cb = kc_callback_create("TerminateOnNaN", NULL, &err);
-    FILE *devnull = fopen("/dev/null", "w");
-    kc_callback_set_output(cb, devnull);
+    char *printed = NULL;
+    size_t printed_len = 0;
+    FILE *out = open_memstream(&printed, &printed_len);
+    kc_callback_set_output(cb, out);
     kc_history *h = NULL;
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 16, .epochs = 3, .no_shuffle = true,
                      .callbacks = &cb, .n_callbacks = 1, .strategy = strategy};
@@ -459,9 +461,13 @@ START_TEST(terminate_on_nan_stops_every_process_together)
     ck_assert_int_eq(kc_history_num_epochs(h), 1);
     ck_assert(isnan(kc_history_values(h, "loss")[0]));
     ck_assert_int_eq(kc_optimizer_iterations(kc_model_optimizer(m)), 2);
+    fclose(out);
+    /* every process stopped; only the chief says so */
+    ck_assert_msg(rank == 0 ? strstr(printed, "Batch 1: Invalid loss, terminating training") != NULL : printed_len == 0,
+                  "process %d: '%s'", rank, printed);
+    free(printed);
     kc_history_free(h);
     kc_callback_free(cb);
-    fclose(devnull);
     kc_object_unref(m);
     kc_tensor_unref(x), kc_tensor_unref(y);
 }

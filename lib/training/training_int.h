@@ -72,6 +72,10 @@ struct kc_callback {
                         output (progress bar, CSVLogger) that one process should write */
 };
 
+/* Whether a built-in callback prints here: in a data-parallel fit every
+ * process runs it, and only the chief prints. */
+bool kc__callback_prints(const kc_object *model);
+
 /* Make a callback around a built-in's state (takes user: destroyed by
  * methods->destroy on failure too). */
 kc_callback *kc__callback_wrap(const kc_callback_methods *m, void *user, kc_error *err);
