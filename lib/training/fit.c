@@ -325,6 +325,34 @@ static kc_status replica_setup(kc_object *model, const kc_fit_args *a, const dat
     return rc;
 }
 
+/* The batches of one epoch: callbacks around each step, which takes this
+ * replica's share of the batch; after each, the replicas agree on
+ * stopping. */
+static kc_status train_epoch(kc_object *model, const kc_fit_args *a, const dataset *train, fit_state *s, int epoch,
+                             int64_t bs, kc_error *err)
+{
+    kc_strategy *st = a->strategy;
+    kc__compiled *c = kc__model_compiled(model);
+    int64_t steps = (train->n + bs - 1) / bs;
+    kc_status rc = KC_OK;
+    for (int64_t b = 0; rc == KC_OK && b < steps; b++) {
+        int64_t start = b * bs, count = train->n - start < bs ? train->n - start : bs, off, n;
+        kc__replica_shard(st, count, &off, &n);
+        batch bt;
+        rc = kc__cbs_batch_begin(&s->cbs, model, b, s->logs, err);
+        if (rc == KC_OK) rc = make_batch(a, train, s->order, start + off, n, &bt, err);
+        if (rc == KC_OK) {
+            rc = step(model, &bt, s->logs, true, st, count, err);
+            batch_free(&bt);
+            if (rc != KC_OK) kc__error_context(err, "epoch %d, batch %lld", epoch + 1, (long long)b);
+        }
+        if (rc == KC_OK) rc = kc__cbs_batch_end(&s->cbs, model, b, s->logs, err);
+        if (rc == KC_OK && st) rc = st->ops->agree(st, KC_OK, &c->stop_training, err);
+        if (c->stop_training) break;
+    }
+    return rc;
+}
+
 static kc_status fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
 {
     if (history) *history = NULL;
@@ -388,21 +416,7 @@ static kc_status fit(kc_object *model, const kc_fit_args *a, kc_history **histor
         rc = kc_model_reset_metrics(model, err);
         if (rc == KC_OK) rc = kc__cbs_epoch_begin(&s.cbs, model, epoch, s.logs, err);
         if (s.order) shuffle(s.order, train.n);
-        for (int64_t b = 0; rc == KC_OK && b < steps; b++) {
-            int64_t start = b * bs, count = train.n - start < bs ? train.n - start : bs, off, n;
-            kc__replica_shard(st, count, &off, &n);
-            batch bt;
-            rc = kc__cbs_batch_begin(&s.cbs, model, b, s.logs, err);
-            if (rc == KC_OK) rc = make_batch(a, &train, s.order, start + off, n, &bt, err);
-            if (rc == KC_OK) {
-                rc = step(model, &bt, s.logs, true, st, count, err);
-                batch_free(&bt);
-                if (rc != KC_OK) kc__error_context(err, "epoch %d, batch %lld", epoch + 1, (long long)b);
-            }
-            if (rc == KC_OK) rc = kc__cbs_batch_end(&s.cbs, model, b, s.logs, err);
-            if (rc == KC_OK && st) rc = st->ops->agree(st, KC_OK, &c->stop_training, err);
-            if (c->stop_training) break;
-        }
+        if (rc == KC_OK) rc = train_epoch(model, a, &train, &s, epoch, bs, err);
         if (rc == KC_OK && validate) {
             kc_logs_clear(s.val_logs);
             bool stop = c->stop_training;
