@@ -13,6 +13,7 @@
  *   bare_allreduce_ms: R       MPI_Allreduce of B bytes, alone
  *   ratio_comm_vs_bare: C/R
  *   comm_fraction: C/T
+ *   comm_fraction_largest_process: the same for the process that waited most
  *
  *   mpirun -np 2 build/bench/bench_allreduce [steps [bucket_bytes]]
  *
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
                1e3 * step, 1e3 * comm, 1e3 * st.sync_seconds / steps, (long long)(st.bytes_reduced / steps),
                (double)st.collectives / steps);
         printf("bare_allreduce_ms: %.3f\nratio_comm_vs_bare: %.2f\n", 1e3 * bare, comm / bare);
-        printf("comm_fraction: %.3f (largest over the processes: %.3f)\n", frac, worst);
+        printf("comm_fraction: %.3f\ncomm_fraction_largest_process: %.3f\n", frac, worst);
     }
     kc_object_unref(m);
     kc_tensor_unref(x);
