@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -557,6 +558,71 @@ START_TEST(a_checkpoint_that_cannot_be_written_fails_everywhere)
 }
 END_TEST
 
+/* EarlyStopping and ReduceLROnPlateau run on every process and decide the
+ * same from the same logs: all stop after the same epoch with the same
+ * learning rate. */
+START_TEST(early_stopping_and_reduce_lr_decide_the_same_everywhere)
+{
+    kc_tensor *x, *y;
+    data(MLP, 32, 3, &x, &y);
+    kc_object *m = build(MLP, 9);
+    kc_callback *cbs[2] = {
+        kc_callback_create("ReduceLROnPlateau", "{\"monitor\": \"loss\", \"patience\": 0, \"min_delta\": 10, \"factor\": 0.5}", &err),
+        kc_callback_create("EarlyStopping", "{\"monitor\": \"loss\", \"patience\": 2, \"min_delta\": 10}", &err),
+    };
+    kc_history *h = NULL;
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 10, .callbacks = cbs,
+                     .n_callbacks = 2, .strategy = strategy};
+    CK_OK(kc_model_fit(m, &a, &h, &err));
+    /* no epoch improves by 10: stopped at the third, the rate halved after each */
+    ck_assert_int_eq(kc_history_num_epochs(h), 3);
+    ck_assert_int_eq(kc_callback_stopped_epoch(cbs[1]), 2);
+    const double *lr = kc_history_values(h, "lr");
+    ck_assert_msg(lr != NULL, "no lr in the History");
+    ck_assert_double_eq_tol(kc_optimizer_current_lr(kc_model_optimizer(m)), 0.1 / 4, 1e-9);
+    double mine = kc_optimizer_current_lr(kc_model_optimizer(m)), first = mine;
+    MPI_Bcast(&first, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    ck_assert(mine == first);
+    assert_weights_agree(m);
+    kc_history_free(h);
+    kc_callback_free(cbs[0]);
+    kc_callback_free(cbs[1]);
+    kc_object_unref(m);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+}
+END_TEST
+
+/* A full disk where the chief writes (here its file-size limit): the
+ * checkpoint fails on every process with the chief's error. */
+START_TEST(a_full_disk_at_the_checkpoint_fails_everywhere)
+{
+    const char *dir = shared_dir();
+    char path[4200], cfg[4400];
+    snprintf(path, sizeof path, "%s/full.h5", dir);
+    snprintf(cfg, sizeof cfg, "{\"filepath\": \"%s\", \"monitor\": \"loss\"}", path);
+    kc_tensor *x, *y;
+    data(MLP, 24, 3, &x, &y);
+    kc_callback *ck = kc_callback_create("ModelCheckpoint", cfg, &err);
+    kc_object *m = build(MLP, 77);
+    struct rlimit old, small = {2048, 2048};
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    if (rank == 0) setrlimit(RLIMIT_FSIZE, &small);
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .callbacks = &ck,
+                     .n_callbacks = 1, .strategy = strategy};
+    kc_status rc = kc_model_fit(m, &a, NULL, &err);
+    if (rank == 0) setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+    ck_assert_int_eq(rc, KC_EIO);
+    CK_ERR(err, KC_EIO, "full.h5");
+    ck_assert_msg(strstr(err.context, "process 0 of"), "%s", err.context);
+    ck_assert(access(path, F_OK) != 0); /* nothing left behind */
+    kc_callback_free(ck);
+    kc_object_unref(m);
+    kc_tensor_unref(x), kc_tensor_unref(y);
+}
+END_TEST
+
 START_TEST(loading_a_missing_file_fails_everywhere)
 {
     kc_object *m = kc_strategy_load_model(strategy, "/nonexistent/model.h5", NULL, &err);
@@ -704,6 +770,8 @@ static Suite *distributed_suite(void)
     CASE(terminate_on_nan_stops_every_process_together);
     CASE(checkpoint_of_n_processes_equals_one_process_checkpoint);
     CASE(a_checkpoint_that_cannot_be_written_fails_everywhere);
+    CASE(a_full_disk_at_the_checkpoint_fails_everywhere);
+    CASE(early_stopping_and_reduce_lr_decide_the_same_everywhere);
     CASE(loading_a_missing_file_fails_everywhere);
     CASE(building_blocks_for_custom_loops);
     CASE(batches_too_small_to_share_are_refused);

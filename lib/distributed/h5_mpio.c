@@ -10,8 +10,11 @@
  * target and reserves its size (a full disk fails there, before any
  * collective write, where a failure on one process only could not be
  * recovered from), every process agrees, they write it together, and the
- * chief syncs it and renames it over the target. This file and h5io.c are
- * the only ones that call HDF5; this one only for the MPI-IO properties. */
+ * chief syncs it and renames it over the target. What the reservation
+ * cannot foresee -- an I/O error on one process in the middle of the
+ * collective writes -- leaves the others waiting in HDF5, as any
+ * parallel-HDF5 program would. This file and h5io.c are the only ones that
+ * call HDF5; this one only for the MPI-IO properties. */
 #define _GNU_SOURCE /* fallocate */
 #include "../saving/saving_int.h"
 #include "distributed_int.h"
@@ -22,11 +25,18 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* The chief's part: a new temporary file, its space reserved. */
 static kc_status create_reserved(const char *tmp, int64_t bytes, kc_error *err)
 {
+    /* `ulimit -f` fails writes past it like a full disk, but not a
+     * reservation that keeps the size (FALLOC_FL_KEEP_SIZE) */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && (rlim_t)bytes > lim.rlim_cur)
+        return kc__errf(err, KC_EIO, "cannot write '%s': about %lld bytes exceed the file size limit (%llu)", tmp,
+                        (long long)bytes, (unsigned long long)lim.rlim_cur);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) return kc__errf(err, KC_EIO, "cannot create '%s': %s", tmp, strerror(errno));
     kc_status rc = KC_OK;
