@@ -157,7 +157,9 @@ void kc__dist_grads_ready(kc__grad_stream *g, int i, const kc_tensor *grad)
     memcpy(b->buf + g->offset_of[i], kc_tensor_cdata(grad), kc_tensor_nbytes(grad));
     b->buf[g->slot_of[i]] = 1.0f;
     b->ready++;
-    while (g->next < g->n_buckets && g->b[g->next].ready == g->b[g->next].k) send(g, &g->b[g->next++]);
+    /* the last bucket holds the first layers, finished when the pass ends:
+     * nothing is left to overlap it with, and grads_end sends it blocking */
+    while (g->next < g->n_buckets - 1 && g->b[g->next].ready == g->b[g->next].k) send(g, &g->b[g->next++]);
     progress(g);
 }
 
