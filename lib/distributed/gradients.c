@@ -10,7 +10,9 @@
  * MPI_Iallreduce and the backward pass goes on: the sum of the last layers'
  * gradients travels while the first layers' are being computed (MPI moves
  * it along inside the calls made here as later gradients arrive, and in the
- * final waits). Buckets are sent in the same order on every process, each
+ * final waits). The last bucket completes when the pass ends and goes out
+ * with a blocking MPI_Allreduce (MPI's faster algorithms, nothing left to
+ * overlap). Buckets are sent in the same order on every process, each
  * after the status header (agreement.c), so a failure elsewhere stops the
  * sending everywhere at the same bucket.
  *
