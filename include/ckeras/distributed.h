@@ -89,9 +89,9 @@ KC_API KC_NODISCARD kc_status kc_strategy_agree(kc_strategy *s, kc_status local,
 /* Copy the values of vars from the chief to every process. */
 KC_API KC_NODISCARD kc_status kc_strategy_broadcast_variables(kc_strategy *s, kc_variable *const *vars,
                                                               int n, kc_error *err);
-/* Make every process's model the chief's: weights (all of them, built
- * first if needed is the caller's business), optimizer state (built
- * where the chief's is), learning rate and the global random generator. */
+/* Make every process's model the chief's: every weight (build the model
+ * first), the optimizer's state (its slots created where only the chief
+ * has them), its learning rate, and the global random generator. */
 KC_API KC_NODISCARD kc_status kc_strategy_broadcast_model(kc_strategy *s, kc_object *model,
                                                           kc_error *err);
 /* Sum (average: mean) float32 tensors over the processes, in place, in
