@@ -2,9 +2,13 @@
 #   make demo   install missing Debian packages, build, run the demo
 #   make test   install missing Debian packages, build, run every test suite,
 #               then the same suites again under AddressSanitizer + UBSan,
-#               then the MPI suites with parallel HDF5 (when installed)
+#               then the MPI suites with parallel HDF5 (when installed),
+#               then build the Debian packages and try them (test-deb)
+#   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
+#               in build-deb/ (scripts/deb.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+DEB_BUILD  ?= build-deb
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 # The MPI build of HDF5 cannot share a process with the serial one: the
@@ -14,7 +18,7 @@ PHDF5_BUILD ?= build-phdf5
 # (unoptimized: it only runs the small MPI suites, and compiles in a third of the time)
 PHDF5_OPTS  ?= -Dbuildtype=plain -Dwerror=true -Dparallel_hdf5=enabled
 
-.PHONY: all build deps test test-plain test-asan test-phdf5 demo bench clean
+.PHONY: all build deps test test-plain test-asan test-phdf5 test-deb deb demo bench clean
 
 all: build
 
@@ -51,6 +55,15 @@ test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
 	$(MAKE) test-phdf5
+	$(MAKE) test-deb
+
+# Build the packages (one more compile of the library, tests not rerun
+# inside), lintian, unpack them with dpkg -x and use them: tests/check-deb.sh.
+test-deb:
+	@tests/check-deb.sh $(DEB_BUILD)
+
+deb:
+	@scripts/deb.sh $(DEB_BUILD)
 
 demo: deps
 	$(MAKE) build
@@ -60,4 +73,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(PHDF5_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PHDF5_BUILD) $(DEB_BUILD)

@@ -87,12 +87,12 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < n; i++) kc_tensor_f32(y)[i * dims[3] + i % dims[3]] = 1;
     kc_object *m = build(&err);
 
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = batch, .epochs = 1, .strategy = s};
-    if (kc_model_fit(m, &a, NULL, &err) != KC_OK) die("warm-up fit", &err); /* also builds and replicates */
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = batch, .epochs = 1};
+    if (kc_strategy_fit(s, m, &a, NULL, &err) != KC_OK) die("warm-up fit", &err); /* also builds and replicates */
     kc_strategy_reset_stats(s);
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    if (kc_model_fit(m, &a, NULL, &err) != KC_OK) die("fit", &err);
+    if (kc_strategy_fit(s, m, &a, NULL, &err) != KC_OK) die("fit", &err);
     double elapsed = now() - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     kc_strategy_stats st = kc_strategy_get_stats(s);
 

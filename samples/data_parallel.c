@@ -105,14 +105,14 @@ int main(int argc, char **argv)
     if (rank == 0) printf("training on %d processes (%s checkpoints)\n", n, kc_strategy_parallel_io() ? "collective" : "process-0");
     fflush(stdout);
     kc_fit_args fit = {.x = &x_train, .n_x = 1, .y = &y_train, .n_y = 1, .batch_size = 32, .epochs = 8,
-                       .validation_split = 0.1, .verbose = 2, .strategy = strategy};
+                       .validation_split = 0.1, .verbose = 2};
     kc_history *history;
-    if (kc_model_fit(model, &fit, &history, &err) != KC_OK) return fail("fit", &err);
+    if (kc_strategy_fit(strategy, model, &fit, &history, &err) != KC_OK) return fail("fit", &err);
 
     /* 4. evaluate on all processes, save one checkpoint for all */
-    kc_fit_args test = {.x = &x_test, .n_x = 1, .y = &y_test, .n_y = 1, .strategy = strategy};
+    kc_fit_args test = {.x = &x_test, .n_x = 1, .y = &y_test, .n_y = 1};
     kc_logs *logs;
-    if (kc_model_evaluate(model, &test, &logs, &err) != KC_OK) return fail("evaluate", &err);
+    if (kc_strategy_evaluate(strategy, model, &test, &logs, &err) != KC_OK) return fail("evaluate", &err);
     double acc = 0;
     kc_logs_get(logs, "accuracy", &acc);
     kc_logs_free(logs);
@@ -126,7 +126,6 @@ int main(int argc, char **argv)
         print_history(history);
         printf("test accuracy: %.4f; saved %s\n", acc, path);
         kc_object *alone = digits_model(&err);
-        fit.strategy = NULL;
         fit.verbose = 0;
         if (!alone || kc_model_fit(alone, &fit, NULL, &err) != KC_OK) return fail("one-process fit", &err);
         double diff = max_abs_diff(model, alone);

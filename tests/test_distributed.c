@@ -185,12 +185,11 @@ static void fit_matches_one_process(model_kind k, int64_t n, int64_t batch)
     kc_history *hd = NULL, *h1 = NULL;
     kc_object *md = build(k, 1234);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = batch, .epochs = 3,
-                     .val_x = &vx, .n_val_x = 1, .val_y = &vy, .n_val_y = 1, .strategy = strategy};
-    CK_OK(kc_model_fit(md, &a, &hd, &err));
+                     .val_x = &vx, .n_val_x = 1, .val_y = &vy, .n_val_y = 1};
+    CK_OK(kc_strategy_fit(strategy, md, &a, &hd, &err));
     assert_weights_agree(md);
 
     kc_object *m1 = build(k, 1234);
-    a.strategy = NULL;
     CK_OK(kc_model_fit(m1, &a, &h1, &err));
     double d = weights_rel_diff(md, m1);
     assert_histories_equal(hd, h1, 1e-5);
@@ -199,9 +198,8 @@ static void fit_matches_one_process(model_kind k, int64_t n, int64_t batch)
 
     /* evaluate, too, gives one process's numbers */
     kc_logs *ld = NULL, *l1 = NULL;
-    kc_fit_args e = {.x = &vx, .n_x = 1, .y = &vy, .n_y = 1, .batch_size = 2 * size, .strategy = strategy};
-    CK_OK(kc_model_evaluate(md, &e, &ld, &err));
-    e.strategy = NULL;
+    kc_fit_args e = {.x = &vx, .n_x = 1, .y = &vy, .n_y = 1, .batch_size = 2 * size};
+    CK_OK(kc_strategy_evaluate(strategy, md, &e, &ld, &err));
     CK_OK(kc_model_evaluate(md, &e, &l1, &err));
     for (int i = 0; i < kc_logs_size(l1); i++) {
         double v;
@@ -234,10 +232,8 @@ START_TEST(fit_starts_from_the_chiefs_weights)
     kc_tensor *x, *y;
     data(MLP, 40, 3, &x, &y);
     kc_object *md = build(MLP, 50 + (uint64_t)rank), *m1 = build(MLP, 50);
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 1, .no_shuffle = true,
-                     .strategy = strategy};
-    CK_OK(kc_model_fit(md, &a, NULL, &err));
-    a.strategy = NULL;
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 1, .no_shuffle = true};
+    CK_OK(kc_strategy_fit(strategy, md, &a, NULL, &err));
     CK_OK(kc_model_fit(m1, &a, NULL, &err));
     ck_assert(weights_rel_diff(md, m1) <= 1e-5);
     assert_weights_agree(md);
@@ -261,8 +257,8 @@ START_TEST(an_unbuilt_model_is_built_then_copied)
     add_all(m, l, 2);
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"categorical_crossentropy\"}", NULL, &err));
     ck_assert_int_eq(kc_layer_num_weights(m), 0);
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 1, .strategy = strategy};
-    CK_OK(kc_model_fit(m, &a, NULL, &err));
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 1};
+    CK_OK(kc_strategy_fit(strategy, m, &a, NULL, &err));
     ck_assert_int_eq(kc_layer_num_weights(m), 4);
     assert_weights_agree(m);
     kc_object_unref(m);
@@ -277,12 +273,11 @@ START_TEST(bucket_size_does_not_change_training)
     kc_tensor *x, *y;
     data(CNN_BN, 48, 3, &x, &y);
     kc_object *big = build(CNN_BN, 21), *small = build(CNN_BN, 21);
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .no_shuffle = true,
-                     .strategy = strategy};
-    CK_OK(kc_model_fit(big, &a, NULL, &err));
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .no_shuffle = true};
+    CK_OK(kc_strategy_fit(strategy, big, &a, NULL, &err));
     kc_strategy_set_bucket_bytes(strategy, 64);
     kc_strategy_reset_stats(strategy);
-    CK_OK(kc_model_fit(small, &a, NULL, &err));
+    CK_OK(kc_strategy_fit(strategy, small, &a, NULL, &err));
     kc_strategy_stats st = kc_strategy_get_stats(strategy);
     kc_strategy_set_bucket_bytes(strategy, 4 << 20);
     ck_assert_msg(weights_rel_diff(big, small) == 0, "process %d: %g", rank, weights_rel_diff(big, small));
@@ -350,10 +345,9 @@ START_TEST(a_train_step_of_its_own_reduces_its_gradients)
     kc_tensor *x = tu_random(2, (int64_t[]){31, 4}, -1, 1, 41), *y = tu_random(2, (int64_t[]){31, 1}, -1, 1, 42);
     kc_object *md = own_step_model(co);
     kc_history *hd = NULL, *h1 = NULL;
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 7, .epochs = 3, .strategy = strategy};
-    CK_OK(kc_model_fit(md, &a, &hd, &err));
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 7, .epochs = 3};
+    CK_OK(kc_strategy_fit(strategy, md, &a, &hd, &err));
     kc_object *m1 = own_step_model(co); /* same seed: the same weights and shuffling */
-    a.strategy = NULL;
     CK_OK(kc_model_fit(m1, &a, &h1, &err));
     assert_histories_equal(hd, h1, 1e-5);
     ck_assert(weights_rel_diff(md, m1) <= 1e-5);
@@ -381,9 +375,9 @@ START_TEST(bad_data_on_one_process_fails_everywhere)
     kc_tensor *bad = tu_random(2, (int64_t[]){40, 9}, -1, 1, 5); /* 9 features, the model takes 8 */
     kc_object *m = build(MLP, 9);
     kc_tensor *xi = rank == size - 1 ? bad : x;
-    kc_fit_args a = {.x = &xi, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 2, .strategy = strategy};
+    kc_fit_args a = {.x = &xi, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 2};
     kc_history *h = NULL;
-    ck_assert_int_eq(kc_model_fit(m, &a, &h, &err), KC_EINVAL);
+    ck_assert_int_eq(kc_strategy_fit(strategy, m, &a, &h, &err), KC_EINVAL);
     ck_assert(h == NULL);
     CK_ERR(err, KC_EINVAL, "different shapes of input 0 (8 to 9)");
     kc_object_unref(m);
@@ -401,9 +395,8 @@ START_TEST(a_failing_step_on_one_process_fails_everywhere)
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"sgd\", \"loss\": \"sparse_categorical_crossentropy\"}", NULL, &err));
     kc_tensor *labels = kc_tensor_zeros(KC_FLOAT32, 1, (int64_t[]){48}, &err);
     if (rank == 1) kc_tensor_f32(labels)[20] = 7.0f; /* batch 2 of 6: class 7 of 3 */
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &labels, .n_y = 1, .batch_size = 8, .epochs = 2, .no_shuffle = true,
-                     .strategy = strategy};
-    kc_status rc = kc_model_fit(m, &a, NULL, &err);
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &labels, .n_y = 1, .batch_size = 8, .epochs = 2, .no_shuffle = true};
+    kc_status rc = kc_strategy_fit(strategy, m, &a, NULL, &err);
     ck_assert_msg(rc != KC_OK, "process %d: fit succeeded", rank);
     /* the same error, from process 1, everywhere */
     char mine[800], first[800];
@@ -433,8 +426,8 @@ START_TEST(a_failing_callback_on_one_process_fails_everywhere)
     static const kc_callback_methods methods = {.on_train_batch_end = fail_on_last};
     kc_callback *cb = kc_callback_new(&methods, NULL, &err);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 2, .callbacks = &cb,
-                     .n_callbacks = 1, .strategy = strategy};
-    ck_assert_int_eq(kc_model_fit(m, &a, NULL, &err), KC_EINVAL);
+                     .n_callbacks = 1};
+    ck_assert_int_eq(kc_strategy_fit(strategy, m, &a, NULL, &err), KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "callback on the last process gave up");
     kc_callback_free(cb);
     kc_object_unref(m);
@@ -457,8 +450,8 @@ START_TEST(terminate_on_nan_stops_every_process_together)
     kc_callback_set_output(cb, out);
     kc_history *h = NULL;
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 16, .epochs = 3, .no_shuffle = true,
-                     .callbacks = &cb, .n_callbacks = 1, .strategy = strategy};
-    CK_OK(kc_model_fit(m, &a, &h, &err));
+                     .callbacks = &cb, .n_callbacks = 1};
+    CK_OK(kc_strategy_fit(strategy, m, &a, &h, &err));
     ck_assert_int_eq(kc_history_num_epochs(h), 1);
     ck_assert(isnan(kc_history_values(h, "loss")[0]));
     ck_assert_int_eq(kc_optimizer_iterations(kc_model_optimizer(m)), 2);
@@ -501,8 +494,8 @@ START_TEST(checkpoint_of_n_processes_equals_one_process_checkpoint)
     kc_callback_set_output(ck, out);
     kc_object *md = build(CNN_BN, 77), *m1 = build(CNN_BN, 77);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .no_shuffle = true,
-                     .callbacks = &ck, .n_callbacks = 1, .strategy = strategy};
-    CK_OK(kc_model_fit(md, &a, NULL, &err));
+                     .callbacks = &ck, .n_callbacks = 1};
+    CK_OK(kc_strategy_fit(strategy, md, &a, NULL, &err));
     fclose(out);
     /* written collectively where the build has parallel HDF5, else by process 0 */
     const char *expect = getenv("KC_EXPECT_PARALLEL_IO");
@@ -511,7 +504,6 @@ START_TEST(checkpoint_of_n_processes_equals_one_process_checkpoint)
     ck_assert_msg(rank == 0 ? strstr(printed, "Epoch 2: saving model to") != NULL : printed_len == 0, "process %d: '%s'",
                   rank, printed);
     free(printed);
-    a.strategy = NULL;
     a.callbacks = NULL, a.n_callbacks = 0;
     CK_OK(kc_model_fit(m1, &a, NULL, &err));
     snprintf(dist, sizeof dist, "%s/ckpt-2.h5", dir);
@@ -548,8 +540,8 @@ START_TEST(a_checkpoint_that_cannot_be_written_fails_everywhere)
     kc_callback *ck = kc_callback_create("ModelCheckpoint", cfg, &err);
     kc_object *m = build(MLP, 77);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .callbacks = &ck,
-                     .n_callbacks = 1, .strategy = strategy};
-    ck_assert_int_eq(kc_model_fit(m, &a, NULL, &err), KC_EIO);
+                     .n_callbacks = 1};
+    ck_assert_int_eq(kc_strategy_fit(strategy, m, &a, NULL, &err), KC_EIO);
     CK_ERR(err, KC_EIO, "no/such/dir/ckpt.h5");
     ck_assert_msg(strstr(err.context, "process 0 of"), "%s", err.context);
     kc_callback_free(ck);
@@ -572,8 +564,8 @@ START_TEST(early_stopping_and_reduce_lr_decide_the_same_everywhere)
     };
     kc_history *h = NULL;
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .epochs = 10, .callbacks = cbs,
-                     .n_callbacks = 2, .strategy = strategy};
-    CK_OK(kc_model_fit(m, &a, &h, &err));
+                     .n_callbacks = 2};
+    CK_OK(kc_strategy_fit(strategy, m, &a, &h, &err));
     /* no epoch improves by 10: stopped at the third, the rate halved after each */
     ck_assert_int_eq(kc_history_num_epochs(h), 3);
     ck_assert_int_eq(kc_callback_stopped_epoch(cbs[1]), 2);
@@ -609,8 +601,8 @@ START_TEST(a_full_disk_at_the_checkpoint_fails_everywhere)
     getrlimit(RLIMIT_FSIZE, &old);
     if (rank == 0) setrlimit(RLIMIT_FSIZE, &small);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .callbacks = &ck,
-                     .n_callbacks = 1, .strategy = strategy};
-    kc_status rc = kc_model_fit(m, &a, NULL, &err);
+                     .n_callbacks = 1};
+    kc_status rc = kc_strategy_fit(strategy, m, &a, NULL, &err);
     if (rank == 0) setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, old_handler);
     ck_assert_int_eq(rc, KC_EIO);
@@ -693,8 +685,8 @@ START_TEST(batches_too_small_to_share_are_refused)
     data(MLP, 17, 3, &x, &y);
     kc_object *m = build(MLP, 9);
     /* 17 = 2 * 8 + 1: the last batch has one sample for several processes */
-    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8, .strategy = strategy};
-    ck_assert_int_eq(kc_model_fit(m, &a, NULL, &err), KC_EINVAL);
+    kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 8};
+    ck_assert_int_eq(kc_strategy_fit(strategy, m, &a, NULL, &err), KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "every batch needs at least");
     kc_object_unref(m);
     kc_tensor_unref(x), kc_tensor_unref(y);
@@ -716,8 +708,8 @@ START_TEST(write_checkpoint_for_keras_ref)
     CK_NN(ck, err);
     kc_object *m = build(CNN_BN, 5);
     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .batch_size = 12, .epochs = 2, .callbacks = &ck,
-                     .n_callbacks = 1, .strategy = strategy};
-    CK_OK(kc_model_fit(m, &a, NULL, &err));
+                     .n_callbacks = 1};
+    CK_OK(kc_strategy_fit(strategy, m, &a, NULL, &err));
     if (rank == 0) {
         kc_tensor *out[1];
         int n_out = 0;

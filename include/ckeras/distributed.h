@@ -3,15 +3,15 @@
  * Exists in builds with MPI only (meson -Dmpi, Open MPI or MPICH); it
  * includes <mpi.h>, and <ckeras.h> does not include it. A kc_strategy is
  * what tf.distribute's MultiWorkerMirroredStrategy is to Keras: every
- * process builds (or loads) the same model, compiles it, and calls fit with
- * the same arguments and the same data; passing the strategy makes them
- * train together:
+ * process builds (or loads) the same model, compiles it, and calls
+ * kc_strategy_fit -- kc_model_fit with the strategy -- with the same
+ * arguments and the same data, and they train together:
  *
  *     MPI_Init(&argc, &argv);
  *     kc_strategy *s = kc_strategy_new(MPI_COMM_WORLD, &err);
  *     kc_fit_args a = {.x = &x, .n_x = 1, .y = &y, .n_y = 1,
- *                      .batch_size = 256, .epochs = 3, .strategy = s};
- *     kc_model_fit(model, &a, &history, &err);  // mpirun -np 4 ./train
+ *                      .batch_size = 256, .epochs = 3};
+ *     kc_strategy_fit(s, model, &a, &history, &err);  // mpirun -np 4 ./train
  *     kc_strategy_free(s);
  *     MPI_Finalize();
  *
@@ -37,8 +37,8 @@
  * - when one process fails (bad data, a full disk, an error in a callback)
  *   every process returns that process's error: the processes agree on
  *   their status at every collective operation, so none is left waiting.
- * evaluate takes the strategy too; predict, train_on_batch and
- * test_on_batch run on each process alone. Dropout masks differ from a
+ * kc_strategy_evaluate does the same for evaluate; predict,
+ * train_on_batch and test_on_batch run on each process alone. Dropout masks differ from a
  * single process's (each process draws for its share).
  *
  * The building blocks below serve custom training loops (Horovod's
@@ -62,6 +62,8 @@
 
 KC_BEGIN_DECLS
 
+typedef struct kc_strategy kc_strategy;
+
 /* A strategy over the processes of comm (duplicated: ckeras' messages never
  * mix with yours). MPI must be initialized. Collective.
  * Returns: the strategy (free with kc_strategy_free), or NULL. */
@@ -77,6 +79,16 @@ KC_API MPI_Comm kc_strategy_comm(const kc_strategy *s);
 /* Gradients are summed in buckets of at most this many bytes (default
  * 4 MiB; a variable larger than that is a bucket of its own). */
 KC_API void kc_strategy_set_bucket_bytes(kc_strategy *s, int64_t bytes);
+
+/* Keras' Model.fit and Model.evaluate on every process of the strategy
+ * (kc_model_fit, kc_model_evaluate): every process calls them with the
+ * same arguments and data; each trains or evaluates on its share of every
+ * batch, and all return the same History / logs, or the same error.
+ * Collective. */
+KC_API KC_NODISCARD kc_status kc_strategy_fit(kc_strategy *s, kc_object *model, const kc_fit_args *args,
+                                              kc_history **history, kc_error *err);
+KC_API KC_NODISCARD kc_status kc_strategy_evaluate(kc_strategy *s, kc_object *model, const kc_fit_args *args,
+                                                   kc_logs **logs, kc_error *err);
 
 /* --- building blocks ------------------------------------------------------------------- */
 

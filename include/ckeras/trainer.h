@@ -41,10 +41,6 @@
 KC_BEGIN_DECLS
 
 typedef struct kc_callback kc_callback; /* callbacks.h */
-/* A group of processes training one model together (tf.distribute's
- * strategy). Made by kc_strategy_new in <ckeras/distributed.h>, which
- * exists in builds with MPI; everything here works without it. */
-typedef struct kc_strategy kc_strategy;
 
 KC_API KC_NODISCARD kc_status kc_model_compile(kc_object *model, const char *spec,
                                                const kc_custom_objects *custom, kc_error *err);
@@ -153,9 +149,6 @@ typedef struct kc_fit_args {
     int n_callbacks;
     int verbose;                    /* 0 silent (the C default), 1 progress bar, 2 one line per epoch */
     FILE *out;                      /* where the progress goes; NULL: stdout */
-    kc_strategy *strategy;          /* NULL: this process alone; else every process of the
-                                       strategy calls fit with the same arguments and data, and
-                                       each trains on its share of every batch (distributed.h) */
 } kc_fit_args;
 
 /* Keras' Model.fit. The model must be compiled. Returns the History in
@@ -208,7 +201,7 @@ typedef struct kc_train_step {
 KC_API KC_NODISCARD kc_status kc_model_train_step(kc_object *model, kc_train_step *step,
                                                   kc_error *err);
 /* For a model class's own train_step in a data-parallel fit
- * (kc_fit_args.strategy): replace each gradient by the sum over the
+ * (kc_strategy_fit in <ckeras/distributed.h>): replace each gradient by the sum over the
  * processes of their gradients, each weighted by its process's share of the
  * batch -- the gradient of the whole batch's loss, as Horovod's
  * DistributedOptimizer does before apply_gradients. grads[i] (of vars[i])

@@ -75,6 +75,22 @@ void kc_strategy_set_bucket_bytes(kc_strategy *s, int64_t bytes)
     if (s) kc__mpi(s)->bucket_bytes = bytes < (int64_t)sizeof(float) ? (int64_t)sizeof(float) : bytes;
 }
 
+kc_status kc_strategy_fit(kc_strategy *s, kc_object *model, const kc_fit_args *args, kc_history **history,
+                          kc_error *err)
+{
+    if (history) *history = NULL;
+    if (!s) return kc__errf(err, KC_EINVAL, "kc_strategy_fit: strategy is NULL");
+    return kc__model_fit(model, args, s, history, err);
+}
+
+kc_status kc_strategy_evaluate(kc_strategy *s, kc_object *model, const kc_fit_args *args, kc_logs **logs,
+                               kc_error *err)
+{
+    if (logs) *logs = NULL;
+    if (!s) return kc__errf(err, KC_EINVAL, "kc_strategy_evaluate: strategy is NULL");
+    return kc__model_evaluate(model, args, s, logs, err);
+}
+
 void kc_strategy_shard(const kc_strategy *s, int64_t count, int64_t *offset, int64_t *n)
 {
     kc__replica_shard(s, count, offset, n);

@@ -15,7 +15,7 @@
  * `axis` is written back as tf.keras writes it after building: a list of
  * non-negative axes ([3] for channels-last images).
  *
- * In a data-parallel fit (kc_fit_args.strategy) the batch statistics are
+ * In a data-parallel fit (kc_strategy_fit) the batch statistics are
  * those of the whole global batch, summed over the replicas (Keras'
  * BatchNormalization(synchronized=True), tf.keras' SyncBatchNormalization),
  * whatever `synchronized` says: Keras' MirroredStrategy normalizes each

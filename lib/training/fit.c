@@ -7,7 +7,8 @@
  * "val_" logs; callbacks around everything (progress bar first, History
  * last, as Keras orders them).
  *
- * With kc_fit_args.strategy, every replica (process) runs this same loop
+ * With a strategy (kc_strategy_fit, <ckeras/distributed.h>; held in the
+ * compile state while it runs), every replica (process) runs this same loop
  * over the same data: each takes its share of every batch, and replica.c
  * makes the step's gradients and metrics global, so all replicas hold the
  * same weights and logs; callbacks that write (the progress bar,
@@ -260,7 +261,7 @@ static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h
                            fit_state *s, kc_error *err)
 {
     (void)model;
-    bool chief = kc__replica_is_chief(a->strategy);
+    bool chief = kc__replica_is_chief(kc__model_compiled(model)->strategy);
     int epochs = a->epochs > 0 ? a->epochs : 1;
     s->cbs.items = kc__calloc((size_t)a->n_callbacks + 2, sizeof(kc_callback *));
     s->saved_out = kc__calloc((size_t)a->n_callbacks + 2, sizeof(FILE *));
@@ -298,7 +299,7 @@ static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h
 static kc_status replica_setup(kc_object *model, const kc_fit_args *a, const dataset *train, const dataset *val,
                                int64_t bs, int epochs, kc_error *err)
 {
-    kc_strategy *st = a->strategy;
+    kc_strategy *st = kc__model_compiled(model)->strategy;
     enum { N_FIXED = 8 };
     int64_t v[N_FIXED + KC_MAX_DIMS + 2];
     const char *names[N_FIXED + KC_MAX_DIMS + 2] = {"numbers of samples", "numbers of validation samples",
@@ -331,7 +332,7 @@ static kc_status replica_setup(kc_object *model, const kc_fit_args *a, const dat
 static kc_status train_epoch(kc_object *model, const kc_fit_args *a, const dataset *train, fit_state *s, int epoch,
                              int64_t bs, kc_error *err)
 {
-    kc_strategy *st = a->strategy;
+    kc_strategy *st = kc__model_compiled(model)->strategy;
     kc__compiled *c = kc__model_compiled(model);
     int64_t steps = (train->n + bs - 1) / bs;
     kc_status rc = KC_OK;
@@ -360,7 +361,7 @@ static kc_status fit(kc_object *model, const kc_fit_args *a, kc_history **histor
     kc_status rc = need_compiled(model, &c, err);
     if (rc != KC_OK) return rc;
     if (!a) return kc__errf(err, KC_EINVAL, "kc_model_fit: no arguments");
-    kc_strategy *st = a->strategy;
+    kc_strategy *st = kc__model_compiled(model)->strategy;
     if (a->n_x > KC_MAX_LAYER_OUTPUTS * 4 || a->n_y > KC_MAX_LAYER_OUTPUTS)
         return kc__errf(err, KC_ELIMIT, "fit: too many inputs or outputs");
     if (a->n_sample_weight && a->n_sample_weight != a->n_y)
@@ -441,10 +442,10 @@ static kc_status fit(kc_object *model, const kc_fit_args *a, kc_history **histor
 
 /* A data-parallel run ends with every replica agreeing on its outcome:
  * the first failure anywhere is every replica's error. The strategy is
- * known to the callbacks (ModelCheckpoint) through the compile state. */
-kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
+ * known to the steps and callbacks (ModelCheckpoint) through the compile
+ * state. */
+kc_status kc__model_fit(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_history **history, kc_error *err)
 {
-    kc_strategy *st = a ? a->strategy : NULL;
     kc__compiled *c = st && kc_is_model(model) ? kc__model_compiled(model) : NULL;
     if (c) c->strategy = st;
     kc_status rc = fit(model, a, history, err);
@@ -471,16 +472,17 @@ static kc_status evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs
     if (rc != KC_OK) return rc;
     d.n = kc_tensor_dim(a->x[0], 0);
     int64_t bs = a->batch_size > 0 ? a->batch_size : 32;
-    if (a->strategy && (rc = replica_setup(model, a, &d, NULL, bs, 1, err)) != KC_OK) return rc;
+    kc_strategy *st = c->strategy;
+    if (st && (rc = replica_setup(model, a, &d, NULL, bs, 1, err)) != KC_OK) return rc;
     kc__callback_list cbs = {(kc_callback **)a->callbacks, a->n_callbacks};
     kc_logs *out = kc_logs_new(err);
     if (!out) return kc__error_code(err, KC_ENOMEM);
     /* Keras prints the evaluation as one bar, timed from the start */
     int64_t steps = (d.n + bs - 1) / bs;
-    bool bar = a->verbose > 0 && kc__replica_is_chief(a->strategy);
+    bool bar = a->verbose > 0 && kc__replica_is_chief(st);
     kc_progbar *pb = bar ? kc_progbar_new(steps, a->verbose, a->out, err) : NULL;
     if (bar && !pb) rc = kc__error_code(err, KC_ENOMEM);
-    if (rc == KC_OK) rc = evaluate_dataset(model, &d, bs, &cbs, out, a->strategy, err);
+    if (rc == KC_OK) rc = evaluate_dataset(model, &d, bs, &cbs, out, st, err);
     if (rc == KC_OK && pb) kc_progbar_update(pb, steps, out, true);
     kc_progbar_free(pb);
     if (rc != KC_OK || !logs) {
@@ -491,9 +493,8 @@ static kc_status evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs
     return KC_OK;
 }
 
-kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs, kc_error *err)
+kc_status kc__model_evaluate(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_logs **logs, kc_error *err)
 {
-    kc_strategy *st = a ? a->strategy : NULL;
     kc__compiled *c = st && kc_is_model(model) ? kc__model_compiled(model) : NULL;
     if (c) c->strategy = st;
     kc_status rc = evaluate(model, a, logs, err);
@@ -553,4 +554,14 @@ kc_status kc_model_predict_on_batch(kc_object *model, kc_tensor *const *x, int n
     if (n_x < 1 || !x || !x[0] || kc_tensor_ndim(x[0]) < 1)
         return kc__errf(err, KC_EINVAL, "predict_on_batch: no batched inputs");
     return kc_model_predict(model, x, n_x, kc_tensor_dim(x[0], 0), outputs, n_out, err);
+}
+
+kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
+{
+    return kc__model_fit(model, a, NULL, history, err);
+}
+
+kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs, kc_error *err)
+{
+    return kc__model_evaluate(model, a, NULL, logs, err);
 }

@@ -59,6 +59,11 @@ struct kc_strategy {
     int size; /* replicas */
 };
 
+/* fit and evaluate on the replicas of st (NULL: this process alone, as
+ * kc_model_fit and kc_model_evaluate). */
+kc_status kc__model_fit(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_history **history, kc_error *err);
+kc_status kc__model_evaluate(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_logs **logs, kc_error *err);
+
 /* This replica's share of a batch of `count` samples: rows [*offset,
  * *offset + *n) of it (near-equal shares, the first replicas one more). */
 void kc__replica_shard(const kc_strategy *s, int64_t count, int64_t *offset, int64_t *n);

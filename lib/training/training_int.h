@@ -18,6 +18,9 @@ typedef struct kc__metric_entry {
     char *log_name;    /* owned; the key in logs ("accuracy", "out_mae"), set at the first batch */
 } kc__metric_entry;
 
+/* A group of processes training together (<ckeras/distributed.h>). */
+typedef struct kc_strategy kc_strategy;
+
 typedef struct kc__compiled {
     kc_object *optimizer;  /* owned */
     /* what compile was given, for training_config (owned JSON) */
