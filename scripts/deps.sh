@@ -3,13 +3,14 @@
 # Runs apt-get as root, or through sudo when that works without a password;
 # otherwise it says what to install and fails.
 set -eu
-pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
+pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
 # Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
-# tools (make deb, make test-deb), and MPI with the MPI build of HDF5
+# tools (make deb, make test-deb), h5py / numpy for the conformance
+# converter the Keras 3 oracle test runs, and MPI with the MPI build of HDF5
 # (training on several processes; collective checkpoints in build-phdf5).
 # One that cannot be installed turns its feature off (its tests say SKIPPED
 # or are not built); it never fails this script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

@@ -521,6 +521,13 @@ START_TEST(checkpoint_of_n_processes_equals_one_process_checkpoint)
     ck_assert(weights_rel_diff(shared, md) == 0);
     ck_assert_int_eq(kc_optimizer_num_weights(kc_model_optimizer(shared)), kc_optimizer_num_weights(kc_model_optimizer(md)));
     ck_assert_int_eq(kc_optimizer_iterations(kc_model_optimizer(shared)), 6);
+    /* a Keras 3 archive too (written by the chief in every build) */
+    snprintf(one, sizeof one, "%s/dist.keras", dir);
+    CK_OK(kc_strategy_save_model(strategy, md, one, NULL, &err));
+    kc_object *k3 = kc_model_load(one, NULL, &err);
+    CK_NN(k3, err);
+    ck_assert(weights_rel_diff(k3, md) == 0);
+    kc_object_unref(k3);
     kc_object_unref(alone);
     kc_object_unref(shared);
     kc_callback_free(ck);
