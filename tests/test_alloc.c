@@ -120,12 +120,64 @@ START_TEST(custom_allocator_sees_every_allocation)
 }
 END_TEST
 
+/* kc_layer_add_metric keeps the values and the names in two arrays. When
+ * growing the second failed after the first had grown, both shared one
+ * capacity field, and the next call wrote a name past the end of the
+ * names array (a heap overflow ASan reports). Every allocation of the
+ * growing call fails in turn; then more metrics are added and read back. */
+START_TEST(add_metric_survives_a_failed_grow)
+{
+    kc_error err = {0};
+    kc_object *l = kc_layer_create("Dense", "{\"units\": 1}", &err);
+    CK_NN(l, err);
+    kc_tensor *v = kc_tensor_scalar(2.5f, &err);
+    CK_NN(v, err);
+    char name[32];
+    int added = 0;
+    for (; added < 8; added++) { /* the arrays' first capacity */
+        snprintf(name, sizeof name, "m%d", added);
+        CK_OK(kc_layer_add_metric(l, v, name, &err));
+    }
+    for (long k = 1; k < 10; k++) {
+        fail_at = k;
+        n_calls = 0;
+        kc_set_alloc_funcs(counting_malloc, counting_free);
+        snprintf(name, sizeof name, "m%d", added);
+        kc_status rc = kc_layer_add_metric(l, v, name, &err);
+        kc_set_alloc_funcs(NULL, NULL);
+        fail_at = 0;
+        if (rc == KC_OK) {
+            added++;
+            break;
+        }
+        ck_assert_int_eq(rc, KC_ENOMEM);
+        ck_assert_int_eq(kc_layer_num_metric_values(l), added);
+        kc_error_clear(&err);
+    }
+    for (; added < 40; added++) {
+        snprintf(name, sizeof name, "m%d", added);
+        CK_OK(kc_layer_add_metric(l, v, name, &err));
+    }
+    ck_assert_int_eq(kc_layer_num_metric_values(l), 40);
+    for (int i = 0; i < 40; i++) {
+        const char *got = NULL;
+        kc_tensor *t = kc_layer_metric_value(l, i, &got);
+        snprintf(name, sizeof name, "m%d", i);
+        ck_assert_ptr_eq(t, v);
+        ck_assert_str_eq(got, name);
+    }
+    kc_tensor_unref(v);
+    kc_object_unref(l);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("alloc");
     TCase *tc = tcase_create("fault injection");
     tcase_add_test(tc, every_allocation_failure_is_enomem_without_leaks);
     tcase_add_test(tc, custom_allocator_sees_every_allocation);
+    tcase_add_test(tc, add_metric_survives_a_failed_grow);
     suite_add_tcase(s, tc);
     return s;
 }

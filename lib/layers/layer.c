@@ -554,11 +554,9 @@ kc_status kc_layer_add_metric(kc_object *layer, kc_tensor *value, const char *na
     if (!kc_is_layer(layer) || !value || !kc__valid_name(name))
         return kc__errf(err, KC_EINVAL, "kc_layer_add_metric: bad argument");
     kc__layer_state *s = kc__as_layer(layer)->state;
-    size_t cap2 = s->cap_mvals;
     if (!kc__grow((void **)&s->mvals, &s->cap_mvals, s->n_mvals + 1, sizeof(kc_tensor *)) ||
-        !kc__grow((void **)&s->mnames, &cap2, s->n_mvals + 1, sizeof(char *)))
+        !kc__grow((void **)&s->mnames, &s->cap_mnames, s->n_mvals + 1, sizeof(char *)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
-    s->cap_mvals = cap2 < s->cap_mvals ? cap2 : s->cap_mvals;
     char *nm = kc__strdup(name);
     if (!nm) return kc__errf(err, KC_ENOMEM, "out of memory");
     s->mvals[s->n_mvals] = kc_tensor_ref(value);
