@@ -171,6 +171,40 @@ START_TEST(add_metric_survives_a_failed_grow)
 }
 END_TEST
 
+/* A build that fails (here: any of its allocations) leaves the layer as
+ * it was, so the retry adds each weight once. The build shapes used to be
+ * allocated after the class's build had added the weights: that failure
+ * left kernel and bias in place, and the retry added them again. */
+START_TEST(failed_build_adds_no_weights)
+{
+    kc_shape in = kc_shape_make(2, D(-1, 3));
+    int points = 0;
+    for (long k = 1; k < 200; k++) {
+        kc_error err = {0};
+        kc_object *l = kc_layer_create("Dense", "{\"units\": 2}", &err);
+        CK_NN(l, err);
+        fail_at = k;
+        n_calls = 0;
+        kc_set_alloc_funcs(counting_malloc, counting_free);
+        kc_status rc = kc_layer_build(l, &in, 1, &err);
+        kc_set_alloc_funcs(NULL, NULL);
+        fail_at = 0;
+        if (rc != KC_OK) {
+            points++;
+            ck_assert_int_eq(rc, KC_ENOMEM);
+            ck_assert_int_eq(kc_layer_num_weights(l), 0);
+            kc_error_clear(&err);
+            CK_OK(kc_layer_build(l, &in, 1, &err));
+        }
+        ck_assert_msg(kc_layer_num_weights(l) == 2, "failing allocation %ld: %d weights", k,
+                      kc_layer_num_weights(l));
+        kc_object_unref(l);
+        if (rc == KC_OK) break;
+    }
+    ck_assert_int_gt(points, 3);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("alloc");
@@ -178,6 +212,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, every_allocation_failure_is_enomem_without_leaks);
     tcase_add_test(tc, custom_allocator_sees_every_allocation);
     tcase_add_test(tc, add_metric_survives_a_failed_grow);
+    tcase_add_test(tc, failed_build_adds_no_weights);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -702,6 +702,18 @@ kc_status kc_layer_compute_output_shape(const kc_object *layer, const kc_shape *
     return kc__layer_output_shapes((kc_object *)layer, in, n_in, out, n_out, err);
 }
 
+/* Release the weights from index `from` on (those a failed build added). */
+static void drop_weights_from(kc__layer_state *s, int from)
+{
+    if (s->n_w == from) return;
+    for (int i = from; i < s->n_w; i++) {
+        kc_variable_unref(s->w[i]);
+        kc_object_unref(s->w_reg[i]);
+    }
+    s->n_w = from;
+    kc__layers_changed();
+}
+
 kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_error *err)
 {
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_layer_build: not a layer");
@@ -709,22 +721,29 @@ kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_erro
     if (l->built) return KC_OK;
     kc_status rc = kc__layer_ensure_name(layer, err);
     if (rc != KC_OK) return rc;
+    /* Everything that can fail after the class's build is done before it,
+     * and a failing build takes back the weights it added: a retry then
+     * adds each weight once. */
+    kc__layer_state *s = l->state;
+    kc_shape *shapes = NULL;
+    if (n_in > 0 && !(shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape))))
+        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
+    int n_w_before = s->n_w;
     const kc_layer_methods *m = kc__layer_methods(layer);
     if (m->build) rc = m->build(layer, in, n_in, err);
     if (rc != KC_OK) {
+        drop_weights_from(s, n_w_before);
+        kc__free(shapes);
         char buf[512];
         kc__error_context(err, "building layer '%s' (%s) for input shape%s %s", l->name,
                           layer->cls->name, n_in == 1 ? "" : "s",
                           kc__shapes_format(in, n_in, buf, sizeof(buf)));
         return rc;
     }
-    kc__layer_state *s = l->state;
-    if (n_in > 0 && (s->build_shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape)))) {
-        memcpy(s->build_shapes, in, (size_t)n_in * sizeof(kc_shape));
-        s->n_build_shapes = n_in;
-    } else if (n_in > 0) {
-        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
-    }
+    if (n_in > 0) memcpy(shapes, in, (size_t)n_in * sizeof(kc_shape));
+    kc__free(s->build_shapes);
+    s->build_shapes = shapes;
+    s->n_build_shapes = n_in;
     l->built = true;
     kc__layers_changed();
     return KC_OK;
