@@ -578,29 +578,120 @@ static void update_range(void *ctx, int64_t b, int64_t e)
     j->m->update(j->opt, j->w + b, j->g + b, slots, e - b, j->lr, j->t);
 }
 
-/* Update every variable with a gradient, then apply its constraint. */
+static void update_in_place(kc_optimizer *o, float *w, const float *g, float *const *slots,
+                            int64_t size, double lr, int64_t t)
+{
+    const kc_optimizer_methods *m = methods_of(&o->base);
+    int n_slots = o->state->n_slots;
+    update_job j = {&o->base, m, w, g, slots, n_slots, lr, t};
+    if (n_slots <= MAX_SLOTS) kc__parallel_for(size, KC__GRAIN, update_range, &j);
+    else m->update(&o->base, w, g, slots, size, lr, t);
+}
+
+/* A constrained variable's step computed aside: the projected new value
+ * and the new slots, copied in only once every constraint of the step has
+ * succeeded. */
+typedef struct staged {
+    kc_tensor *value; /* the constraint's projection of the updated weight */
+    float *slots;     /* n_slots blocks of the weight's size */
+} staged;
+
+static kc_status stage_constrained(kc_optimizer *o, const float *g, kc_variable *var,
+                                   tracked *tv, double lr, int64_t t, staged *out, kc_error *err)
+{
+    kc__optimizer_state *st = o->state;
+    kc_tensor *w = kc_tensor_copy(kc_variable_value(var), err);
+    int64_t size = kc_tensor_size(kc_variable_value(var));
+    float *slots = st->n_slots ? kc__malloc_array((size_t)(size ? size : 1) * (size_t)st->n_slots, sizeof(float))
+                               : NULL;
+    if (!w || (st->n_slots && !slots)) {
+        kc_tensor_unref(w);
+        kc__free(slots);
+        return kc__errf(err, KC_ENOMEM, "out of memory updating '%s'", kc_variable_name(var));
+    }
+    for (int k = 0; k < st->n_slots; k++) {
+        st->slot_ptrs[k] = slots + (size_t)k * (size_t)size;
+        memcpy(st->slot_ptrs[k], kc_tensor_cdata(tv->slots[k]), (size_t)size * sizeof(float));
+    }
+    update_in_place(o, kc_tensor_f32(w), g, st->slot_ptrs, size, lr, t);
+    /* Constraints are built from ops: keep them off any active tape, as
+     * Keras assigns var.constraint(var) outside the gradient. */
+    kc__recording_pause();
+    kc_tensor *p = kc_constraint_apply(kc_variable_constraint(var), w, err);
+    kc__recording_resume();
+    kc_tensor_unref(w);
+    if (p && kc_tensor_dtype(p) != KC_FLOAT32) {
+        kc__errf(err, KC_ETYPE, "constraint '%s' returned %s values",
+                 kc_object_name(kc_variable_constraint(var)), kc_dtype_name(kc_tensor_dtype(p)));
+        kc_tensor_unref(p);
+        p = NULL;
+    }
+    if (!p) {
+        kc__free(slots);
+        kc__error_context(err, "variable '%s'", kc_variable_name(var));
+        return kc__error_code(err, KC_EINTERNAL);
+    }
+    out->value = p;
+    out->slots = slots;
+    return KC_OK;
+}
+
+/* Update every variable with a gradient, then apply its constraint, all or
+ * nothing: the constrained variables' steps (the only part that can fail)
+ * are computed aside first; then every variable is written, which cannot
+ * fail. */
 static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variable *const *vars,
                             int n, float *const *clipped, double lr, int64_t t, kc_error *err)
 {
     kc__optimizer_state *st = o->state;
-    const kc_optimizer_methods *m = methods_of(&o->base);
-    for (int i = 0; i < n; i++) {
+    staged *stage = kc__calloc((size_t)n, sizeof(staged));
+    if (!stage) return kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = KC_OK;
+    for (int i = 0; i < n && rc == KC_OK; i++) {
+        if (!grads[i] || !kc_variable_constraint(vars[i])) continue;
+        const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
+        rc = stage_constrained(o, g, vars[i], &st->vars[find_var(st, vars[i])], lr, t, &stage[i], err);
+    }
+    for (int i = 0; i < n && rc == KC_OK; i++) {
         if (!grads[i]) continue;
         tracked *tv = &st->vars[find_var(st, vars[i])];
-        for (int k = 0; k < st->n_slots; k++) st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         kc_tensor *w = kc_variable_value(vars[i]);
+        int64_t size = kc_tensor_size(w);
+        if (stage[i].value) {
+            memcpy(kc_tensor_f32(w), kc_tensor_cdata(stage[i].value), (size_t)size * sizeof(float));
+            for (int k = 0; k < st->n_slots; k++)
+                memcpy(kc_tensor_f32(tv->slots[k]), stage[i].slots + (size_t)k * (size_t)size,
+                       (size_t)size * sizeof(float));
+            continue;
+        }
+        for (int k = 0; k < st->n_slots; k++) st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
-        update_job j = {&o->base, m, kc_tensor_f32(w), g, st->slot_ptrs, st->n_slots, lr, t};
-        if (st->n_slots <= MAX_SLOTS) kc__parallel_for(kc_tensor_size(w), KC__GRAIN, update_range, &j);
-        else m->update(&o->base, kc_tensor_f32(w), g, st->slot_ptrs, kc_tensor_size(w), lr, t);
-        /* Constraints are built from ops: keep them off any active tape, as
-         * Keras assigns var.constraint(var) outside the gradient. */
-        kc__recording_pause();
-        kc_status rc = kc_variable_apply_constraint(vars[i], err);
-        kc__recording_resume();
-        if (rc != KC_OK) return rc;
+        update_in_place(o, kc_tensor_f32(w), g, st->slot_ptrs, size, lr, t);
     }
-    return KC_OK;
+    for (int i = 0; i < n; i++) {
+        kc_tensor_unref(stage[i].value);
+        kc__free(stage[i].slots);
+    }
+    kc__free(stage);
+    return rc;
+}
+
+/* Optimizer-level scalars (Nadam's momentum_cache) change in begin_step:
+ * saved before it so that a failed step can put them back. */
+static float *save_states(const kc__optimizer_state *st, kc_error *err)
+{
+    float *saved = kc__malloc_array(st->n_states ? st->n_states : 1, sizeof(float));
+    if (!saved) {
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < st->n_states; i++) saved[i] = kc_tensor_f32(st->states[i].value)[0];
+    return saved;
+}
+
+static void restore_states(kc__optimizer_state *st, const float *saved)
+{
+    for (size_t i = 0; i < st->n_states; i++) kc_tensor_f32(st->states[i].value)[0] = saved[i];
 }
 
 kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
@@ -618,7 +709,12 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
     rc = track(o, vars, n, grads, err);
     if (rc != KC_OK) return rc;
     float **clipped = kc__calloc((size_t)n, sizeof(float *));
-    if (!clipped) return kc__errf(err, KC_ENOMEM, "out of memory");
+    float *saved = save_states(o->state, err);
+    if (!clipped || !saved) {
+        kc__free(clipped);
+        kc__free(saved);
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    }
     rc = clip_gradients(o, grads, n, clipped, err);
     if (rc == KC_OK) {
         int64_t t = *iterations_of(o) + 1;
@@ -627,9 +723,11 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
         if (m->begin_step) rc = m->begin_step(opt, t, lr, err);
         if (rc == KC_OK) rc = update_all(o, grads, vars, n, clipped, lr, t, err);
         if (rc == KC_OK) *iterations_of(o) = t;
+        else restore_states(o->state, saved);
     }
     for (int i = 0; i < n; i++) kc__free(clipped[i]);
     kc__free(clipped);
+    kc__free(saved);
     if (rc != KC_OK) kc__error_context(err, "optimizer '%s'", o->name);
     return rc;
 }
