@@ -13,6 +13,7 @@
  * non-trainable ones), because that order is how .h5 files match weights.
  * They are cached per layer and recomputed when any structure changes (a
  * global generation counter), so reading them in a loop costs nothing. */
+#include "../core/idmap.h"
 #include "layers_int.h"
 
 #include <string.h>
@@ -366,37 +367,49 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
     return v;
 }
 
-static void push(kc_variable ***arr, int *n, int *cap, kc_variable *v, bool *oom)
+typedef struct wlists {
+    kc_variable **tr, **ntr;
+    int n_tr, n_ntr, cap_tr, cap_ntr;
+    kc__idmap seen; /* every variable in tr or ntr: a shared layer's weights count once */
+    bool oom;
+} wlists;
+
+static void push(wlists *w, bool trainable, kc_variable *v)
 {
-    if (*oom) return;
+    kc_variable ***arr = trainable ? &w->tr : &w->ntr;
+    int *n = trainable ? &w->n_tr : &w->n_ntr, *cap = trainable ? &w->cap_tr : &w->cap_ntr;
+    if (w->oom) return;
     if (*n == *cap) {
         int ncap = *cap ? *cap * 2 : 16;
         kc_variable **p = kc__realloc(*arr, sizeof(*p) * (size_t)*cap, sizeof(*p) * (size_t)ncap);
         if (!p) {
-            *oom = true;
+            w->oom = true;
             return;
         }
         *arr = p;
         *cap = ncap;
     }
+    if (!kc__idmap_put(&w->seen, (uint64_t)(uintptr_t)v, (void *)1)) {
+        w->oom = true;
+        return;
+    }
     (*arr)[(*n)++] = v;
 }
 
-typedef struct wlists {
-    kc_variable **tr, **ntr;
-    int n_tr, n_ntr, cap_tr, cap_ntr;
-    bool oom;
-} wlists;
-
 static bool seen_var(const wlists *w, const kc_variable *v)
 {
-    for (int i = 0; i < w->n_tr; i++)
-        if (w->tr[i] == v) return true;
-    for (int i = 0; i < w->n_ntr; i++)
-        if (w->ntr[i] == v) return true;
-    return false;
+    return kc__idmap_has(&w->seen, (uint64_t)(uintptr_t)v);
 }
 
+static void wlists_fini(wlists *w)
+{
+    kc__free(w->tr);
+    kc__free(w->ntr);
+    kc__idmap_fini(&w->seen);
+}
+
+/* Linear in the weights of the layer and its sub-layers (times the nesting
+ * depth): each variable is looked up in a hash set, not in the lists. */
 static void gather(const kc_object *layer, wlists *w)
 {
     const kc_layer *l = kc__as_layer(layer);
@@ -404,23 +417,23 @@ static void gather(const kc_object *layer, wlists *w)
     if (n_sub > 0 || layer->cls->kind == KC_KIND_MODEL) {
         /* a model: each sub-layer's trainable list, then non-trainable lists */
         wlists sub = {0};
+        kc__idmap_init(&sub.seen);
         for (int i = 0; i < n_sub; i++) gather(kc__sublayer(layer, i), &sub);
         for (int i = 0; i < sub.n_tr; i++)
-            if (!seen_var(w, sub.tr[i])) push(l->trainable ? &w->tr : &w->ntr, l->trainable ? &w->n_tr : &w->n_ntr, l->trainable ? &w->cap_tr : &w->cap_ntr, sub.tr[i], &w->oom);
+            if (!seen_var(w, sub.tr[i])) push(w, l->trainable, sub.tr[i]);
         for (int i = 0; i < sub.n_ntr; i++)
-            if (!seen_var(w, sub.ntr[i])) push(&w->ntr, &w->n_ntr, &w->cap_ntr, sub.ntr[i], &w->oom);
+            if (!seen_var(w, sub.ntr[i])) push(w, false, sub.ntr[i]);
         w->oom |= sub.oom;
-        kc__free(sub.tr);
-        kc__free(sub.ntr);
+        wlists_fini(&sub);
     }
     /* the layer's own weights (a model may own some too) */
     const kc__layer_state *s = l->state;
     for (int i = 0; i < s->n_w; i++)
-        if (s->w_trainable[i] && l->trainable) push(&w->tr, &w->n_tr, &w->cap_tr, s->w[i], &w->oom);
+        if (s->w_trainable[i] && l->trainable) push(w, true, s->w[i]);
     for (int i = 0; i < s->n_w; i++)
-        if (s->w_trainable[i] && !l->trainable) push(&w->ntr, &w->n_ntr, &w->cap_ntr, s->w[i], &w->oom);
+        if (s->w_trainable[i] && !l->trainable) push(w, false, s->w[i]);
     for (int i = 0; i < s->n_w; i++)
-        if (!s->w_trainable[i]) push(&w->ntr, &w->n_ntr, &w->cap_ntr, s->w[i], &w->oom);
+        if (!s->w_trainable[i]) push(w, false, s->w[i]);
 }
 
 /* Bring the layer's cached lists up to date. false when out of memory. */
@@ -430,10 +443,11 @@ static bool refresh(const kc_object *layer)
     unsigned long gen = __atomic_load_n(&kc__layers_generation, __ATOMIC_RELAXED);
     if (s->cache_gen == gen) return true;
     wlists w = {0};
+    kc__idmap_init(&w.seen);
     gather(layer, &w);
+    kc__idmap_fini(&w.seen);
     if (w.oom) {
-        kc__free(w.tr);
-        kc__free(w.ntr);
+        wlists_fini(&w);
         return false;
     }
     kc__free(s->cache_tr);

@@ -13,6 +13,7 @@ static kc_status model_base_init(kc_object *self, kc_error *err)
     kc_model *m = (kc_model *)self;
     m->state = kc__calloc(1, sizeof(kc__model_state));
     if (!m->state) return kc__errf(err, KC_ENOMEM, "out of memory creating a model");
+    kc__idmap_init(&m->state->members);
     return KC_OK;
 }
 
@@ -24,6 +25,7 @@ static void model_base_fini(kc_object *self)
         kc__graph_free(s->graph);
         for (int i = 0; i < s->n_layers; i++) kc_object_unref(s->layers[i]);
         kc__free(s->layers);
+        kc__idmap_fini(&s->members);
         kc_object_unref(s->input_layer);
         kc__free(s);
     }
@@ -77,7 +79,8 @@ kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *e
 {
     kc__model_state *s = kc__mstate(model);
     size_t cap = (size_t)s->cap_layers;
-    if (!kc__grow((void **)&s->layers, &cap, (size_t)s->n_layers + 1, sizeof(kc_object *)))
+    if (!kc__grow((void **)&s->layers, &cap, (size_t)s->n_layers + 1, sizeof(kc_object *)) ||
+        !kc__idmap_put(&s->members, (uint64_t)(uintptr_t)layer, (void *)1))
         return kc__errf(err, KC_ENOMEM, "out of memory adding a layer");
     s->cap_layers = (int)cap;
     s->layers[s->n_layers++] = kc_object_ref(layer);
@@ -85,14 +88,26 @@ kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *e
     return KC_OK;
 }
 
+void kc__model_pop_layer(kc_object *model)
+{
+    kc__model_state *s = kc__mstate(model);
+    kc_object *layer = s->layers[--s->n_layers];
+    *kc__idmap_slot(&s->members, (uint64_t)(uintptr_t)layer) = NULL; /* entries are never removed */
+    kc_object_unref(layer);
+    kc__layers_changed();
+}
+
+bool kc__model_has_layer(const kc_object *model, const kc_object *layer)
+{
+    return kc__idmap_get(&kc__mstate(model)->members, (uint64_t)(uintptr_t)layer) != NULL;
+}
+
 kc_status kc_model_track_layer(kc_object *model, kc_object *layer, kc_error *err)
 {
     if (!kc_is_model(model) || !kc_is_layer(layer))
         return kc__errf(err, KC_EINVAL, "kc_model_track_layer: needs a model and a layer");
     if (layer == model) return kc__errf(err, KC_EINVAL, "a model cannot contain itself");
-    kc__model_state *s = kc__mstate(model);
-    for (int i = 0; i < s->n_layers; i++)
-        if (s->layers[i] == layer) return KC_OK;
+    if (kc__model_has_layer(model, layer)) return KC_OK;
     kc_status rc = kc__layer_ensure_name(layer, err);
     if (rc != KC_OK) return rc;
     return kc__model_append_layer(model, layer, err);

@@ -58,6 +58,27 @@ static kc_status build_stack(kc_object *model, const kc_shape *in, kc_error *err
     return KC_OK;
 }
 
+/* The layers below the top one are built and out_shapes[0] is what they
+ * give: build the top layer on it. */
+static kc_status build_top(kc_object *model, kc_error *err)
+{
+    kc__model_state *s = kc__mstate(model);
+    kc_object *top = s->layers[s->n_layers - 1];
+    kc_shape cur = s->out_shapes[0], o[KC_MAX_LAYER_OUTPUTS];
+    int n;
+    kc_status rc = kc__layer_output_shapes(top, &cur, 1, o, &n, err);
+    if (rc == KC_OK && n != 1)
+        rc = kc__errf(err, KC_EINVAL,
+                      "layer '%s' has %d outputs; every layer in a Sequential "
+                      "model must have one",
+                      kc_layer_name(top), n);
+    if (rc == KC_OK) rc = kc_layer_build(top, &cur, 1, err);
+    if (rc != KC_OK) return rc;
+    s->out_shapes[0] = o[0];
+    s->out_layer[0] = top;
+    return KC_OK;
+}
+
 static kc_status set_input(kc_object *model, kc_object *input_layer, kc_error *err)
 {
     kc__model_state *s = kc__mstate(model);
@@ -93,10 +114,9 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
                             kc_layer_name(model));
         return set_input(model, layer, err);
     }
-    for (int i = 0; i < s->n_layers; i++)
-        if (s->layers[i] == layer)
-            return kc__errf(err, KC_EINVAL, "layer '%s' is already in Sequential '%s'",
-                            kc_layer_name(layer), kc_layer_name(model));
+    if (kc__model_has_layer(model, layer))
+        return kc__errf(err, KC_EINVAL, "layer '%s' is already in Sequential '%s'",
+                        kc_layer_name(layer), kc_layer_name(model));
     const kc_layer *l = kc__as_layer(layer);
     if (!s->n_layers && !s->input_layer && l->has_batch_input_shape) {
         /* tf.keras: a first layer with an input shape brings an InputLayer */
@@ -113,17 +133,16 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
     rc = kc__model_append_layer(model, layer, err);
     if (rc != KC_OK) return rc;
     if (s->input_layer) {
+        /* the stack below is built: only the new layer needs building, so
+         * adding n layers costs O(n), not O(n^2) */
         kc_shape in = kc__input_layer_shape(s->input_layer);
-        rc = build_stack(model, &in, err);
+        rc = s->io_known && s->n_layers > 1 ? build_top(model, err) : build_stack(model, &in, err);
         if (rc != KC_OK) { /* leave the model as it was */
-            s->n_layers--;
-            kc_object_unref(layer);
-            kc__layers_changed();
             kc__error_context(err, "adding layer '%s' to Sequential '%s'", kc_layer_name(layer),
                               kc_layer_name(model));
-            kc_shape in2 = kc__input_layer_shape(s->input_layer);
+            kc__model_pop_layer(model);
             kc_error ignore = {0};
-            (void)build_stack(model, &in2, &ignore);
+            (void)build_stack(model, &in, &ignore);
             return rc;
         }
     }
@@ -135,8 +154,7 @@ kc_status kc_sequential_pop(kc_object *model, kc_error *err)
     if (!kc__is_sequential(model)) return kc__errf(err, KC_EINVAL, "kc_sequential_pop: not a Sequential model");
     kc__model_state *s = kc__mstate(model);
     if (!s->n_layers) return kc__errf(err, KC_ESTATE, "Sequential '%s' has no layers to pop", kc_layer_name(model));
-    kc_object_unref(s->layers[--s->n_layers]);
-    kc__layers_changed();
+    kc__model_pop_layer(model);
     if (s->input_layer) {
         kc_shape in = kc__input_layer_shape(s->input_layer);
         return build_stack(model, &in, err);
@@ -231,8 +249,6 @@ static kc_status seq_get_config(const kc_object *self, json_t *cfg, kc_error *er
     return KC_OK;
 }
 
-kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_object **out,
-                                kc_error *err);
 kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_object **out,
                                 kc_error *err)
 {
