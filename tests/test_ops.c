@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -520,6 +521,46 @@ START_TEST(parallel_pool_survives_fork)
 }
 END_TEST
 
+/* fork() while another thread is inside the library's locks (naming a
+ * layer, kc_init): the child inherited them locked by a thread it does not
+ * have, and its first layer waited forever. Many forks, each child making
+ * a layer under an alarm. */
+static atomic_bool stop_making;
+static void *make_layers(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_making)) {
+        kc_error e = {0};
+        kc_object_unref(kc_layer_create("Dense", "{\"units\": 1}", &e));
+    }
+    return NULL;
+}
+
+START_TEST(fork_while_another_thread_makes_layers)
+{
+    atomic_store(&stop_making, false);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, make_layers, NULL), 0);
+    int bad = 0, forks = 0;
+    for (; forks < 300 && !bad; forks++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            alarm(20);
+            kc_error e = {0};
+            kc_object *l = kc_layer_create("Dense", "{\"units\": 2}", &e);
+            _exit(l ? 0 : 1);
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        bad = status != 0;
+    }
+    atomic_store(&stop_making, true);
+    pthread_join(t, NULL);
+    ck_assert_msg(!bad, "child %d did not finish (status: a signal means it hung)", forks);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -542,6 +583,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
     tcase_add_test(tc, parallel_pool_survives_fork);
+    tcase_add_test(tc, fork_while_another_thread_makes_layers);
     suite_add_tcase(s, tc);
     return s;
 }

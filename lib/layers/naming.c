@@ -18,9 +18,31 @@ static counter *counters;
 static size_t n_counters, cap_counters;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-void kc_clear_session(void)
+/* fork(): a child must not inherit this lock held by a thread it does not
+ * have (its first call would wait forever), so fork waits for it (an
+ * atfork handler, installed on first use). */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void lock_for_fork(void)
 {
     pthread_mutex_lock(&lock);
+}
+static void unlock_after_fork(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+static void install_fork_handler(void)
+{
+    (void)pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+}
+static void take_lock(void)
+{
+    pthread_once(&fork_once, install_fork_handler);
+    pthread_mutex_lock(&lock);
+}
+
+void kc_clear_session(void)
+{
+    take_lock();
     for (size_t i = 0; i < n_counters; i++) kc__free(counters[i].base);
     kc__free(counters);
     counters = NULL;
@@ -32,7 +54,7 @@ void kc_clear_session(void)
 static long next_number(const char *base)
 {
     long n = -1;
-    pthread_mutex_lock(&lock);
+    take_lock();
     for (size_t i = 0; i < n_counters; i++) {
         if (strcmp(counters[i].base, base) == 0) {
             n = counters[i].next++;
