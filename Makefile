@@ -1,18 +1,26 @@
 # Thin wrapper over meson: the two commands of the README live here.
 #   make demo   install missing Debian packages, build, run the demo
-#   make test   install missing Debian packages, build, run every test suite,
-#               then the same suites again under AddressSanitizer + UBSan
+#   make test   install missing Debian packages, set up keras-ref (the
+#               TensorFlow.js reference) when ../shared/conformance is there,
+#               build, run every test suite, then the same suites again under
+#               AddressSanitizer + UBSan, and print a summary (TensorFlow.js
+#               checks that ran, tests skipped and why)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+CONFORMANCE ?= $(if $(CKERAS_CONFORMANCE_DIR),$(CKERAS_CONFORMANCE_DIR),../shared/conformance)
 
-.PHONY: all build deps test test-plain test-asan demo bench clean
+.PHONY: all build deps conformance test test-plain test-asan demo bench clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# keras-ref for the TensorFlow.js checks; when CI=true it must be there.
+conformance:
+	@scripts/conformance.sh "$(CONFORMANCE)"
 
 $(BUILD)/build.ninja:
 	@command -v meson >/dev/null || { echo "meson not found: run 'make deps' first"; exit 1; }
@@ -32,8 +40,10 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	meson test -C $(ASAN_BUILD) --setup=asan --print-errorlogs --num-processes 2
 
 test: deps
+	@scripts/conformance.sh "$(CONFORMANCE)"
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	@scripts/test-summary.py $(BUILD) $(ASAN_BUILD)
 
 demo: deps
 	$(MAKE) build

@@ -4,6 +4,11 @@
 # otherwise it says what to install and fails.
 set -eu
 pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
+# Node.js and npm run keras-ref, the TensorFlow.js conformance checks. Looked
+# for as commands: a machine may have them from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

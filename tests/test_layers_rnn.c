@@ -63,11 +63,7 @@ END_TEST
  * golden's outputs (keras-ref check; skipped when keras-ref is absent). */
 START_TEST(ckeras_written_models_load_in_tensorflow_js)
 {
-    char why[512];
-    if (!kr_find(why, sizeof why)) {
-        fprintf(stderr, "ckeras_written_models_load_in_tensorflow_js: skipped: %s\n", why);
-        return;
-    }
+    KR_REQUIRE();
     json_t *root = tu_load_json(goldens[_i]);
     kc_object *m = tu_golden_model(root, goldens[_i]);
     char h5[4200], args[12000], out[8192];
@@ -1397,7 +1393,6 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, tfjs_fixtures_load_and_match);
     tcase_add_loop_test(tc, models_match_tensorflow_js, 0, N_GOLDENS);
-    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     tcase_add_test(tc, stateful_golden_carries_states_between_calls);
     tcase_add_test(tc, gru_reset_after_matches_keras_equations);
     tcase_add_test(tc, lstm_gru_simple_rnn_match_keras_equations_with_masks);
@@ -1424,6 +1419,12 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bidirectional_uses_the_given_backward_layer);
     tcase_add_loop_test(tc, fit_matches_tensorflow_js_runs, 0, (int)(sizeof fit_cases / sizeof fit_cases[0]));
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tfjs"); /* needs keras-ref: a meson test of its own */
+    tcase_set_tags(tc, "tfjs");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     suite_add_tcase(s, tc);
     return s;
 }
