@@ -467,6 +467,80 @@ START_TEST(parallel_loops_match_one_thread)
 }
 END_TEST
 
+/* The pool on sizes that do not divide into its chunks: one element, one
+ * grain (32768) and two grains (the inline limits) and one off either way,
+ * chunk boundaries +-1 for 2 and 3 threads (chunk = n / (4 * threads)
+ * when that is above a grain), odd sizes. Every element must be computed
+ * exactly once: sums against the element-by-element value, unary kernels,
+ * row broadcasting and optimizer updates against one thread, bit for bit. */
+static kc_tensor *pool_ops(kc_tensor *x, kc_tensor *y, kc_tensor *rows, kc_tensor *row, kc_error *e)
+{
+    kc_tensor *a = kc_tanh(x, e), *b = kc_mul(a, y, e), *c = kc_add(rows, row, e);
+    kc_tensor *fa = kc_reshape(a, 1, (int64_t[]){kc_tensor_size(a)}, e);
+    kc_tensor *fb = kc_reshape(b, 1, (int64_t[]){kc_tensor_size(b)}, e);
+    kc_tensor *fc = kc_reshape(c, 1, (int64_t[]){kc_tensor_size(c)}, e);
+    kc_tensor *parts[3] = {fa, fb, fc};
+    kc_tensor *out = kc_concat(parts, 3, 0, e);
+    kc_tensor *tmp[] = {a, b, c, fa, fb, fc};
+    for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) kc_tensor_unref(tmp[i]);
+    return out;
+}
+
+START_TEST(parallel_loops_cover_odd_ranges)
+{
+    const int64_t G = 32768;
+    const int64_t sizes[] = {1, 2, 3, G - 1, G, G + 1, 2 * G - 1, 2 * G, 2 * G + 1, 3 * G + 7,
+                             5 * G + 1, 8 * G - 1, 8 * G, 8 * G + 1, 12 * G - 1, 12 * G + 5, 16 * G + 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int64_t n = sizes[k], cols = 3, nrows = n / cols + 1;
+        kc_tensor *x = tu_random(1, &n, -2, 2, 11 + k), *y = tu_random(1, &n, -2, 2, 12 + k);
+        kc_tensor *rows = tu_random(2, (int64_t[]){nrows, cols}, -1, 1, 13 + k);
+        kc_tensor *row = tu_random(2, (int64_t[]){1, cols}, -1, 1, 14 + k);
+        kc_tensor *want = NULL, *w_want = NULL;
+        for (int threads = 1; threads <= 3; threads++) {
+            kc_set_num_threads(threads);
+            kc_tensor *sum = kc_add(x, y, &err);
+            CK_NN(sum, err);
+            const float *px = kc_tensor_cdata(x), *py = kc_tensor_cdata(y), *ps = kc_tensor_cdata(sum);
+            int64_t bad = -1; /* one assertion: each one costs Check a write to its pipe */
+            for (int64_t i = 0; i < n && bad < 0; i++)
+                if (ps[i] != px[i] + py[i]) bad = i;
+            ck_assert_msg(bad < 0, "n %lld, %d threads: element %lld of x + y", (long long)n, threads,
+                          (long long)bad);
+            kc_tensor *got = pool_ops(x, y, rows, row, &err);
+            CK_NN(got, err);
+            /* an SGD step with momentum on a weight of n elements */
+            kc_variable *w = kc_variable_new_take("w", kc_tensor_copy(y, &err), true, &err);
+            kc_object *opt = kc_object_create(KC_KIND_OPTIMIZER,
+                                              "{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": 0.1, "
+                                              "\"momentum\": 0.9}}",
+                                              &err);
+            CK_NN(opt, err);
+            CK_OK(kc_optimizer_apply_gradients(opt, &x, &w, 1, &err));
+            CK_OK(kc_optimizer_apply_gradients(opt, &y, &w, 1, &err));
+            kc_tensor *wv = kc_tensor_copy(kc_variable_value(w), &err);
+            if (threads == 1) {
+                want = got;
+                w_want = wv;
+            } else {
+                ck_assert_msg(memcmp(kc_tensor_cdata(got), kc_tensor_cdata(want), kc_tensor_nbytes(want)) == 0,
+                              "n %lld: %d threads differ from one", (long long)n, threads);
+                ck_assert_msg(memcmp(kc_tensor_cdata(wv), kc_tensor_cdata(w_want), kc_tensor_nbytes(wv)) == 0,
+                              "n %lld: the optimizer on %d threads differs from one", (long long)n, threads);
+                kc_tensor_unref(got);
+                kc_tensor_unref(wv);
+            }
+            kc_tensor_unref(sum);
+            kc_variable_unref(w);
+            kc_object_unref(opt);
+        }
+        kc_tensor *ts[] = {x, y, rows, row, want, w_want};
+        for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) kc_tensor_unref(ts[i]);
+    }
+    kc_set_num_threads(0);
+}
+END_TEST
+
 /* fork() after the pool started: the child has none of the parent's
  * workers and must not wait for them (it hung before the atfork handler).
  * The child runs the same chain on 2 threads, under an alarm, also when
@@ -582,6 +656,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
+    tcase_add_test(tc, parallel_loops_cover_odd_ranges);
     tcase_add_test(tc, parallel_pool_survives_fork);
     tcase_add_test(tc, fork_while_another_thread_makes_layers);
     suite_add_tcase(s, tc);
