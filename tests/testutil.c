@@ -239,6 +239,20 @@ void tu_count_reference_check(void)
     if (counts) atomic_fetch_add(&counts->reference_checks, 1);
 }
 
+/* lib/core/parallel.c's test hook: split loops from this many elements. */
+void kc__parallel_test_grain(int64_t grain);
+
+int tu_test_threads(void)
+{
+    const char *v = getenv("CKERAS_TEST_THREADS");
+    int n = v ? atoi(v) : 1;
+    n = n >= 1 && n <= 64 ? n : 1;
+    /* the suites' tensors are small: split loops of 8 elements and more,
+     * so that several threads really share them */
+    kc__parallel_test_grain(n > 1 ? 4 : 0);
+    return n;
+}
+
 int tu_run_suite(Suite *suite)
 {
     void *shared = mmap(NULL, sizeof(tu_counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -248,6 +262,7 @@ int tu_run_suite(Suite *suite)
     int failed = srunner_ntests_failed(sr), ran = srunner_ntests_run(sr);
     srunner_free(sr);
     kc_release_caches();
+    if (tu_test_threads() > 1) printf("threads: %d\n", tu_test_threads());
     int skipped = counts ? atomic_load(&counts->skipped) : 0;
     int checks = counts ? atomic_load(&counts->reference_checks) : 0;
     if (checks > 0) printf("TensorFlow.js checks: %d ran\n", checks);

@@ -84,6 +84,10 @@ bool tu_in_ci(void);
  * the program prints the total. */
 void tu_count_reference_check(void);
 
+/* Threads a suite that runs on several settings should use:
+ * $CKERAS_TEST_THREADS (tests/meson.build sets it), else 1. */
+int tu_test_threads(void);
+
 /* Runs a suite (the test's processes share the counts above); returns the
  * exit status: 0, 1 on failures, 77 when every test skipped. */
 int tu_run_suite(Suite *suite);
