@@ -366,12 +366,10 @@ static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
     return KC_OK;
 }
 
-kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_targets,
-                              kc_tensor *const *output_grads, kc_tensor *const *sources,
-                              int n_sources, kc_tensor **grads, kc_error *err)
+static kc_status check_gradient_args(const kc_tape *tape, kc_tensor *const *targets, int n_targets,
+                                     kc_tensor *const *output_grads, kc_tensor *const *sources,
+                                     int n_sources, kc_tensor **grads, kc_error *err)
 {
-    if (grads)
-        for (int i = 0; i < n_sources; i++) grads[i] = NULL;
     if (!tape) return kc__errf(err, KC_EINVAL, "kc_tape_gradient: tape is NULL");
     if (n_sources < 0 || n_targets < 0 || (n_sources && (!sources || !grads)) ||
         (n_targets && !targets))
@@ -393,64 +391,68 @@ kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_ta
                             kc__dims_format(targets[i]->ndim, targets[i]->dims, b, sizeof(b)));
         }
     }
+    return KC_OK;
+}
 
-    kc__recording_pause();
-    kc_status rc = KC_OK;
-    kc__idmap reach, gmap;
-    kc__idmap_init(&reach);
-    kc__idmap_init(&gmap);
-
-    /* 1. forward sweep: what depends on a source */
+/* The forward sweep: every float32 tensor that depends on a watched source. */
+static kc_status mark_reachable(const kc_tape *tape, kc_tensor *const *sources, int n_sources,
+                                kc__idmap *reach, kc_error *err)
+{
     for (int i = 0; i < n_sources; i++) {
         if (sources[i]->dtype != KC_FLOAT32) continue;
         if (!kc_tape_is_watching(tape, sources[i])) continue;
-        if (!kc__idmap_put(&reach, sources[i]->id, (void *)1)) {
-            rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-            goto out;
-        }
+        if (!kc__idmap_put(reach, sources[i]->id, (void *)1))
+            return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
     }
     for (size_t k = 0; k < tape->n_nodes; k++) {
-        kc__node *node = &tape->nodes[k];
+        const kc__node *node = &tape->nodes[k];
         bool hit = false;
-        for (int i = 0; i < node->n_in && !hit; i++) hit = kc__idmap_has(&reach, node->in[i]->id);
+        for (int i = 0; i < node->n_in && !hit; i++) hit = kc__idmap_has(reach, node->in[i]->id);
         if (!hit) continue;
         for (int j = 0; j < node->n_out; j++) {
-            if (node->out[j]->dtype == KC_FLOAT32 &&
-                !kc__idmap_put(&reach, node->out[j]->id, (void *)1)) {
-                rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-                goto out;
-            }
+            if (node->out[j]->dtype == KC_FLOAT32 && !kc__idmap_put(reach, node->out[j]->id, (void *)1))
+                return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
         }
     }
+    return KC_OK;
+}
 
-    /* 2. seed the targets and sweep backward */
+/* Each reachable target's gradient starts as its output gradient, or ones. */
+static kc_status seed_targets(kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *targets, int n_targets,
+                              kc_tensor *const *output_grads, kc_error *err)
+{
     for (int i = 0; i < n_targets; i++) {
         kc_tensor *t = targets[i];
-        if (t->dtype != KC_FLOAT32 || !kc__idmap_has(&reach, t->id)) continue;
+        if (t->dtype != KC_FLOAT32 || !kc__idmap_has(reach, t->id)) continue;
         kc_tensor *og = output_grads ? output_grads[i] : NULL;
         kc_tensor *seed = og ? kc_tensor_ref(og) : kc_tensor_ones(KC_FLOAT32, t->ndim, t->dims, err);
-        if (!seed) {
-            rc = kc__error_code(err, KC_ENOMEM);
-            goto out;
-        }
-        rc = grad_accumulate(&gmap, t->id, seed, err);
-        if (rc != KC_OK) goto out;
+        if (!seed) return kc__error_code(err, KC_ENOMEM);
+        kc_status rc = grad_accumulate(gmap, t->id, seed, err);
+        if (rc != KC_OK) return rc;
     }
-    rc = run_backward(tape, &reach, &gmap, sources, n_sources, err);
-    if (rc != KC_OK) goto out;
+    return KC_OK;
+}
 
-    /* 3. collect */
+kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_targets,
+                              kc_tensor *const *output_grads, kc_tensor *const *sources,
+                              int n_sources, kc_tensor **grads, kc_error *err)
+{
+    if (grads)
+        for (int i = 0; i < n_sources; i++) grads[i] = NULL;
+    kc_status rc = check_gradient_args(tape, targets, n_targets, output_grads, sources, n_sources, grads, err);
+    if (rc != KC_OK) return rc;
+
+    kc__recording_pause();
+    kc__idmap reach, gmap;
+    kc__idmap_init(&reach);
+    kc__idmap_init(&gmap);
+    rc = mark_reachable(tape, sources, n_sources, &reach, err);
+    if (rc == KC_OK) rc = seed_targets(&reach, &gmap, targets, n_targets, output_grads, err);
+    if (rc == KC_OK) rc = run_backward(tape, &reach, &gmap, sources, n_sources, err);
     for (int i = 0; i < n_sources; i++) {
-        kc_tensor *g = kc__idmap_get(&gmap, sources[i]->id);
+        kc_tensor *g = rc == KC_OK ? kc__idmap_get(&gmap, sources[i]->id) : NULL;
         grads[i] = g ? kc_tensor_ref(g) : NULL;
     }
-
-out:
-    if (rc != KC_OK)
-        for (int i = 0; i < n_sources; i++) {
-            kc_tensor_unref(grads[i]);
-            grads[i] = NULL;
-        }
     gmap_clear(&gmap);
     kc__idmap_fini(&reach);
     kc__recording_resume();
