@@ -279,88 +279,103 @@ static bool is_source(uint64_t id, kc_tensor *const *sources, int n)
     return false;
 }
 
-static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
-                              kc_tensor *const *sources, int n_sources, kc_error *err)
+/* This node's outputs are done: their gradients can go (not the sources'). */
+static void drop_output_grads(const kc__node *node, kc__idmap *gmap, kc_tensor *const *sources, int n_sources)
+{
+    for (int j = 0; j < node->n_out; j++) {
+        uint64_t id = node->out[j]->id;
+        if (is_source(id, sources, n_sources)) continue;
+        void **slot = kc__idmap_slot(gmap, id);
+        if (slot && *slot) {
+            kc_tensor_unref(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+/* Add the op's input gradients into gmap (taking them from gin), checking
+ * that each has its input's shape. */
+static kc_status add_input_grads(const kc__node *node, const char *op, const bool *needs, kc_tensor **gin,
+                                 kc__idmap *gmap, kc_error *err)
+{
+    for (int i = 0; i < node->n_in; i++) {
+        kc_tensor *g = gin[i];
+        gin[i] = NULL;
+        if (!g || !needs[i]) {
+            kc_tensor_unref(g);
+            continue;
+        }
+        if (!kc_tensor_same_shape(g, node->in[i])) {
+            char a[160], b[160];
+            kc__errf(err, KC_EINTERNAL, "gradient of op '%s' input %d has shape %s, expected %s", op, i,
+                     kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
+                     kc__dims_format(node->in[i]->ndim, node->in[i]->dims, b, sizeof(b)));
+            kc_tensor_unref(g);
+            return KC_EINTERNAL;
+        }
+        kc_status rc = grad_accumulate(gmap, node->in[i]->id, g, err);
+        if (rc != KC_OK) return rc;
+    }
+    return KC_OK;
+}
+
+/* One node's step: its output gradients (zeros where none) through the
+ * op's backward, into the inputs that lead back to a source. */
+static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *sources,
+                               int n_sources, kc_error *err)
 {
     bool needs_buf[16];
     kc_tensor *gin_buf[16], *gout_buf[16];
+    bool *needs = node->n_in <= 16 ? needs_buf : kc__calloc((size_t)node->n_in, sizeof(bool));
+    kc_tensor **gin = node->n_in <= 16 ? gin_buf : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
+    kc_tensor **gout = node->n_out <= 16 ? gout_buf : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
+    kc_status rc = KC_OK;
+    bool any_need = false;
+    if (!needs || !gin || !gout) {
+        rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+        goto out_free;
+    }
+    for (int i = 0; i < node->n_in; i++) {
+        gin[i] = NULL;
+        needs[i] = node->in[i]->dtype == KC_FLOAT32 && kc__idmap_has(reach, node->in[i]->id);
+        any_need |= needs[i];
+    }
+    for (int j = 0; j < node->n_out; j++) gout[j] = NULL;
+    if (!any_need) goto out_free;
+    for (int j = 0; j < node->n_out && rc == KC_OK; j++) {
+        kc_tensor *g = kc__idmap_get(gmap, node->out[j]->id);
+        gout[j] = g ? kc_tensor_ref(g) : kc__tensor_zeros_like(node->out[j], err);
+        if (!gout[j]) rc = kc__error_code(err, KC_ENOMEM);
+    }
+    const kc__op_info *info = &kc__op_table[node->op];
+    if (rc == KC_OK && (rc = info->backward(node, gout, needs, gin, err)) != KC_OK)
+        kc__error_context(err, "gradient of op '%s'", info->name);
+    if (rc == KC_OK) {
+        drop_output_grads(node, gmap, sources, n_sources);
+        rc = add_input_grads(node, info->name, needs, gin, gmap, err);
+    }
+out_free:
+    if (gin)
+        for (int i = 0; i < node->n_in; i++) kc_tensor_unref(gin[i]);
+    if (gout)
+        for (int j = 0; j < node->n_out; j++) kc_tensor_unref(gout[j]);
+    if (needs != needs_buf) kc__free(needs);
+    if (gin != gin_buf) kc__free(gin);
+    if (gout != gout_buf) kc__free(gout);
+    return rc;
+}
+
+/* Nodes in reverse order; a node none of whose outputs has a gradient is
+ * skipped. */
+static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
+                              kc_tensor *const *sources, int n_sources, kc_error *err)
+{
     for (size_t k = tape->n_nodes; k-- > 0;) {
         kc__node *node = &tape->nodes[k];
         bool any_out = false;
-        for (int j = 0; j < node->n_out; j++)
-            any_out |= kc__idmap_get(gmap, node->out[j]->id) != NULL;
+        for (int j = 0; j < node->n_out; j++) any_out |= kc__idmap_get(gmap, node->out[j]->id) != NULL;
         if (!any_out) continue;
-        bool any_need = false;
-        bool *needs = node->n_in <= 16 ? needs_buf : kc__calloc((size_t)node->n_in, sizeof(bool));
-        kc_tensor **gin = node->n_in <= 16 ? gin_buf
-                                            : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
-        kc_tensor **gout = node->n_out <= 16
-                               ? gout_buf
-                               : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
-        kc_status rc = KC_OK;
-        if (!needs || !gin || !gout) {
-            rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-            goto out_free;
-        }
-        for (int i = 0; i < node->n_in; i++) {
-            gin[i] = NULL;
-            needs[i] = node->in[i]->dtype == KC_FLOAT32 && kc__idmap_has(reach, node->in[i]->id);
-            any_need |= needs[i];
-        }
-        for (int j = 0; j < node->n_out; j++) gout[j] = NULL;
-        if (!any_need) goto out_free;
-        for (int j = 0; j < node->n_out; j++) {
-            kc_tensor *g = kc__idmap_get(gmap, node->out[j]->id);
-            gout[j] = g ? kc_tensor_ref(g) : kc__tensor_zeros_like(node->out[j], err);
-            if (!gout[j]) {
-                rc = kc__error_code(err, KC_ENOMEM);
-                goto out_free;
-            }
-        }
-        const kc__op_info *info = &kc__op_table[node->op];
-        rc = info->backward(node, gout, needs, gin, err);
-        if (rc != KC_OK) {
-            kc__error_context(err, "gradient of op '%s'", info->name);
-            goto out_free;
-        }
-        /* This node's outputs are done: free their gradients early. */
-        for (int j = 0; j < node->n_out; j++) {
-            uint64_t id = node->out[j]->id;
-            if (is_source(id, sources, n_sources)) continue;
-            void **slot = kc__idmap_slot(gmap, id);
-            if (slot && *slot) {
-                kc_tensor_unref(*slot);
-                *slot = NULL;
-            }
-        }
-        for (int i = 0; i < node->n_in; i++) {
-            if (!gin[i]) continue;
-            kc_tensor *g = gin[i];
-            gin[i] = NULL;
-            if (!needs[i]) {
-                kc_tensor_unref(g);
-                continue;
-            }
-            if (!kc_tensor_same_shape(g, node->in[i])) {
-                char a[160], b[160];
-                kc_tensor_unref(g);
-                rc = kc__errf(err, KC_EINTERNAL,
-                              "gradient of op '%s' input %d has shape %s, expected %s",
-                              info->name, i, kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
-                              kc__dims_format(node->in[i]->ndim, node->in[i]->dims, b, sizeof(b)));
-                goto out_free;
-            }
-            rc = grad_accumulate(gmap, node->in[i]->id, g, err);
-            if (rc != KC_OK) goto out_free;
-        }
-    out_free:
-        if (gin)
-            for (int i = 0; i < node->n_in; i++) kc_tensor_unref(gin[i]);
-        if (gout)
-            for (int j = 0; j < node->n_out; j++) kc_tensor_unref(gout[j]);
-        if (needs != needs_buf) kc__free(needs);
-        if (gin != gin_buf) kc__free(gin);
-        if (gout != gout_buf) kc__free(gout);
+        kc_status rc = backward_node(node, reach, gmap, sources, n_sources, err);
         if (rc != KC_OK) return rc;
     }
     return KC_OK;
