@@ -280,7 +280,8 @@ static bool is_source(uint64_t id, kc_tensor *const *sources, int n)
 }
 
 /* This node's outputs are done: their gradients can go (not the sources'). */
-static void drop_output_grads(const kc__node *node, kc__idmap *gmap, kc_tensor *const *sources, int n_sources)
+static void drop_output_grads(const kc__node *node, kc__idmap *gmap, kc_tensor *const *sources,
+                              int n_sources)
 {
     for (int j = 0; j < node->n_out; j++) {
         uint64_t id = node->out[j]->id;
@@ -295,8 +296,8 @@ static void drop_output_grads(const kc__node *node, kc__idmap *gmap, kc_tensor *
 
 /* Add the op's input gradients into gmap (taking them from gin), checking
  * that each has its input's shape. */
-static kc_status add_input_grads(const kc__node *node, const char *op, const bool *needs, kc_tensor **gin,
-                                 kc__idmap *gmap, kc_error *err)
+static kc_status add_input_grads(const kc__node *node, const char *op, const bool *needs,
+                                 kc_tensor **gin, kc__idmap *gmap, kc_error *err)
 {
     for (int i = 0; i < node->n_in; i++) {
         kc_tensor *g = gin[i];
@@ -307,8 +308,8 @@ static kc_status add_input_grads(const kc__node *node, const char *op, const boo
         }
         if (!kc_tensor_same_shape(g, node->in[i])) {
             char a[160], b[160];
-            kc__errf(err, KC_EINTERNAL, "gradient of op '%s' input %d has shape %s, expected %s", op, i,
-                     kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
+            kc__errf(err, KC_EINTERNAL, "gradient of op '%s' input %d has shape %s, expected %s",
+                     op, i, kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
                      kc__dims_format(node->in[i]->ndim, node->in[i]->dims, b, sizeof(b)));
             kc_tensor_unref(g);
             return KC_EINTERNAL;
@@ -321,14 +322,16 @@ static kc_status add_input_grads(const kc__node *node, const char *op, const boo
 
 /* One node's step: its output gradients (zeros where none) through the
  * op's backward, into the inputs that lead back to a source. */
-static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *sources,
-                               int n_sources, kc_error *err)
+static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap,
+                               kc_tensor *const *sources, int n_sources, kc_error *err)
 {
     bool needs_buf[16];
     kc_tensor *gin_buf[16], *gout_buf[16];
     bool *needs = node->n_in <= 16 ? needs_buf : kc__calloc((size_t)node->n_in, sizeof(bool));
-    kc_tensor **gin = node->n_in <= 16 ? gin_buf : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
-    kc_tensor **gout = node->n_out <= 16 ? gout_buf : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
+    kc_tensor **gin =
+        node->n_in <= 16 ? gin_buf : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
+    kc_tensor **gout =
+        node->n_out <= 16 ? gout_buf : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
     kc_status rc = KC_OK;
     bool any_need = false;
     if (!needs || !gin || !gout) {
@@ -340,7 +343,8 @@ static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap
         needs[i] = node->in[i]->dtype == KC_FLOAT32 && kc__idmap_has(reach, node->in[i]->id);
         any_need |= needs[i];
     }
-    for (int j = 0; j < node->n_out; j++) gout[j] = NULL;
+    for (int j = 0; j < node->n_out; j++)
+        gout[j] = NULL;
     if (!any_need) goto out_free;
     for (int j = 0; j < node->n_out && rc == KC_OK; j++) {
         kc_tensor *g = kc__idmap_get(gmap, node->out[j]->id);
@@ -356,9 +360,11 @@ static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap
     }
 out_free:
     if (gin)
-        for (int i = 0; i < node->n_in; i++) kc_tensor_unref(gin[i]);
+        for (int i = 0; i < node->n_in; i++)
+            kc_tensor_unref(gin[i]);
     if (gout)
-        for (int j = 0; j < node->n_out; j++) kc_tensor_unref(gout[j]);
+        for (int j = 0; j < node->n_out; j++)
+            kc_tensor_unref(gout[j]);
     if (needs != needs_buf) kc__free(needs);
     if (gin != gin_buf) kc__free(gin);
     if (gout != gout_buf) kc__free(gout);
@@ -373,7 +379,8 @@ static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
     for (size_t k = tape->n_nodes; k-- > 0;) {
         kc__node *node = &tape->nodes[k];
         bool any_out = false;
-        for (int j = 0; j < node->n_out; j++) any_out |= kc__idmap_get(gmap, node->out[j]->id) != NULL;
+        for (int j = 0; j < node->n_out; j++)
+            any_out |= kc__idmap_get(gmap, node->out[j]->id) != NULL;
         if (!any_out) continue;
         kc_status rc = backward_node(node, reach, gmap, sources, n_sources, err);
         if (rc != KC_OK) return rc;
@@ -422,10 +429,12 @@ static kc_status mark_reachable(const kc_tape *tape, kc_tensor *const *sources, 
     for (size_t k = 0; k < tape->n_nodes; k++) {
         const kc__node *node = &tape->nodes[k];
         bool hit = false;
-        for (int i = 0; i < node->n_in && !hit; i++) hit = kc__idmap_has(reach, node->in[i]->id);
+        for (int i = 0; i < node->n_in && !hit; i++)
+            hit = kc__idmap_has(reach, node->in[i]->id);
         if (!hit) continue;
         for (int j = 0; j < node->n_out; j++) {
-            if (node->out[j]->dtype == KC_FLOAT32 && !kc__idmap_put(reach, node->out[j]->id, (void *)1))
+            if (node->out[j]->dtype == KC_FLOAT32 &&
+                !kc__idmap_put(reach, node->out[j]->id, (void *)1))
                 return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
         }
     }
@@ -433,8 +442,8 @@ static kc_status mark_reachable(const kc_tape *tape, kc_tensor *const *sources, 
 }
 
 /* Each reachable target's gradient starts as its output gradient, or ones. */
-static kc_status seed_targets(kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *targets, int n_targets,
-                              kc_tensor *const *output_grads, kc_error *err)
+static kc_status seed_targets(kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *targets,
+                              int n_targets, kc_tensor *const *output_grads, kc_error *err)
 {
     for (int i = 0; i < n_targets; i++) {
         kc_tensor *t = targets[i];
@@ -453,8 +462,10 @@ kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_ta
                               int n_sources, kc_tensor **grads, kc_error *err)
 {
     if (grads)
-        for (int i = 0; i < n_sources; i++) grads[i] = NULL;
-    kc_status rc = check_gradient_args(tape, targets, n_targets, output_grads, sources, n_sources, grads, err);
+        for (int i = 0; i < n_sources; i++)
+            grads[i] = NULL;
+    kc_status rc =
+        check_gradient_args(tape, targets, n_targets, output_grads, sources, n_sources, grads, err);
     if (rc != KC_OK) return rc;
 
     kc__recording_pause();

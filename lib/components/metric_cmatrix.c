@@ -108,8 +108,9 @@ static kc_tensor *take_class(kc_tensor *x, int64_t class_id, const char *who, kc
 /* The update's inputs as float32 tensors of one shape, after Keras'
  * squeeze/expand, top_k filtering, class_id slicing and weight
  * broadcasting, with the shape checks of multi_label and label_weights. */
-static kc_status prepare(const kc__cm_args *a, kc_tensor *y_true, kc_tensor *y_pred, kc_tensor *sample_weight,
-                         kc_tensor **t_out, kc_tensor **p_out, kc_tensor **w_out, kc_error *err)
+static kc_status prepare(const kc__cm_args *a, kc_tensor *y_true, kc_tensor *y_pred,
+                         kc_tensor *sample_weight, kc_tensor **t_out, kc_tensor **p_out,
+                         kc_tensor **w_out, kc_error *err)
 {
     kc_tensor *t = kc__metric_f32(y_true, err);
     kc_tensor *p = kc__metric_f32(y_pred, err);
@@ -134,11 +135,13 @@ static kc_status prepare(const kc__cm_args *a, kc_tensor *y_true, kc_tensor *y_p
     int64_t last = rc == KC_OK && kc_tensor_ndim(p) ? kc_tensor_dim(p, -1) : 1;
     char b[96];
     if (rc == KC_OK && a->multi_label && (kc_tensor_ndim(p) != 2 || last != a->n_labels))
-        rc = kc__errf(err, KC_ESHAPE, "%s: multi-label predictions must have shape (N, %lld), got %s", a->who,
+        rc = kc__errf(err, KC_ESHAPE,
+                      "%s: multi-label predictions must have shape (N, %lld), got %s", a->who,
                       (long long)a->n_labels, kc__metric_shape(p, b, sizeof(b)));
-    if (rc == KC_OK && a->label_weights && (kc_tensor_ndim(p) != 2 || (last != a->n_labels && a->n_labels != 1)))
-        rc = kc__errf(err, KC_ESHAPE, "%s: %lld label_weights do not fit predictions of shape %s", a->who,
-                      (long long)a->n_labels, kc__metric_shape(p, b, sizeof(b)));
+    if (rc == KC_OK && a->label_weights &&
+        (kc_tensor_ndim(p) != 2 || (last != a->n_labels && a->n_labels != 1)))
+        rc = kc__errf(err, KC_ESHAPE, "%s: %lld label_weights do not fit predictions of shape %s",
+                      a->who, (long long)a->n_labels, kc__metric_shape(p, b, sizeof(b)));
     if (rc != KC_OK) {
         kc_tensor_unref(t);
         kc_tensor_unref(p);
@@ -162,12 +165,13 @@ typedef struct counts {
  * update_confusion_matrix_variables), or, for evenly spaced thresholds, in
  * the one bucket ceil(p (T - 1)) - 1 it falls into (Keras' optimized path,
  * in float32), left for cumulate_buckets to sum up. */
-static void count_predictions(const kc__cm_args *a, const kc_tensor *t, const kc_tensor *p, const kc_tensor *w,
-                              counts *c)
+static void count_predictions(const kc__cm_args *a, const kc_tensor *t, const kc_tensor *p,
+                              const kc_tensor *w, counts *c)
 {
     int T = a->n_thresholds;
     int64_t n = kc_tensor_size(p), last = kc_tensor_ndim(p) ? kc_tensor_dim(p, -1) : 1;
-    const float *pd = kc_tensor_cdata(p), *td = kc_tensor_cdata(t), *wd = w ? kc_tensor_cdata(w) : NULL;
+    const float *pd = kc_tensor_cdata(p), *td = kc_tensor_cdata(t),
+                *wd = w ? kc_tensor_cdata(w) : NULL;
     bool with_eps = T > 0 && (a->thresholds[0] < 0.0f || a->thresholds[T - 1] > 1.0f);
     for (int64_t i = 0; i < n; i++) {
         double wt = wd ? wd[i] : 1.0;

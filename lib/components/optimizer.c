@@ -584,8 +584,10 @@ static void update_in_place(kc_optimizer *o, float *w, const float *g, float *co
     const kc_optimizer_methods *m = methods_of(&o->base);
     int n_slots = o->state->n_slots;
     update_job j = {&o->base, m, w, g, slots, n_slots, lr, t};
-    if (n_slots <= MAX_SLOTS) kc__parallel_for(size, KC__GRAIN, update_range, &j);
-    else m->update(&o->base, w, g, slots, size, lr, t);
+    if (n_slots <= MAX_SLOTS)
+        kc__parallel_for(size, KC__GRAIN, update_range, &j);
+    else
+        m->update(&o->base, w, g, slots, size, lr, t);
 }
 
 /* A constrained variable's step computed aside: the projected new value
@@ -596,13 +598,14 @@ typedef struct staged {
     float *slots;     /* n_slots blocks of the weight's size */
 } staged;
 
-static kc_status stage_constrained(kc_optimizer *o, const float *g, kc_variable *var,
-                                   tracked *tv, double lr, int64_t t, staged *out, kc_error *err)
+static kc_status stage_constrained(kc_optimizer *o, const float *g, kc_variable *var, tracked *tv,
+                                   double lr, int64_t t, staged *out, kc_error *err)
 {
     kc__optimizer_state *st = o->state;
     kc_tensor *w = kc_tensor_copy(kc_variable_value(var), err);
     int64_t size = kc_tensor_size(kc_variable_value(var));
-    float *slots = st->n_slots ? kc__malloc_array((size_t)(size ? size : 1) * (size_t)st->n_slots, sizeof(float))
+    float *slots = st->n_slots ? kc__malloc_array((size_t)(size ? size : 1) * (size_t)st->n_slots,
+                                                  sizeof(float))
                                : NULL;
     if (!w || (st->n_slots && !slots)) {
         kc_tensor_unref(w);
@@ -650,7 +653,8 @@ static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variabl
     for (int i = 0; i < n && rc == KC_OK; i++) {
         if (!grads[i] || !kc_variable_constraint(vars[i])) continue;
         const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
-        rc = stage_constrained(o, g, vars[i], &st->vars[find_var(st, vars[i])], lr, t, &stage[i], err);
+        rc = stage_constrained(o, g, vars[i], &st->vars[find_var(st, vars[i])], lr, t, &stage[i],
+                               err);
     }
     for (int i = 0; i < n && rc == KC_OK; i++) {
         if (!grads[i]) continue;
@@ -664,7 +668,8 @@ static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variabl
                        (size_t)size * sizeof(float));
             continue;
         }
-        for (int k = 0; k < st->n_slots; k++) st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
+        for (int k = 0; k < st->n_slots; k++)
+            st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
         update_in_place(o, kc_tensor_f32(w), g, st->slot_ptrs, size, lr, t);
     }
@@ -685,13 +690,15 @@ static float *save_states(const kc__optimizer_state *st, kc_error *err)
         kc__errf(err, KC_ENOMEM, "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < st->n_states; i++) saved[i] = kc_tensor_f32(st->states[i].value)[0];
+    for (size_t i = 0; i < st->n_states; i++)
+        saved[i] = kc_tensor_f32(st->states[i].value)[0];
     return saved;
 }
 
 static void restore_states(kc__optimizer_state *st, const float *saved)
 {
-    for (size_t i = 0; i < st->n_states; i++) kc_tensor_f32(st->states[i].value)[0] = saved[i];
+    for (size_t i = 0; i < st->n_states; i++)
+        kc_tensor_f32(st->states[i].value)[0] = saved[i];
 }
 
 kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
@@ -723,7 +730,8 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
         if (m->begin_step) rc = m->begin_step(opt, t, lr, err);
         if (rc == KC_OK) rc = update_all(o, grads, vars, n, clipped, lr, t, err);
         if (rc == KC_OK) *iterations_of(o) = t;
-        else restore_states(o->state, saved);
+        else
+            restore_states(o->state, saved);
     }
     for (int i = 0; i < n; i++) kc__free(clipped[i]);
     kc__free(clipped);

@@ -170,11 +170,11 @@ typedef struct cached_block {
 } cached_block;
 
 typedef struct thread_cache {
-    pthread_mutex_t lock;            /* the owner, drains from other threads, fork */
-    cached_block *lists[N_CLASSES];  /* free blocks per size class */
-    size_t bytes;                    /* what the lists hold */
+    pthread_mutex_t lock;             /* the owner, drains from other threads, fork */
+    cached_block *lists[N_CLASSES];   /* free blocks per size class */
+    size_t bytes;                     /* what the lists hold */
     struct thread_cache *prev, *next; /* the registry, under registry_lock */
-    bool registered;                 /* written by the owning thread only */
+    bool registered;                  /* written by the owning thread only */
 } thread_cache;
 
 static _Thread_local thread_cache my_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -223,7 +223,8 @@ static void drain(thread_cache *c)
 static void drain_all_caches(void)
 {
     pthread_mutex_lock(&registry_lock);
-    for (thread_cache *c = registry; c; c = c->next) drain(c);
+    for (thread_cache *c = registry; c; c = c->next)
+        drain(c);
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -232,8 +233,10 @@ static void thread_exit(void *arg)
 {
     thread_cache *c = arg;
     pthread_mutex_lock(&registry_lock);
-    if (c->prev) c->prev->next = c->next;
-    else registry = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        registry = c->next;
     if (c->next) c->next->prev = c->prev;
     pthread_mutex_unlock(&registry_lock);
     drain(c);
@@ -243,12 +246,14 @@ static void thread_exit(void *arg)
 static void before_fork(void)
 {
     pthread_mutex_lock(&registry_lock);
-    for (thread_cache *c = registry; c; c = c->next) pthread_mutex_lock(&c->lock);
+    for (thread_cache *c = registry; c; c = c->next)
+        pthread_mutex_lock(&c->lock);
 }
 
 static void after_fork(void)
 {
-    for (thread_cache *c = registry; c; c = c->next) pthread_mutex_unlock(&c->lock);
+    for (thread_cache *c = registry; c; c = c->next)
+        pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -331,4 +336,7 @@ void kc__buffer_free(void *ptr, size_t capacity)
     aligned_free_raw(ptr);
 }
 
-void kc_release_caches(void) { drain_all_caches(); }
+void kc_release_caches(void)
+{
+    drain_all_caches();
+}

@@ -130,7 +130,10 @@ static int ensure_workers(int count)
  * tensors still run their loops on the pool (0: the callers' grains). */
 static atomic_llong test_grain;
 void kc__parallel_test_grain(int64_t grain);
-void kc__parallel_test_grain(int64_t grain) { atomic_store_explicit(&test_grain, grain, memory_order_relaxed); }
+void kc__parallel_test_grain(int64_t grain)
+{
+    atomic_store_explicit(&test_grain, grain, memory_order_relaxed);
+}
 
 void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx)
 {
