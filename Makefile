@@ -3,15 +3,19 @@
 #   make test   install missing Debian packages, set up keras-ref (the
 #               TensorFlow.js reference) when ../shared/conformance is there,
 #               build, run every test suite, then the same suites again under
-#               AddressSanitizer + UBSan, and print a summary (TensorFlow.js
-#               checks that ran, tests skipped and why)
+#               AddressSanitizer + UBSan, then build the Debian packages and
+#               try them (test-deb), and print a summary (TensorFlow.js checks
+#               that ran, tests skipped and why, passed/failed/skipped)
+#   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
+#               in build-deb/ (scripts/deb.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+DEB_BUILD  ?= build-deb
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 CONFORMANCE ?= $(if $(CKERAS_CONFORMANCE_DIR),$(CKERAS_CONFORMANCE_DIR),../shared/conformance)
 
-.PHONY: all build deps conformance test test-plain test-asan demo bench clean
+.PHONY: all build deps conformance test test-plain test-asan test-deb deb demo bench clean
 
 all: build
 
@@ -43,7 +47,16 @@ test: deps
 	@scripts/conformance.sh "$(CONFORMANCE)"
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	$(MAKE) test-deb
 	@scripts/test-summary.py $(BUILD) $(ASAN_BUILD)
+
+# Build the packages (one more compile of the library, tests not rerun
+# inside), lintian, unpack them with dpkg -x and use them: tests/check-deb.sh.
+test-deb:
+	@tests/check-deb.sh $(DEB_BUILD)
+
+deb:
+	@scripts/deb.sh $(DEB_BUILD)
 
 demo: deps
 	$(MAKE) build
@@ -53,4 +66,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)

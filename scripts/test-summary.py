@@ -35,7 +35,7 @@ def main(builds):
                 passed += 1
             elif result == "SKIP":
                 skipped += 1
-                why = re.search(r"^SKIPPED [^:]*: (.*)$", out, re.M)
+                why = re.search(r"^SKIPPED[^:]*: (.*)$", out, re.M)
                 skips.append(f"{t['name']} ({why.group(1) if why else 'exit 77'})")
             else:
                 failed += 1

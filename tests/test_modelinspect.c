@@ -922,26 +922,52 @@ END_TEST
 
 START_TEST(graph_draws_the_architecture)
 {
-    /* from model_config alone: GarNet is unknown, the input shapes come from the config */
+    /* from model_config alone (GarNet is unknown), with plot_model's defaults:
+     * a node per layer showing its class, Keras' graph attributes */
+#define GRAPH_HEAD                                                                                 \
+    "digraph \"model\" {\n"                                                                        \
+    "  rankdir=TB;\n"                                                                              \
+    "  concentrate=true;\n"                                                                        \
+    "  dpi=200;\n"                                                                                 \
+    "  splines=ortho;\n"                                                                           \
+    "  node [shape=record, fontname=\"Helvetica\", margin=0];\n"                                   \
+    "  edge [penwidth=2];\n"
+#define TABLE "<<table border=\"0\" cellborder=\"1\" bgcolor=\"black\" cellpadding=\"10\">"
+#define TITLE(span) "<tr><td colspan=\"" #span "\" bgcolor=\"black\"><font point-size=\"16\" color=\"white\">"
+#define CELL(what) "<td bgcolor=\"white\"><font point-size=\"14\">" what "</font></td>"
     expect_golden(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5", NULL), NULL,
-                  "digraph \"model\" {\n"
-                  "  rankdir=TB;\n"
-                  "  concentrate=true;\n"
-                  "  node [shape=record];\n"
-                  "  \"input_1\" [label=\"{{input_1|InputLayer}|{input:|output:}|{{(None, 128, 4)}|{(None, 128, 4)}}}\"];\n"
-                  "  \"input_2\" [label=\"{{input_2|InputLayer}|{input:|output:}|{{(None, 1)}|{(None, 1)}}}\"];\n"
-                  "  \"gar_1\" [label=\"{gar_1|GarNet}\"];\n"
-                  "  \"dense\" [label=\"{dense|Dense}\"];\n"
-                  "  \"dense_1\" [label=\"{dense_1|Dense}\"];\n"
+                  GRAPH_HEAD
+                  "  \"input_1\" [label=" TABLE TITLE(1) "<b>InputLayer</b></font></td></tr></table>>];\n"
+                  "  \"input_2\" [label=" TABLE TITLE(1) "<b>InputLayer</b></font></td></tr></table>>];\n"
+                  "  \"gar_1\" [label=" TABLE TITLE(1) "<b>GarNet</b></font></td></tr></table>>];\n"
+                  "  \"dense\" [label=" TABLE TITLE(1) "<b>Dense</b></font></td></tr></table>>];\n"
+                  "  \"dense_1\" [label=" TABLE TITLE(1) "<b>Dense</b></font></td></tr></table>>];\n"
                   "  \"input_1\" -> \"gar_1\";\n"
                   "  \"input_2\" -> \"gar_1\";\n"
                   "  \"gar_1\" -> \"dense\";\n"
                   "  \"dense\" -> \"dense_1\";\n"
                   "}\n");
+    /* the switches: names, shapes (only the inputs' are known here), dtypes, direction */
+    EXPECT(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5",
+                  "--show-layer-names --show-shapes --show-dtype --rankdir LR"), 0,
+           "  \"gar_1\" [label=" TABLE TITLE(3) "<b>gar_1</b> (GarNet)</font></td></tr><tr>"
+           CELL("Input shape: <b>[(None, 128, 4), (None, 1)]</b>") CELL("Output shape: <b>?</b>")
+           CELL("Output dtype: <b>float32</b>") "</tr></table>>];\n");
+    ck_assert_msg(strstr(out_text, "  rankdir=LR;\n"), "%s", out_text);
+    /* an InputLayer has no input cell; its dtype is the input's */
+    ck_assert_msg(strstr(out_text, "  \"input_2\" [label=" TABLE TITLE(2) "<b>input_2</b> (InputLayer)</font></td></tr><tr>"
+                                   CELL("Output shape: <b>(None, 1)</b>") CELL("Output dtype: <b>int32</b>")),
+                  "%s", out_text);
     /* a model that loads: shapes on every node; Add joins two branches */
-    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0,
-           "  \"add\" [label=\"{{add|Add}|{input:|output:}|{{(None, 32, 32, 16), (None, 32, 32, 16)}|{(None, 32, 32, 16)}}}\"];\n");
+    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", "--show-shapes --show-layer-names"), 0,
+           "  \"add\" [label=" TABLE TITLE(2) "<b>add</b> (Add)</font></td></tr><tr>"
+           CELL("Input shape: <b>[(None, 32, 32, 16), (None, 32, 32, 16)]</b>")
+           CELL("Output shape: <b>(None, 32, 32, 16)</b>") "</tr></table>>];\n");
     ck_assert_msg(strstr(out_text, "  \"batch_normalization_2\" -> \"add\";\n"), "%s", out_text);
+    /* an activation row for layers that have one */
+    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", "--show-layer-activations"), 0,
+           "  \"activation\" [label=" TABLE TITLE(1) "<b>Activation</b></font></td></tr>"
+           "<tr><td bgcolor=\"white\" colspan=\"1\"><font point-size=\"14\">Activation: <b>relu</b></font></td></tr></table>>];\n");
     json_t *j = run_json(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0);
     json_t *nodes = jget(j, "nodes", NULL), *edges = jget(j, "edges", NULL);
     int adds = 0, into_add = 0;
@@ -956,7 +982,8 @@ START_TEST(graph_draws_the_architecture)
     ck_assert_str_eq(JSTR(nodes, "#0", "output_shape"), "(None, 32, 32, 3)");
     json_decref(j);
 
-    /* a nested model is a cluster; edges enter its input and leave its output */
+    /* a nested model: one node; with --expand-nested a dashed cluster whose
+     * input and output the edges enter and leave */
     kc_object *inner = small_net(8, "tanh");
     kc_symbol *x = kc_input(1, (int64_t[]){4}, "outer_in", &err);
     kc_symbol *y = kc_apply(inner, &x, 1, &err);
@@ -968,15 +995,21 @@ START_TEST(graph_draws_the_architecture)
     CK_NN(outer, err);
     CK_OK(kc_model_save(outer, su_path("nested.h5"), NULL, &err));
     char args[16384];
-    snprintf(args, sizeof args, "graph '%s'", su_path("nested.h5"));
-    EXPECT(args, 0, "  subgraph \"cluster_small\" {\n    label=\"small (Sequential)\";\n");
-    ck_assert_msg(strstr(out_text, "    \"small/mid\" [label=\"{{mid|Dense}|{input:|output:}|{{(None, 3)}|{(None, 8)}}}\"];\n"),
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names --show-shapes", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"small\" [label=" TABLE TITLE(2) "<b>small</b> (Sequential)</font></td></tr><tr>"
+                    CELL("Input shape: <b>(None, 4)</b>") CELL("Output shape: <b>(None, 2)</b>") "</tr></table>>];\n");
+    ck_assert_msg(strstr(out_text, "  \"outer_in\" -> \"small\";\n  \"small\" -> \"head\";\n"), "%s", out_text);
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names --show-shapes --expand-nested", su_path("nested.h5"));
+    EXPECT(args, 0, "  subgraph \"cluster_small\" {\n    style=dashed;\n    label=\"small\";\n    labeljust=l;\n");
+    ck_assert_msg(strstr(out_text, "    \"small/mid\" [label=" TABLE TITLE(2) "<b>mid</b> (Dense)</font></td></tr><tr>"
+                                   CELL("Input shape: <b>(None, 3)</b>") CELL("Output shape: <b>(None, 8)</b>")),
                   "%s", out_text);
     ck_assert_msg(strstr(out_text, "    \"small/hidden\" -> \"small/mid\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"outer_in\" -> \"small/x\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"small/out\" -> \"head\";\n"), "%s", out_text);
     /* Keras numbers the nested model's calls from 1 (call 0 built it): head's input is small[1][0] */
-    ck_assert_msg(strstr(out_text, "  \"head\" [label=\"{{head|Dense}|{input:|output:}|{{(None, 2)}|{(None, 1)}}}\"];\n"),
+    ck_assert_msg(strstr(out_text, "  \"head\" [label=" TABLE TITLE(2) "<b>head</b> (Dense)</font></td></tr><tr>"
+                                   CELL("Input shape: <b>(None, 2)</b>") CELL("Output shape: <b>(None, 1)</b>")),
                   "%s", out_text);
     kc_symbol_unref(x), kc_symbol_unref(y), kc_symbol_unref(z);
     kc_object_unref(head), kc_object_unref(outer), kc_object_unref(inner);
@@ -999,10 +1032,26 @@ START_TEST(graph_draws_the_architecture)
                     "    (a nested model with unknown classes: Mystery)\n"
                     "head (Dense)                 3  (2, 1) (1,)                          ['small[1][0]']\n");
     ck_assert_msg(strstr(out_text, "unknown classes: Mystery (register"), "%s", out_text);
-    snprintf(args, sizeof args, "graph '%s'", su_path("nested.h5"));
-    EXPECT(args, 0, "    \"small/mid\" [label=\"{mid|Mystery}\"];\n");
+    snprintf(args, sizeof args, "graph '%s' --expand-nested --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "    \"small/mid\" [label=" TABLE TITLE(1) "<b>mid</b> (Mystery)</font></td></tr></table>>];\n");
+
+    /* HTML markup in a name is escaped, in the label and in the id */
+    set_model_config(su_path("nested.h5"),
+                     "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"m\", \"layers\": ["
+                     "{\"class_name\": \"Dense\", \"config\": {\"name\": \"a<b>&\\\"c\", \"units\": 1}}]}}");
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"a<b>&\\\"c\" [label=" TABLE TITLE(1) "<b>a&lt;b&gt;&amp;&quot;c</b> (Dense)</font></td></tr></table>>];\n");
+
+    /* a subclassed model (no layer list) is one node, as in Keras */
+    set_model_config(su_path("nested.h5"), "{\"class_name\": \"MyModel\", \"config\": {\"name\": \"custom\", \"units\": 3}}");
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"custom\" [label=" TABLE TITLE(1) "<b>custom</b> (MyModel)</font></td></tr></table>>];\n}\n");
 
     EXPECT(cmd_on("graph", "weightsonly_dense_k2.0.0.h5", NULL), 2, "holds only weights (model.save_weights)");
+#undef GRAPH_HEAD
+#undef TABLE
+#undef TITLE
+#undef CELL
 }
 END_TEST
 
