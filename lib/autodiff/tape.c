@@ -449,7 +449,8 @@ static kc_status seed_targets(kc__idmap *reach, kc__idmap *gmap, kc_tensor *cons
         kc_tensor *t = targets[i];
         if (t->dtype != KC_FLOAT32 || !kc__idmap_has(reach, t->id)) continue;
         kc_tensor *og = output_grads ? output_grads[i] : NULL;
-        kc_tensor *seed = og ? kc_tensor_ref(og) : kc_tensor_ones(KC_FLOAT32, t->ndim, t->dims, err);
+        kc_tensor *seed =
+            og ? kc_tensor_ref(og) : kc_tensor_ones(KC_FLOAT32, t->ndim, t->dims, err);
         if (!seed) return kc__error_code(err, KC_ENOMEM);
         kc_status rc = grad_accumulate(gmap, t->id, seed, err);
         if (rc != KC_OK) return rc;

@@ -121,7 +121,8 @@ static void *aligned_alloc_raw(size_t nbytes)
     p = (p + align - 1) & ~(uintptr_t)(align - 1);
     ((void **)p)[-1] = raw;
 #ifdef MADV_HUGEPAGE
-    if (align == HUGE_ALIGN) (void)madvise((void *)p, nbytes & ~(size_t)(HUGE_ALIGN - 1), MADV_HUGEPAGE);
+    if (align == HUGE_ALIGN)
+        (void)madvise((void *)p, nbytes & ~(size_t)(HUGE_ALIGN - 1), MADV_HUGEPAGE);
 #endif
     return (void *)p;
 }

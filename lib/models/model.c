@@ -37,7 +37,8 @@ static kc_status model_base_get_config(const kc_object *self, json_t *cfg, kc_er
     const kc_layer *l = kc__as_layer(self);
     if (json_object_set_new(cfg, "name", json_string(l->name ? l->name : "")))
         return kc__errf(err, KC_ENOMEM, "out of memory");
-    if (!kc__is_sequential(self) && json_object_set_new(cfg, "trainable", json_boolean(l->trainable)))
+    if (!kc__is_sequential(self) &&
+        json_object_set_new(cfg, "trainable", json_boolean(l->trainable)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
     return KC_OK;
 }
@@ -113,7 +114,10 @@ kc_status kc_model_track_layer(kc_object *model, kc_object *layer, kc_error *err
     return kc__model_append_layer(model, layer, err);
 }
 
-int kc_model_num_layers(const kc_object *model) { return kc_is_model(model) ? kc__mstate(model)->n_layers : 0; }
+int kc_model_num_layers(const kc_object *model)
+{
+    return kc_is_model(model) ? kc__mstate(model)->n_layers : 0;
+}
 
 kc_object *kc_model_layer(const kc_object *model, int i)
 {
@@ -153,7 +157,10 @@ kc_shape kc_model_output_shape(const kc_object *model, int i)
     return kc__mstate(model)->out_shapes[i];
 }
 
-bool kc__is_subclassed(const kc_object *m) { return !kc__is_sequential(m) && !kc__is_functional(m); }
+bool kc__is_subclassed(const kc_object *m)
+{
+    return !kc__is_sequential(m) && !kc__is_functional(m);
+}
 
 /* Keras builds a subclassed model by calling it on symbolic inputs, which
  * builds every sub-layer it uses; ckeras calls it once, in inference mode
@@ -162,7 +169,8 @@ static kc_status build_by_calling(kc_object *model, const kc_shape *in, int n_in
 {
     kc_tensor *x[KC__MAX_MODEL_IO] = {0}, *out[KC_MAX_LAYER_OUTPUTS];
     int n_out = 0;
-    kc_status rc = n_in <= KC__MAX_MODEL_IO ? KC_OK : kc__errf(err, KC_ELIMIT, "too many model inputs");
+    kc_status rc =
+        n_in <= KC__MAX_MODEL_IO ? KC_OK : kc__errf(err, KC_ELIMIT, "too many model inputs");
     for (int i = 0; i < n_in && rc == KC_OK; i++) {
         int64_t dims[KC_MAX_DIMS];
         for (int d = 0; d < in[i].ndim; d++) dims[d] = in[i].dims[d] < 0 ? 1 : in[i].dims[d];
@@ -214,11 +222,12 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
     int64_t n = -1;
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i] || kc_tensor_ndim(inputs[i]) < 1)
-            return kc__errf(err, KC_EINVAL, "predict: input %d must be a tensor with a batch axis", i);
+            return kc__errf(err, KC_EINVAL, "predict: input %d must be a tensor with a batch axis",
+                            i);
         int64_t b = kc_tensor_dim(inputs[i], 0);
         if (n >= 0 && b != n)
-            return kc__errf(err, KC_ESHAPE, "predict: input %d has %lld samples, input 0 has %lld", i,
-                            (long long)b, (long long)n);
+            return kc__errf(err, KC_ESHAPE, "predict: input %d has %lld samples, input 0 has %lld",
+                            i, (long long)b, (long long)n);
         n = b;
     }
     int64_t n_batches = n == 0 ? 0 : (n + batch_size - 1) / batch_size;
@@ -234,7 +243,8 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
             views[i] = kc__tensor_rows(inputs[i], start, count, err);
             if (!views[i]) rc = kc__error_code(err, KC_ENOMEM);
         }
-        if (rc == KC_OK) rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);
+        if (rc == KC_OK)
+            rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);
         for (int i = 0; i < n_inputs; i++) kc_tensor_unref(views[i]);
         if (rc != KC_OK) break;
         if (!parts) {
@@ -254,7 +264,8 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
         if (!col) rc = kc__errf(err, KC_ENOMEM, "out of memory in predict");
         for (int j = 0; j < heads && rc == KC_OK; j++) {
             for (int64_t b = 0; b < n_batches; b++) col[b] = parts[b * heads + j];
-            outputs[j] = n_batches == 1 ? kc_tensor_ref(col[0]) : kc_concat(col, (int)n_batches, 0, err);
+            outputs[j] =
+                n_batches == 1 ? kc_tensor_ref(col[0]) : kc_concat(col, (int)n_batches, 0, err);
             if (!outputs[j]) {
                 rc = kc__error_code(err, KC_ENOMEM);
                 for (int q = 0; q < j; q++) {
@@ -298,9 +309,10 @@ kc_status kc__model_build_config(kc_object *model, json_t **out, kc_error *err)
     const kc_shape *shapes = NULL;
     int n = kc__layer_build_shapes(model, &shapes);
     if (!kc__as_layer(model)->built || n <= 0)
-        return kc__errf(err, KC_ESTATE,
-                        "subclassed model '%s' is not built: call it or kc_model_build it before saving",
-                        kc_layer_name(model));
+        return kc__errf(
+            err, KC_ESTATE,
+            "subclassed model '%s' is not built: call it or kc_model_build it before saving",
+            kc_layer_name(model));
     json_t *shape = NULL;
     if (n == 1) {
         shape = kc__shape_to_json(&shapes[0]);
@@ -322,7 +334,8 @@ kc_status kc__model_build_from_config(kc_object *model, const json_t *bc, const 
     if (kc__as_layer(model)->built || !bc || json_is_null(bc)) return KC_OK;
     const json_t *shape = json_object_get(bc, "input_shape");
     if (!json_is_array(shape))
-        return kc__errf(err, KC_EFORMAT, "%s.build_config.input_shape: expected a shape or a list of shapes",
+        return kc__errf(err, KC_EFORMAT,
+                        "%s.build_config.input_shape: expected a shape or a list of shapes",
                         ctx->path);
     kc_shape in[KC__MAX_MODEL_IO];
     int n = 0;

@@ -49,7 +49,10 @@ struct kc__model_state {
     void (*trainer_free)(void *);
 };
 
-static inline kc__model_state *kc__mstate(const kc_object *m) { return ((const kc_model *)m)->state; }
+static inline kc__model_state *kc__mstate(const kc_object *m)
+{
+    return ((const kc_model *)m)->state;
+}
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err);
 /* Drop the last of model.layers. */

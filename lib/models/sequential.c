@@ -110,7 +110,8 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
     if (rc != KC_OK) return rc;
     if (layer->cls == &kc__input_layer_class) {
         if (s->n_layers || s->input_layer)
-            return kc__errf(err, KC_EINVAL, "an InputLayer can only be the first layer of Sequential '%s'",
+            return kc__errf(err, KC_EINVAL,
+                            "an InputLayer can only be the first layer of Sequential '%s'",
                             kc_layer_name(model));
         return set_input(model, layer, err);
     }
@@ -151,9 +152,12 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
 
 kc_status kc_sequential_pop(kc_object *model, kc_error *err)
 {
-    if (!kc__is_sequential(model)) return kc__errf(err, KC_EINVAL, "kc_sequential_pop: not a Sequential model");
+    if (!kc__is_sequential(model))
+        return kc__errf(err, KC_EINVAL, "kc_sequential_pop: not a Sequential model");
     kc__model_state *s = kc__mstate(model);
-    if (!s->n_layers) return kc__errf(err, KC_ESTATE, "Sequential '%s' has no layers to pop", kc_layer_name(model));
+    if (!s->n_layers)
+        return kc__errf(err, KC_ESTATE, "Sequential '%s' has no layers to pop",
+                        kc_layer_name(model));
     kc__model_pop_layer(model);
     if (s->input_layer) {
         kc_shape in = kc__input_layer_shape(s->input_layer);
@@ -164,8 +168,8 @@ kc_status kc_sequential_pop(kc_object *model, kc_error *err)
 
 /* ---- as a layer -------------------------------------------------------------------- */
 
-static kc_status seq_output_shape(const kc_object *self, const kc_shape *in, int n_in, kc_shape *out,
-                                  int *n_out, kc_error *err)
+static kc_status seq_output_shape(const kc_object *self, const kc_shape *in, int n_in,
+                                  kc_shape *out, int *n_out, kc_error *err)
 {
     (void)n_in;
     kc__model_state *s = kc__mstate(self);
@@ -185,7 +189,8 @@ static kc_status seq_build(kc_object *self, const kc_shape *in, int n_in, kc_err
     kc__model_state *s = kc__mstate(self);
     if (!s->input_layer) { /* built from a shape: give it an explicit InputLayer (spec §11) */
         char name[300];
-        snprintf(name, sizeof(name), "%s_input", s->n_layers ? kc_layer_name(s->layers[0]) : "input");
+        snprintf(name, sizeof(name), "%s_input",
+                 s->n_layers ? kc_layer_name(s->layers[0]) : "input");
         kc_shape any = *in;
         any.dims[0] = -1;
         kc_object *il = kc_input_layer(any.ndim - 1, any.dims + 1, name, err);
@@ -237,7 +242,8 @@ static kc_status seq_get_config(const kc_object *self, json_t *cfg, kc_error *er
 {
     kc__model_state *s = kc__mstate(self);
     json_t *layers = json_array();
-    if (!layers || json_object_set_new(cfg, "layers", layers)) return kc__errf(err, KC_ENOMEM, "out of memory");
+    if (!layers || json_object_set_new(cfg, "layers", layers))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
     if (s->input_layer) {
         json_t *j = serialize_layer(s->input_layer, err);
         if (!j || json_array_append_new(layers, j)) return kc__error_code(err, KC_ENOMEM);
@@ -266,7 +272,8 @@ kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_ob
             return kc_deserialize(KC_KIND_MODEL, j, ctx, out, err);
     }
     kc_status rc = kc_deserialize(KC_KIND_LAYER, j, ctx, out, err);
-    if (rc == KC_OK && !*out) rc = kc__errf(err, KC_EFORMAT, "%s: a layer entry is null", ctx->path);
+    if (rc == KC_OK && !*out)
+        rc = kc__errf(err, KC_EFORMAT, "%s: a layer entry is null", ctx->path);
     if (rc == KC_OK && !kc_is_layer(*out)) {
         kc_object_unref(*out);
         *out = NULL;

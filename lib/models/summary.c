@@ -172,7 +172,8 @@ static void connections_text(const kc_object *model, int li, char *buf, size_t s
         for (int j = 0; j < node->n_inputs && used < size; j++) {
             const kc_symbol *s = node->inputs[j];
             used += (size_t)snprintf(buf + used, size - used, "%s'%s[%d][%d]'", firstc ? "" : ", ",
-                                     kc_layer_name(s->node->layer), s->node->index_in_layer, s->tensor_index);
+                                     kc_layer_name(s->node->layer), s->node->index_in_layer,
+                                     s->tensor_index);
             firstc = false;
         }
     }
@@ -186,7 +187,8 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
         return NULL;
     }
     const kc__model_state *ms = kc__mstate(model);
-    bool seq_like = !kc__is_functional(model) || (ms->graph && kc__graph_sequential_like(ms->graph));
+    bool seq_like =
+        !kc__is_functional(model) || (ms->graph && kc__graph_sequential_like(ms->graph));
     int L = seq_like ? 65 : 98;
     int pos[4];
     int ncols = seq_like ? 3 : 4;
@@ -243,8 +245,10 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
     readable_size(4.0 * (double)(tr + ntr), s1, sizeof(s1));
     readable_size(4.0 * (double)tr, s2, sizeof(s2));
     readable_size(4.0 * (double)ntr, s3, sizeof(s3));
-    snprintf(line, sizeof(line), "Total params: %lld (%s)\nTrainable params: %lld (%s)\nNon-trainable params: %lld (%s)\n",
-             (long long)(tr + ntr), s1, (long long)tr, s2, (long long)ntr, s3);
+    snprintf(
+        line, sizeof(line),
+        "Total params: %lld (%s)\nTrainable params: %lld (%s)\nNon-trainable params: %lld (%s)\n",
+        (long long)(tr + ntr), s1, (long long)tr, s2, (long long)ntr, s3);
     puts_(&b, line);
     repeat(&b, '_', L);
     puts_(&b, "\n");

@@ -108,8 +108,8 @@ kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs, int n_input
     *n_out = 0;
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_apply: not a layer");
     if (n_inputs < 1 || n_inputs > KC__MAX_MODEL_IO || !inputs)
-        return kc__errf(err, KC_EINVAL, "kc_apply: layer '%s' needs 1 to %d inputs", kc_layer_name(layer),
-                        KC__MAX_MODEL_IO);
+        return kc__errf(err, KC_EINVAL, "kc_apply: layer '%s' needs 1 to %d inputs",
+                        kc_layer_name(layer), KC__MAX_MODEL_IO);
     kc_shape in[KC__MAX_MODEL_IO], out[KC_MAX_LAYER_OUTPUTS];
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i]) {
