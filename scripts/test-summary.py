@@ -2,17 +2,21 @@
 """After `make test`: one summary of the meson runs in the given build
 directories (meson-logs/testlog.json): how many TensorFlow.js checks ran in
 each build, which tests were skipped and why, and a closing count line."""
+import glob
 import json
+import os
 import re
 import sys
 
 
 def read_log(build):
-    try:
-        with open(f"{build}/meson-logs/testlog.json") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except OSError:
+    """The newest meson test log: testlog.json, or testlog-SETUP.json for
+    a test setup such as asan."""
+    logs = glob.glob(f"{build}/meson-logs/testlog*.json")
+    if not logs:
         return None
+    with open(max(logs, key=os.path.getmtime)) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def main(builds):
@@ -39,9 +43,10 @@ def main(builds):
                 skips.append(f"{t['name']} ({why.group(1) if why else 'exit 77'})")
             else:
                 failed += 1
-            for line in re.findall(r"^skipped: .*$", out, re.M):
-                if result != "SKIP":
-                    skips.append(f"{t['name']}: {line}")
+            part = re.search(r"^skipped: (\d+ of \d+) tests", out, re.M)
+            if part and result != "SKIP":
+                why = "; ".join(re.findall(r"^SKIPPED (.*)$", out, re.M))
+                skips.append(f"{t['name']}: {part.group(1)} tests ({why})")
         print(f"{build}: TensorFlow.js checks: {checks} ran"
               + (f" ({', '.join(per_test)})" if per_test else ""))
         print(f"{build}: skipped: {'; '.join(skips) if skips else 'none'}")
