@@ -267,15 +267,15 @@ static kc_status node_refs(const json_t *node, const kc_config_ctx *ctx, ref3 *r
     return KC_OK;
 }
 
-/* A parsed reference: its layer found by name (a missing one is an error). */
-static kc_status to_ref(reader *r, const ref3 *in, const kc_config_ctx *c, bool counts,
-                        cfg_ref *out, kc_error *err)
+/* A parsed reference, its layer found by name (false: no such layer; the
+ * caller reports it at its path, made only then: paths cost snprintf). */
+static bool to_ref(reader *r, const ref3 *in, bool counts, cfg_ref *out)
 {
     int li = find_layer(r, in->layer);
-    if (li < 0) return CFG_FAIL(err, KC_EFORMAT, c, "layer '%s' is not in the model", in->layer);
+    if (li < 0) return false;
     *out = (cfg_ref){li, in->node, in->tensor, -1};
     if (counts && in->node > r->layers[li].max_ref) r->layers[li].max_ref = in->node;
-    return KC_OK;
+    return true;
 }
 
 static kc_status parse_node(reader *r, int g, kc_error *err)
@@ -291,11 +291,13 @@ static kc_status parse_node(reader *r, int g, kc_error *err)
                         kc_layer_name(l->layer));
     if (!kc__grow((void **)&r->refs, &r->cap_refs, r->n_refs + (size_t)nr, sizeof(cfg_ref)))
         return oom(err);
-    for (int m = 0; m < nr && rc == KC_OK; m++) {
-        kc_config_ctx rc_ctx = ref_ctx(r, g, (size_t)m);
-        rc = to_ref(r, &tmp[m], &rc_ctx, true, &r->refs[r->n_refs++], err);
+    for (int m = 0; m < nr; m++) {
+        if (!to_ref(r, &tmp[m], true, &r->refs[r->n_refs++])) {
+            kc_config_ctx c = ref_ctx(r, g, (size_t)m);
+            return CFG_FAIL(err, KC_EFORMAT, &c, "layer '%s' is not in the model", tmp[m].layer);
+        }
     }
-    return rc;
+    return KC_OK;
 }
 
 /* input_layers / output_layers (k = 0 / 1): a list of triples, one flat
@@ -329,8 +331,8 @@ static kc_status parse_io(reader *r, const json_t *v, const kc_config_ctx *ctx, 
                    (int)json_integer_value(json_array_get(t, 2))};
         cfg_ref *out = &r->io[k][i];
         /* only calls and outputs decide a nested model's `first` (as Keras) */
-        kc_status rc = to_ref(r, &in, &c, k == 1, out, err);
-        if (rc != KC_OK) return rc;
+        if (!to_ref(r, &in, k == 1, out))
+            return CFG_FAIL(err, KC_EFORMAT, &c, "layer '%s' is not in the model", in.layer);
     }
     r->n_io[k] = count;
     return KC_OK;
@@ -369,12 +371,21 @@ static void number_nested_calls(reader *r)
     }
 }
 
+/* The node a reference reads (false: its index is out of range). */
+static bool resolve_index(const reader *r, cfg_ref *ref)
+{
+    const cfg_layer *l = &r->layers[ref->layer];
+    int local = ref->index - l->first;
+    if (local < 0 || local >= l->n_nodes) return false;
+    ref->node = l->node0 + local;
+    return true;
+}
+
 /* The node a reference reads, checked against the layer's nodes. */
 static kc_status resolve(const reader *r, cfg_ref *ref, const kc_config_ctx *c, kc_error *err)
 {
     const cfg_layer *l = &r->layers[ref->layer];
-    int local = ref->index - l->first;
-    if (local < 0 || local >= l->n_nodes) {
+    if (!resolve_index(r, ref)) {
         if (l->n_nodes == 0)
             return CFG_FAIL(err, KC_EFORMAT, c,
                             "node index %d is out of range: layer '%s' is never called", ref->index,
@@ -383,7 +394,6 @@ static kc_status resolve(const reader *r, cfg_ref *ref, const kc_config_ctx *c, 
                         "node index %d is out of range: layer '%s' has nodes %d to %d", ref->index,
                         kc_layer_name(l->layer), l->first, l->first + l->n_nodes - 1);
     }
-    ref->node = l->node0 + local;
     return KC_OK;
 }
 
@@ -391,6 +401,7 @@ static kc_status resolve_refs(reader *r, kc_error *err)
 {
     for (int g = 0; g < r->n_nodes; g++) {
         for (int m = r->ref_start[g]; m < r->ref_start[g + 1]; m++) {
+            if (resolve_index(r, &r->refs[m]) && r->refs[m].node != g) continue;
             kc_config_ctx c = ref_ctx(r, g, (size_t)(m - r->ref_start[g]));
             kc_status rc = resolve(r, &r->refs[m], &c, err);
             if (rc != KC_OK) return rc;
