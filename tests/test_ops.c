@@ -542,6 +542,40 @@ START_TEST(parallel_loops_cover_odd_ranges)
 }
 END_TEST
 
+/* kc_set_num_threads on one thread while another runs parallel loops:
+ * every loop reads the setting (an atomic now; ThreadSanitizer reported the
+ * plain int), and the results stay those of one thread. */
+static atomic_bool stop_switching;
+static void *switch_threads(void *arg)
+{
+    (void)arg;
+    for (int n = 0; !atomic_load(&stop_switching); n++) kc_set_num_threads(1 + n % 3);
+    return NULL;
+}
+
+START_TEST(thread_count_may_change_while_loops_run)
+{
+    int64_t n = 1 << 18;
+    kc_tensor *x = tu_random(1, &n, -2, 2, 21), *y = tu_random(1, &n, -2, 2, 22);
+    kc_set_num_threads(1);
+    kc_tensor *want = kc_mul(x, y, &err);
+    CK_NN(want, err);
+    atomic_store(&stop_switching, false);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, switch_threads, NULL), 0);
+    for (int i = 0; i < 40; i++) {
+        kc_tensor *got = kc_mul(x, y, &err);
+        CK_NN(got, err);
+        ck_assert(memcmp(kc_tensor_cdata(got), kc_tensor_cdata(want), kc_tensor_nbytes(want)) == 0);
+        kc_tensor_unref(got);
+    }
+    atomic_store(&stop_switching, true);
+    pthread_join(t, NULL);
+    kc_set_num_threads(0);
+    kc_tensor_unref(x), kc_tensor_unref(y), kc_tensor_unref(want);
+}
+END_TEST
+
 /* fork() after the pool started: the child has none of the parent's
  * workers and must not wait for them (it hung before the atfork handler).
  * The child runs the same chain on 2 threads, under an alarm, also when
@@ -681,6 +715,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
     tcase_add_test(tc, parallel_loops_cover_odd_ranges);
+    tcase_add_test(tc, thread_count_may_change_while_loops_run);
     tcase_add_test(tc, parallel_pool_survives_fork);
     tcase_add_test(tc, fork_while_another_thread_makes_layers);
     suite_add_tcase(s, tc);
