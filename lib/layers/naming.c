@@ -3,6 +3,7 @@
  * then a per-session counter: dense, dense_1, dense_2. InputLayers count
  * from 1 (input_1, input_2) and Functional models are "model", as in
  * tf.keras. kc_clear_session() resets the counters. */
+#include "../core/fork_safe.h"
 #include "layers_int.h"
 
 #include <ctype.h>
@@ -16,33 +17,12 @@ typedef struct counter {
 
 static counter *counters;
 static size_t n_counters, cap_counters;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* fork(): a child must not inherit this lock held by a thread it does not
- * have (its first call would wait forever), so fork waits for it (an
- * atfork handler, installed on first use). */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void lock_for_fork(void)
-{
-    pthread_mutex_lock(&lock);
-}
-static void unlock_after_fork(void)
-{
-    pthread_mutex_unlock(&lock);
-}
-static void install_fork_handler(void)
-{
-    (void)pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
-}
-static void take_lock(void)
-{
-    pthread_once(&fork_once, install_fork_handler);
-    pthread_mutex_lock(&lock);
-}
+/* fork() must not leave it locked in a child (fork_safe.h) */
+KC__FORK_SAFE_MUTEX(lock)
 
 void kc_clear_session(void)
 {
-    take_lock();
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) kc__free(counters[i].base);
     kc__free(counters);
     counters = NULL;
@@ -54,7 +34,7 @@ void kc_clear_session(void)
 static long next_number(const char *base)
 {
     long n = -1;
-    take_lock();
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) {
         if (strcmp(counters[i].base, base) == 0) {
             n = counters[i].next++;
