@@ -3,16 +3,17 @@
 # Runs apt-get as root, or through sudo when that works without a password;
 # otherwise it says what to install and fails.
 set -eu
-pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
+pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
 # Node.js and npm run keras-ref, the TensorFlow.js conformance checks. Looked
 # for as commands: a machine may have them from elsewhere (NodeSource's
 # nodejs bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
-# Optional: modelinspect's pictures (Graphviz, Cairo) and the Debian packaging
-# tools (make deb, make test-deb). One that cannot be installed turns its
-# feature off (its tests say SKIPPED); it never fails this script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian"
+# Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
+# tools (make deb, make test-deb), and h5py / numpy for the conformance
+# converter the Keras 3 oracle test runs. One that cannot be installed turns
+# its feature off (its tests say SKIPPED); it never fails this script.
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1
