@@ -66,7 +66,7 @@ static const json_t *k3_history(const json_t *v)
 static kc_status add_ref(kc__node_args *a, const json_t *triple, const char *name, const kc_config_ctx *ctx,
                          kc_error *err)
 {
-    if (a->n >= 64) return kc__errf(err, KC_ELIMIT, "%s: too many node inputs", ctx->path);
+    if (a->n >= KC__MAX_MODEL_IO) return kc__errf(err, KC_ELIMIT, "%s: more than %d node inputs", ctx->path, KC__MAX_MODEL_IO);
     a->refs[a->n].layer = json_string_value(json_array_get(triple, 0));
     a->refs[a->n].node = (int)json_integer_value(json_array_get(triple, 1));
     a->refs[a->n].tensor = (int)json_integer_value(json_array_get(triple, 2));
