@@ -13,6 +13,7 @@
 #include "ckeras/random.h"
 #include "ckeras/ops.h"
 #include "ckeras/autodiff.h"
+#include "ckeras/scoped_ops.h"
 #include "ckeras/object.h"
 #include "ckeras/config.h"
 #include "ckeras/activation.h"
@@ -30,5 +31,13 @@
 #include "ckeras/callbacks.h"
 #include "ckeras/io.h"
 #include "ckeras/h5file.h"
+#include "ckeras/args.h"
+#include "ckeras/layers.h"
+#include "ckeras/losses.h"
+#include "ckeras/metrics.h"
+#include "ckeras/optimizers.h"
+#include "ckeras/initializers.h"
+#include "ckeras/regularizers.h"
+#include "ckeras/constraints.h"
 
 #endif /* CKERAS_H */

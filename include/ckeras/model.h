@@ -58,6 +58,17 @@ KC_API KC_NODISCARD kc_object *kc_sequential_new(const char *name, kc_error *err
  * built at once, so shape errors surface here, naming the layer. */
 KC_API KC_NODISCARD kc_status kc_sequential_add(kc_object *model, kc_object *layer,
                                                 kc_error *err);
+/* The same, taking the caller's reference to layer on every path (so
+ * `kc_sequential_add_take(m, kc_layers_dense(...), &err)` leaks nothing,
+ * even when the constructor failed and passed NULL: err keeps its error). */
+KC_API KC_NODISCARD kc_status kc_sequential_add_take(kc_object *model, kc_object *layer,
+                                                     kc_error *err);
+/* keras.Sequential(layers, name): a Sequential of n_layers layers, taking
+ * the caller's reference to each on every path. A NULL entry (a failed
+ * constructor) fails the call with the error err already holds.
+ * Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_sequential_new_take(const char *name, kc_object *const *layers,
+                                                      int n_layers, kc_error *err);
 /* Remove the last layer. KC_ESTATE when there is none. */
 KC_API KC_NODISCARD kc_status kc_sequential_pop(kc_object *model, kc_error *err);
 /* An InputLayer for a Sequential (shape without the batch dimension, -1 for
@@ -81,6 +92,11 @@ KC_API KC_NODISCARD kc_symbol *kc_input_batch(int ndim, const int64_t *batch_sha
  * output symbol (new reference) or NULL (shape errors name the layer). */
 KC_API KC_NODISCARD kc_symbol *kc_apply(kc_object *layer, kc_symbol *const *inputs, int n_inputs,
                                         kc_error *err);
+/* The same, taking the caller's reference to layer on every path (the
+ * graph keeps its own): `h = kc_apply_take(kc_layers_dense(...), &x, 1, &err)`.
+ * Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_symbol *kc_apply_take(kc_object *layer, kc_symbol *const *inputs,
+                                             int n_inputs, kc_error *err);
 /* All outputs: outs receives *n_out new references (at most
  * KC_MAX_LAYER_OUTPUTS). */
 KC_API KC_NODISCARD kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs,
