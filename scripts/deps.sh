@@ -3,11 +3,12 @@
 # Runs apt-get as root, or through sudo when that works without a password;
 # otherwise it says what to install and fails.
 set -eu
-pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
-# Optional: modelinspect's pictures (Graphviz, Cairo) and the Debian packaging
-# tools (make deb, make test-deb). One that cannot be installed turns its
-# feature off (its tests say SKIPPED); it never fails this script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian"
+pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
+# Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
+# tools (make deb, make test-deb), and h5py / numpy for the conformance
+# converter the Keras 3 oracle test runs. One that cannot be installed turns
+# its feature off (its tests say SKIPPED); it never fails this script.
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

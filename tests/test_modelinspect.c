@@ -101,7 +101,7 @@ START_TEST(usage_errors_exit_64)
     EXPECT("verify --bogus x.h5", 64, "unknown option '--bogus'");
     EXPECT("predict a.h5 in.json", 64, "need FILE, INPUT.json and OUTPUT.json");
     EXPECT("predict a.h5 in.json out.json --batch-size 0", 64, "--batch-size");
-    EXPECT("resave a.h5", 64, "need IN.h5 and OUT.h5");
+    EXPECT("resave a.h5", 64, "need IN and OUT");
     EXPECT("--help", 0, "verify FILE");
     EXPECT("verify --help", 0, "ckeras_plugin_init");
 }
@@ -811,13 +811,13 @@ START_TEST(diff_names_what_changed)
                   "%s", out_text);
 
     /* weights only one file has; a weights-only file against a model */
-    CK_OK(kc_model_save_weights(a, su_path("a.weights.h5"), NULL, &err));
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    CK_OK(kc_model_save_weights(a, su_path("a_weights.h5"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "note: contents: \"model\" -> \"weights\"\n");
     ck_assert_msg(strstr(out_text, "config: model_config: {\"class_name\": \"Sequential\""), "%s", out_text);
     ck_assert_msg(strstr(out_text, " -> (absent)\n"), "%s", out_text);
     ck_assert_msg(!strstr(out_text, "weight: hidden"), "%s", out_text); /* same weights */
-    hid_t f = H5Fopen(su_path("a.weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t f = H5Fopen(su_path("a_weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_ge(H5Ldelete(f, "/out/out/bias:0", H5P_DEFAULT), 0);
     H5Adelete_by_name(f, "/out", "weight_names", H5P_DEFAULT);
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -831,7 +831,7 @@ START_TEST(diff_names_what_changed)
     hid_t d = H5Dcreate2(f, "/out/out/extra:0", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, (const float[]){1, 2});
     H5Dclose(d), H5Sclose(s), H5Fclose(f);
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "weight: out/out/bias:0: only in A\nweight: out/out/extra:0: only in B\n");
 
     /* a real Keras file against its resave: the config is rewritten, the weights are the same */
@@ -1149,6 +1149,111 @@ START_TEST(every_command_has_help_and_usage_errors)
 }
 END_TEST
 
+/* ---- Keras 3 files ---------------------------------------------------------------------------------- */
+
+/* Every command on a real .keras archive; resave converts it to .h5 and
+ * back, and diff finds the three files equal across formats. */
+START_TEST(keras3_archives_work_with_every_command)
+{
+    char keras[4096], io[4096], args[16384];
+    snprintf(keras, sizeof keras, "%s", tu_data("keras-wild/seq_dense_k3.7.0.keras"));
+    snprintf(io, sizeof io, "%s", tu_data("keras-wild/seq_dense_k3.7.0.io.json"));
+    snprintf(args, sizeof args, "summary '%s'", keras);
+    EXPECT(args, 0, "keras_version: 3.7.0");
+    ck_assert_msg(strstr(out_text, "Model: \"sequential\"") && strstr(out_text, "Total params: 12929"), "%s", out_text);
+    snprintf(args, sizeof args, "config '%s' --pointer /config/layers/1/class_name", keras);
+    EXPECT(args, 0, "\"Dense\"");
+    snprintf(args, sizeof args, "config '%s' --training", keras);
+    EXPECT(args, 0, "\"binary_crossentropy\"");
+    snprintf(args, sizeof args, "weights '%s'", keras);
+    EXPECT(args, 0, "dense_3  dense_3/kernel:0  (32, 1)");
+    snprintf(args, sizeof args, "weights '%s' --dump dense_3/bias:0", keras);
+    EXPECT(args, 0, "dense_3/dense_3/bias:0  shape (1,)  float32\n");
+    snprintf(args, sizeof args, "graph '%s'", keras);
+    EXPECT(args, 0, "digraph");
+    snprintf(args, sizeof args, "optimizer '%s'", keras);
+    EXPECT(args, 0, "state: 18 weights in /optimizer/vars");
+    ck_assert_msg(strstr(out_text, "iterations: 6500") && strstr(out_text, "optimizer: adam"), "%s", out_text);
+    snprintf(args, sizeof args, "verify '%s'", keras);
+    EXPECT(args, 0, "OK: Sequential 'sequential', 4 layers, 12929 parameters, 1 input, 1 output, compiled");
+    snprintf(args, sizeof args, "predict '%s' '%s' '%s'", keras, io, su_path("k3_out.json"));
+    EXPECT(args, 0, "");
+    json_t *want = su_load_json(io), *got = su_load_json(su_path("k3_out.json"));
+    kc_tensor *a, *b;
+    CK_OK(kc_tensor_from_json(json_array_get(json_object_get(got, "outputs"), 0), &a, &err));
+    CK_OK(kc_tensor_from_json(json_array_get(json_object_get(want, "outputs"), 0), &b, &err));
+    tu_assert_tensors_close(a, b, 1e-4, 1e-5, "predict on a .keras");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    json_decref(want);
+    json_decref(got);
+
+    /* .keras -> .h5 -> .keras, by OUT's extension; all three the same */
+    snprintf(args, sizeof args, "resave '%s' '%s'", keras, su_path("k3.h5"));
+    EXPECT(args, 0, "");
+    snprintf(args, sizeof args, "resave '%s' '%s'", su_path("k3.h5"), su_path("k3_back.keras"));
+    EXPECT(args, 0, "");
+    kc_h5file *f = kc_h5file_open(su_path("k3.h5"), &err);
+    CK_NN(f, err);
+    ck_assert_str_eq(kc_h5file_format(f), "h5");
+    kc_h5file_close(f);
+    f = kc_h5file_open(su_path("k3_back.keras"), &err);
+    CK_NN(f, err);
+    ck_assert_str_eq(kc_h5file_format(f), "keras");
+    kc_h5file_close(f);
+    snprintf(args, sizeof args, "diff '%s' '%s'", keras, su_path("k3.h5"));
+    EXPECT(args, 0, "are equal");
+    ck_assert_msg(strstr(out_text, "note: model_config: \"Keras 3 form, compared by what it builds\""), "%s", out_text);
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("k3.h5"), su_path("k3_back.keras"));
+    EXPECT(args, 0, "are equal");
+    /* a changed optimizer moment is found across formats, under ckeras' name */
+    kc_object *m = kc_model_load(su_path("k3.h5"), NULL, &err);
+    CK_NN(m, err);
+    char name[256];
+    kc_tensor *moment = kc_optimizer_weight(kc_model_optimizer(m), 3, name, sizeof name);
+    kc_tensor_f32(moment)[0] += 1.0f;
+    CK_OK(kc_model_save(m, su_path("k3_changed.keras"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("k3.h5"), su_path("k3_changed.keras"));
+    char needle[300];
+    snprintf(needle, sizeof needle, "weight: optimizer/%s: max abs diff 1", name);
+    EXPECT(args, 1, needle);
+    kc_object_unref(m);
+}
+END_TEST
+
+/* A Keras 3 .weights.h5 lists its tree as stored (no config names its
+ * layers); a model that loads but has no inputs fails verify. */
+START_TEST(keras3_weights_files_and_models_without_inputs)
+{
+    kc_object *m = small_net(3, "tanh");
+    CK_OK(kc_model_save_weights(m, su_path("small.weights.h5"), NULL, &err));
+    char args[16384];
+    snprintf(args, sizeof args, "weights '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 0, "layers/dense_1  vars/0");
+    snprintf(args, sizeof args, "summary '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 0, "weights only");
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("small.weights.h5"), su_path("small.weights.h5"));
+    EXPECT(args, 0, "are equal");
+    snprintf(args, sizeof args, "verify '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 2, "Keras 3 save_weights");
+    kc_object_unref(m);
+
+    /* Input(4) -> Dropout, saved, then its config stripped of the input */
+    kc_object *d = kc_sequential_new("noin", &err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){4}, NULL, &err), *drop = kc_layer_create("Dropout", "{\"rate\": 0.5}", &err);
+    CK_OK(kc_sequential_add(d, in, &err));
+    CK_OK(kc_sequential_add(d, drop, &err));
+    kc_object_unref(in);
+    kc_object_unref(drop);
+    CK_OK(kc_model_save(d, su_path("noin.h5"), NULL, &err));
+    kc_object_unref(d);
+    set_model_config(su_path("noin.h5"), "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"noin\", \"layers\": "
+                                         "[{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.5}}]}}");
+    snprintf(args, sizeof args, "verify '%s'", su_path("noin.h5"));
+    EXPECT(args, 2, "Sequential 'noin' has no inputs");
+}
+END_TEST
+
 static Suite *modelinspect_suite(void)
 {
     Suite *s = suite_create("modelinspect");
@@ -1177,6 +1282,8 @@ static Suite *modelinspect_suite(void)
     tcase_add_test(tv, graph_draws_the_architecture);
     tcase_add_test(tv, keras3_inbound_nodes_are_read);
     tcase_add_test(tv, optimizer_shows_config_and_state);
+    tcase_add_test(tv, keras3_archives_work_with_every_command);
+    tcase_add_test(tv, keras3_weights_files_and_models_without_inputs);
     suite_add_tcase(s, tv);
     return s;
 }
