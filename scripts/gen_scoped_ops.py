@@ -69,7 +69,8 @@ static inline kc_tensor *kc_s_ones_like(kc_scope *s, const kc_tensor *t)
              : NULL;
 }
 
-/* A 1-D float32 tensor of the values: kc_s_from_floats(s, KC_FLOATS(0, 1, 1, 1)). */
+/* A 1-D float32 tensor of the values: kc_s_from_floats(s, KC_FLOATS(0, 1, 1, 1)),
+ * or KC_S_FLOATS(s, 0, 1, 1, 1). */
 static inline kc_tensor *kc_s_from_floats(kc_scope *s, kc_floats v)
 {
     int64_t n = v.n;
@@ -77,6 +78,10 @@ static inline kc_tensor *kc_s_from_floats(kc_scope *s, kc_floats v)
     for (int i = 0; t && i < v.n; i++) kc_tensor_f32(t)[i] = (float)v.values[i];
     return kc_scope_take(s, t);
 }
+
+#ifndef __cplusplus
+#define KC_S_FLOATS(s, ...) kc_s_from_floats((s), KC_FLOATS(__VA_ARGS__))
+#endif
 
 /* Calls that return new references, kept in the scope. */
 static inline kc_tensor *kc_s_activation(kc_scope *s, kc_object *activation, kc_tensor *x)

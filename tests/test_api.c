@@ -890,6 +890,114 @@ START_TEST(training_a_non_model_says_so)
 }
 END_TEST
 
+/* ---- compile with specs; functions with copied parameters ---- */
+
+static kc_tensor *scaled_mse(kc_tensor *y_true, kc_tensor *y_pred, void *params, kc_error *e)
+{
+    kc_scope *s = kc_scope_new(e);
+    kc_tensor *d = kc_s_square(s, kc_s_sub(s, y_true, y_pred));
+    return kc_scope_return(s, kc_s_mul_scalar(s, kc_s_reduce_mean(s, d, (int[]){-1}, 1, false), *(float *)params));
+}
+
+START_TEST(compile_specs_matches_compile_json)
+{
+    kc_object *adam = kc_optimizers_adam(&(kc_optimizers_adam_args){.learning_rate = 0.02}, &err);
+    kc_object *m = kc_sequential_new_take(
+        NULL, (kc_object *[]){kc_layers_dense(&(kc_layers_dense_args){.units = 3, .input_shape = KC_SHAPE(2),
+                                                                      .activation = KC_NAME("softmax")},
+                                              &err)},
+        1, &err);
+    CK_NN(m, err);
+    ck_assert_int_eq(kc_model_compile_specs(m,
+                                            &(kc_compile_specs){.optimizer = KC_OBJECT(adam),
+                                                                .loss = KC_NAME("categorical_crossentropy"),
+                                                                .metrics = {KC_NAME("accuracy"), KC_NAME("mae")}},
+                                            &err),
+                     KC_OK);
+    ck_assert_ptr_eq(kc_model_optimizer(m), adam); /* the very optimizer */
+    json_t *tc;
+    ck_assert_int_eq(kc_model_training_config(m, &tc, &err), KC_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(tc, "loss")), "categorical_crossentropy");
+    ck_assert_int_eq((int)json_array_size(json_object_get(tc, "metrics")), 2);
+    json_decref(tc);
+    /* accuracy resolved from the shapes, as compile's JSON does: a fit logs it */
+    kc_tensor *x = TU_T2(2, 2, 1, 0, 0, 1), *y = TU_T2(2, 3, 1, 0, 0, 0, 1, 0);
+    kc_logs *logs = kc_logs_new(&err);
+    ck_assert_int_eq(kc_model_train_on_batch(m, &x, 1, &y, 1, NULL, logs, &err), KC_OK);
+    double v;
+    ck_assert(kc_logs_get(logs, "accuracy", &v) && kc_logs_get(logs, "mae", &v));
+    kc_logs_free(logs);
+    /* a loss function with a copied parameter, by object; defaults: rmsprop */
+    float factor = 3;
+    kc_object *fn = kc_function_new_copy(KC_KIND_LOSS, "scaled_mse", KC_FN(scaled_mse), &factor, sizeof factor, &err);
+    CK_NN(fn, err);
+    factor = 0; /* the function keeps its copy */
+    ck_assert_int_eq(kc_model_compile_specs(m, &(kc_compile_specs){.loss = KC_OBJECT(fn)}, &err), KC_OK);
+    ck_assert_str_eq(kc_object_name(kc_model_optimizer(m)), "RMSprop");
+    kc_object *loss;
+    ck_assert_int_eq(kc_model_compiled_loss(m, 0, &loss, &err), KC_OK);
+    void *params;
+    ck_assert_int_eq(kc_function_get(loss, NULL, &params, &err), KC_OK);
+    ck_assert_float_eq(*(float *)params, 3);
+    /* an entry after an empty one; a metric of the wrong kind */
+    ck_assert_int_eq(kc_model_compile_specs(m, &(kc_compile_specs){.metrics = {[1] = KC_NAME("mae")}}, &err), KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "metrics[1]");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_model_compile_specs(m, &(kc_compile_specs){.metrics = {KC_OBJECT(adam)}}, &err), KC_ETYPE);
+    CK_ERR(err, KC_ETYPE, "expected a metric, got an optimizer");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_model_compile_specs(m, &(kc_compile_specs){.optimizer = KC_NAME("nope")}, &err),
+                     KC_ENOTFOUND);
+    kc_error_clear(&err);
+    /* custom objects keep a function by reference, and _take consumes it */
+    kc_custom_objects *co = kc_custom_objects_new(&err);
+    long before = fn->refcount;
+    ck_assert_int_eq(kc_custom_objects_add_object_take(co, NULL, kc_object_ref(fn), &err), KC_OK);
+    ck_assert_int_eq(fn->refcount, before + 1);
+    ck_assert_int_eq(kc_custom_objects_add_object_take(co, NULL, NULL, &err), KC_EINVAL);
+    kc_error_clear(&err);
+    kc_custom_objects_free(co);
+    kc_tensor_unref(x);
+    kc_tensor_unref(y);
+    kc_object_unref(fn);
+    kc_object_unref(adam);
+    kc_object_unref(m);
+}
+END_TEST
+
+START_TEST(config_setters_and_add_weight_ex)
+{
+    json_t *cfg = json_object();
+    ck_assert_int_eq(kc_cfg_set_int(cfg, "n", 3, &err), KC_OK);
+    ck_assert_int_eq(kc_cfg_set_bool(cfg, "b", true, &err), KC_OK);
+    ck_assert_int_eq(kc_cfg_set_string(cfg, "s", "x", &err), KC_OK);
+    ck_assert_int_eq(kc_cfg_set_string(cfg, "z", NULL, &err), KC_OK);
+    char *t = kc_json_dump(cfg, &err);
+    ck_assert_str_eq(t, "{\"n\": 3, \"b\": true, \"s\": \"x\", \"z\": null}");
+    kc_json_free(t);
+    ck_assert_int_eq(kc_cfg_set_string(cfg, "bad", "\xff", &err), KC_EINVAL);
+    kc_error_clear(&err);
+    json_decref(cfg);
+    /* add_weight with named arguments: Keras' default glorot_uniform, a named regularizer, frozen */
+    kc_object *l = kc_layers_dense(&(kc_layers_dense_args){.units = 2, .name = "w_ex"}, &err);
+    kc_variable *a = kc_layer_add_weight_ex(l, "a", KC_SHAPE(3, 4),
+                                            &(kc_weight_args){.regularizer = KC_NAME("l2"), .trainable = KC_FALSE}, &err);
+    CK_NN(a, err);
+    ck_assert_str_eq(kc_variable_name(a), "w_ex/a:0");
+    ck_assert(!kc_variable_trainable(a));
+    double sum = 0;
+    for (int i = 0; i < 12; i++) sum += fabs(kc_tensor_get(kc_variable_value(a), i));
+    ck_assert(sum > 0); /* not zeros */
+    kc_tensor *pen;
+    ck_assert_int_eq(kc_layer_regularization_loss(l, &pen, &err), KC_OK);
+    CK_NN(pen, err);
+    kc_tensor_unref(pen);
+    ck_assert_ptr_null(kc_layer_add_weight_ex(l, "b", KC_SHAPE(2), &(kc_weight_args){.initializer = KC_NAME("l2")}, &err));
+    ck_assert_int_eq(err.code, KC_ENOTFOUND);
+    kc_object_unref(l);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -912,6 +1020,8 @@ static Suite *api_suite(void)
     tcase_add_test(more, variable_assign_add_and_sub);
     tcase_add_test(more, metric_result_value_is_a_number);
     tcase_add_test(more, training_a_non_model_says_so);
+    tcase_add_test(more, compile_specs_matches_compile_json);
+    tcase_add_test(more, config_setters_and_add_weight_ex);
     suite_add_tcase(s, more);
     return s;
 }

@@ -46,14 +46,14 @@ static kc_status block_from_config(kc_object *self, const json_t *cfg, const kc_
     if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "with_norm", 0, false, &b->with_norm, e);
     if (rc != KC_OK) return rc;
     b->dense1 = kc_layer_track_layer_take(
-        self, kc_layers_dense(&(kc_layers_dense_args){.units = b->units, .activation = KC_OBJECT(b->activation),
+        self, "dense_1", kc_layers_dense(&(kc_layers_dense_args){.units = b->units, .activation = KC_OBJECT(b->activation),
                                                       .kernel_regularizer = KC_NAME("l2")},
                               e),
         e);
     b->dense2 = kc_layer_track_layer_take(
-        self, kc_layers_dense(&(kc_layers_dense_args){.units = b->units, .activity_regularizer = KC_NAME("l1")}, e),
+        self, "dense_2", kc_layers_dense(&(kc_layers_dense_args){.units = b->units, .activity_regularizer = KC_NAME("l1")}, e),
         e);
-    if (b->with_norm) b->norm = kc_layer_track_layer_take(self, kc_layers_batch_normalization(NULL, e), e);
+    if (b->with_norm) b->norm = kc_layer_track_layer_take(self, "norm", kc_layers_batch_normalization(NULL, e), e);
     return b->dense2 && (b->norm || !b->with_norm) ? KC_OK : e->code;
 }
 
@@ -185,19 +185,28 @@ START_TEST(tracking_errors)
     kc_object *a = kc_layers_dense(&(kc_layers_dense_args){.units = 2}, &err);
     kc_object *b = kc_layers_dense(&(kc_layers_dense_args){.units = 2}, &err);
     CK_NN(b, err);
-    ck_assert_int_eq(kc_layer_track_layer(a, a, &err), KC_EINVAL);
+    ck_assert_int_eq(kc_layer_track_layer(a, "self", a, &err), KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "cannot contain itself");
     kc_error_clear(&err);
-    ck_assert_int_eq(kc_layer_track_layer(a, b, &err), KC_OK);
-    ck_assert_int_eq(kc_layer_track_layer(a, b, &err), KC_OK); /* twice: once */
-    ck_assert_int_eq(kc_layer_track_layer(b, a, &err), KC_EINVAL); /* a cycle */
+    ck_assert_int_eq(kc_layer_track_layer(a, "b", b, &err), KC_OK);
+    ck_assert_int_eq(kc_layer_track_layer(a, "b", b, &err), KC_OK); /* twice: once */
+    ck_assert_int_eq(kc_layer_track_layer(b, NULL, a, &err), KC_EINVAL); /* a cycle */
+    kc_error_clear(&err);
+    /* another layer under a taken attribute; an attribute that is not a name */
+    kc_object *c = kc_layer_track_layer_take(a, "b", kc_layers_dense(&(kc_layers_dense_args){.units = 1}, &err), &err);
+    ck_assert_ptr_null(c);
+    CK_ERR(err, KC_EEXIST, "already tracks a layer as 'b'");
+    kc_error_clear(&err);
+    c = kc_layer_track_layer_take(a, "x/y", kc_layers_dense(&(kc_layers_dense_args){.units = 1}, &err), &err);
+    ck_assert_ptr_null(c);
+    CK_ERR(err, KC_EINVAL, "not an attribute name");
     kc_error_clear(&err);
     /* _take of a failed constructor: NULL, the constructor's error kept, nothing leaked */
-    kc_object *c = kc_layer_track_layer_take(a, kc_layers_dense(&(kc_layers_dense_args){.units = -1}, &err), &err);
+    c = kc_layer_track_layer_take(a, "c", kc_layers_dense(&(kc_layers_dense_args){.units = -1}, &err), &err);
     ck_assert_ptr_null(c);
     CK_ERR(err, KC_EFORMAT, "kc_layers_dense.units");
     kc_error_clear(&err);
-    ck_assert_int_eq(kc_layer_track_layer(a, NULL, &err), KC_EINVAL);
+    ck_assert_int_eq(kc_layer_track_layer(a, "d", NULL, &err), KC_EINVAL);
     kc_object_unref(b);
     kc_object_unref(a);
 }
@@ -282,7 +291,7 @@ static kc_status wrapper_from_config(kc_object *self, const json_t *cfg, const k
     kc_object *inner = NULL;
     kc_status rc = kc_cfg_object(ctx, cfg, "layer", KC_KIND_LAYER, NULL, &inner, e);
     if (rc == KC_OK && !inner) rc = kc_error_set(e, KC_EFORMAT, "Wrapper needs a layer");
-    if (rc == KC_OK) ((wrapper *)self)->inner = kc_layer_track_layer_take(self, inner, e);
+    if (rc == KC_OK) ((wrapper *)self)->inner = kc_layer_track_layer_take(self, "layer", inner, e);
     else kc_object_unref(inner);
     return rc == KC_OK && !((wrapper *)self)->inner ? e->code : rc;
 }
@@ -359,6 +368,64 @@ START_TEST(nested_config_round_trips)
 }
 END_TEST
 
+
+/* Keras 3 files: the block's own vars, then each tracked layer at
+ * <block>/<attribute>, in sorted attribute order; .keras and .weights.h5
+ * round trips. */
+START_TEST(keras3_files_keep_tracked_layers_under_their_attributes)
+{
+    char archive[4096], weights[4096];
+    snprintf(archive, sizeof archive, "%s/block.keras", tu_tmpdir());
+    snprintf(weights, sizeof weights, "%s/block.weights.h5", tu_tmpdir());
+    kc_object *model = kc_sequential_new_take(
+        "k3_block",
+        (kc_object *[]){kc_layers_input_layer(&(kc_layers_args){.input_shape = KC_SHAPE(3)}, &err),
+                        block_new(&(block_args){.units = 3, .with_norm = KC_TRUE}, &err)},
+        2, &err);
+    CK_NN(model, err);
+    ck_assert_msg(kc_model_save(model, archive, NULL, &err) == KC_OK, "%s (%s)", err.message, err.context);
+    ck_assert_msg(kc_model_save_weights(model, weights, NULL, &err) == KC_OK, "%s (%s)", err.message, err.context);
+    kc_h5file *f = kc_h5file_open(weights, &err);
+    CK_NN(f, err);
+    const kc_h5file_weight *w;
+    size_t nw;
+    ck_assert_int_eq(kc_h5file_weights(f, &w, &nw, &err), KC_OK);
+    /* (listed in the file's group order, which is by name) */
+    static const char *const want[] = {
+        "/layers/residual_block/dense_1/vars/0", "/layers/residual_block/dense_1/vars/1",
+        "/layers/residual_block/dense_2/vars/0", "/layers/residual_block/dense_2/vars/1",
+        "/layers/residual_block/norm/vars/0",    "/layers/residual_block/norm/vars/1",
+        "/layers/residual_block/norm/vars/2",    "/layers/residual_block/norm/vars/3",
+        "/layers/residual_block/vars/0"};
+    ck_assert_int_eq((int)nw, 9);
+    for (size_t i = 0; i < nw; i++) ck_assert_str_eq(w[i].path, want[i]);
+    kc_h5file_close(f);
+
+    kc_custom_objects *co = kc_custom_objects_new(&err);
+    ck_assert_int_eq(kc_custom_objects_add_class(co, NULL, &block_class, &err), KC_OK);
+    kc_load_options opts = {.custom_objects = co};
+    kc_object *loaded = kc_model_load(archive, &opts, &err);
+    ck_assert_msg(loaded != NULL, "%s (%s)", err.message, err.context);
+    for (int i = 0; i < kc_layer_num_weights(model); i++)
+        tu_assert_tensors_close(kc_variable_value(kc_layer_weight(loaded, i)),
+                                kc_variable_value(kc_layer_weight(model, i)), 0, 0, weight_name(model, i));
+    /* the weights file into a new model built the same way */
+    kc_object *fresh = kc_sequential_new_take(
+        "k3_fresh",
+        (kc_object *[]){kc_layers_input_layer(&(kc_layers_args){.input_shape = KC_SHAPE(3)}, &err),
+                        block_new(&(block_args){.units = 3, .with_norm = KC_TRUE}, &err)},
+        2, &err);
+    ck_assert_msg(kc_model_load_weights(fresh, weights, NULL, &err) == KC_OK, "%s (%s)", err.message, err.context);
+    for (int i = 0; i < kc_layer_num_weights(model); i++)
+        tu_assert_tensors_close(kc_variable_value(kc_layer_weight(fresh, i)),
+                                kc_variable_value(kc_layer_weight(model, i)), 0, 0, weight_name(model, i));
+    kc_object_unref(fresh);
+    kc_object_unref(loaded);
+    kc_custom_objects_free(co);
+    kc_object_unref(model);
+}
+END_TEST
+
 static Suite *sublayers_suite(void)
 {
     Suite *s = suite_create("sublayers");
@@ -370,6 +437,7 @@ static Suite *sublayers_suite(void)
     tcase_add_test(tc, tracking_errors);
     tcase_add_test(tc, saved_and_loaded_with_the_owner);
     tcase_add_test(tc, nested_config_round_trips);
+    tcase_add_test(tc, keras3_files_keep_tracked_layers_under_their_attributes);
     suite_add_tcase(s, tc);
     return s;
 }

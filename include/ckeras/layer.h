@@ -194,11 +194,14 @@ KC_API kc_variable *kc_layer_add_weight_ex(kc_object *layer, const char *name, k
                                            const kc_weight_args *args, kc_error *err);
 
 /* --- layers that own layers ----------------------------------------------------------
- * A layer class may own other layers (Keras: a layer kept in an attribute
- * of another). Tracked layers' weights come after the owner's own in its
- * weight lists (so they are saved and loaded with it, by position, as
- * Keras' nested layers are), freezing the owner freezes them, their losses
- * and penalties are the owner's, and weights they create once tracked are
+ * A layer class may own other layers, as a Keras layer owns the layers it
+ * keeps in attributes (`self.dense_1 = Dense(...)`): track them under that
+ * attribute name. Tracked layers' weights come after the owner's own in
+ * its weight lists (so a legacy .h5 file stores them in the owner's group,
+ * matched by position, as Keras' nested layers), Keras 3 files keep them
+ * at "<owner>/<attribute>" (visited in sorted attribute order, as Keras'
+ * saving_lib does), freezing the owner freezes them, their losses and
+ * penalties are the owner's, and weights they create once tracked are
  * named under the owner ("block/dense/kernel:0"). Build them in the
  * owner's build (kc_layer_build), so that a loaded model has every weight
  * before its weights are read. To save the owner, write in get_config what
@@ -206,16 +209,19 @@ KC_API kc_variable *kc_layer_add_weight_ex(kc_object *layer, const char *name, k
  * layer's whole config (kc_cfg_set_object / kc_cfg_object, which nest it as
  * {"class_name", "config"}, as Keras' serialize_keras_object does). */
 
-/* Make `layer` own `sublayer`: adds a reference (the caller keeps its
- * own). Tracking twice is a no-op; a layer cannot contain itself
- * (KC_EINVAL). On a model this is kc_model_track_layer. */
-KC_API KC_NODISCARD kc_status kc_layer_track_layer(kc_object *layer, kc_object *sublayer,
-                                                   kc_error *err);
+/* Make `layer` own `sublayer` under the attribute name attr (NULL: the
+ * sublayer's name): adds a reference (the caller keeps its own). Tracking
+ * the same layer twice is a no-op; another layer under a taken attribute
+ * is KC_EEXIST; a layer cannot contain itself (KC_EINVAL). On a model this
+ * is kc_model_track_layer (models have no attribute names). */
+KC_API KC_NODISCARD kc_status kc_layer_track_layer(kc_object *layer, const char *attr,
+                                                   kc_object *sublayer, kc_error *err);
 /* The same, taking the caller's reference to sublayer (on failure too):
- *     d->dense = kc_layer_track_layer_take(self, kc_layers_dense(&a, err), err);
+ *     d->dense = kc_layer_track_layer_take(self, "dense", kc_layers_dense(&a, err), err);
  * Returns: sublayer, borrowed (the owner holds it), or NULL on failure
  * (including a NULL sublayer, whose constructor's error err keeps). */
-KC_API kc_object *kc_layer_track_layer_take(kc_object *layer, kc_object *sublayer, kc_error *err);
+KC_API kc_object *kc_layer_track_layer_take(kc_object *layer, const char *attr,
+                                            kc_object *sublayer, kc_error *err);
 
 /* --- losses and metrics added during a call ------------------------------------- */
 

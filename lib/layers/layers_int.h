@@ -12,6 +12,12 @@
 #include <ckeras/model.h>
 #include <ckeras/regularizer.h>
 
+/* A layer a plain layer owns, under the attribute name it was tracked as. */
+typedef struct kc__child {
+    kc_object *layer; /* owned reference */
+    char *attr;       /* owned */
+} kc__child;
+
 struct kc__layer_state {
     /* weights in creation order, with their regularizers and whether each
      * is trainable by nature (BatchNormalization's moving statistics are not) */
@@ -36,7 +42,7 @@ struct kc__layer_state {
     int n_build_shapes;
     /* layers a plain layer owns (kc_layer_track_layer; models keep theirs in
      * kc__model_state), and the layer that tracks this one (borrowed) */
-    kc_object **children;
+    kc__child *children;
     int n_children, cap_children;
     kc_object *parent;
 };
@@ -92,6 +98,8 @@ kc_object *kc__sublayer(const kc_object *layer, int i);
 
 /* sublayers.c: drop a plain layer's tracked layers (its base fini). */
 void kc__layer_children_release(kc__layer_state *s);
+/* The attribute name a plain layer's i-th tracked layer was given. */
+const char *kc__layer_child_attr(const kc_object *layer, int i);
 /* The full name of a new weight: "<owner>/.../<layer>/<name>:0", the
  * layer's owners first, as Keras names a nested layer's variables.
  * Returns: kc-malloc'd string, or NULL (KC_ENOMEM). */

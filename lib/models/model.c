@@ -73,7 +73,7 @@ int kc__sublayer_count(const kc_object *layer)
 
 kc_object *kc__sublayer(const kc_object *layer, int i)
 {
-    return kc_is_model(layer) ? kc__mstate(layer)->layers[i] : kc__as_layer(layer)->state->children[i];
+    return kc_is_model(layer) ? kc__mstate(layer)->layers[i] : kc__as_layer(layer)->state->children[i].layer;
 }
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err)

@@ -261,6 +261,9 @@ static kc_status attach(kc_object *model, kc__compiled *c, kc_error *err)
     return KC_OK;
 }
 
+kc_status kc__compiled_attach(kc_object *model, kc__compiled *c, kc_error *err) { return attach(model, c, err); }
+void kc__compiled_free(kc__compiled *c) { compiled_free(c); }
+
 kc_status kc__need_model(const kc_object *model, kc_error *err)
 {
     if (kc_is_model(model)) return KC_OK;

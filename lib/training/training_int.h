@@ -45,6 +45,11 @@ typedef struct kc__compiled {
  * (NULL, a layer, another object) otherwise. */
 kc_status kc__need_model(const kc_object *model, kc_error *err);
 
+/* Make c the model's compile state (resolved now when the outputs are
+ * known); takes c, freed on failure. */
+kc_status kc__compiled_attach(kc_object *model, kc__compiled *c, kc_error *err);
+void kc__compiled_free(kc__compiled *c);
+
 /* The model's compile state, or NULL. */
 kc__compiled *kc__model_compiled(const kc_object *model);
 /* Resolve per-output losses and metric lists for n outputs (idempotent). */
