@@ -5,10 +5,11 @@
 set -eu
 pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
 # Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
-# tools (make deb, make test-deb), and h5py / numpy for the conformance
-# converter the Keras 3 oracle test runs. One that cannot be installed turns
+# tools (make deb, make test-deb), h5py / numpy for the conformance
+# converter the Keras 3 oracle test runs, g++ for the C++ tour (ckeras.hpp)
+# and cmake for the CMake package test. One that cannot be installed turns
 # its feature off (its tests say SKIPPED); it never fails this script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy"
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy g++ cmake"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1
