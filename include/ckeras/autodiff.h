@@ -88,7 +88,8 @@ KC_API void kc_tape_end(kc_tape *tape);
 /* Temporarily stop / restart recording on this tape (tape.stop_recording()). */
 KC_API void kc_tape_pause(kc_tape *tape);
 KC_API void kc_tape_resume(kc_tape *tape);
-/* Track t (a constant or any tensor) from now on. */
+/* Track t (a constant or any tensor) from now on; the tape adds a
+ * reference to it, released when the tape is freed or has answered. */
 KC_API KC_NODISCARD kc_status kc_tape_watch(kc_tape *tape, kc_tensor *t, kc_error *err);
 /* True when the tape tracks t. */
 KC_API bool kc_tape_is_watching(const kc_tape *tape, const kc_tensor *t);

@@ -77,7 +77,8 @@ typedef struct kc_train_params {
 } kc_train_params;
 
 /* A user callback: methods is borrowed (usually static), user is passed to
- * every hook. Returns: new callback or NULL. */
+ * every hook; kc_callback_free calls methods->destroy(user) when there is
+ * one (then the callback owns user). Returns: new callback or NULL. */
 KC_API KC_NODISCARD kc_callback *kc_callback_new(const kc_callback_methods *methods, void *user,
                                                  kc_error *err);
 /* A built-in by Keras class name and JSON arguments (NULL: defaults).
@@ -86,7 +87,8 @@ KC_API KC_NODISCARD kc_callback *kc_callback_create(const char *class_name, cons
                                                     kc_error *err);
 /* LearningRateScheduler(schedule): before each epoch, the optimizer's
  * learning rate becomes schedule(epoch, current_lr, user). verbose > 0
- * prints the change to out (NULL: stdout). */
+ * prints the change to out (NULL: stdout). user and out stay the
+ * caller's and must outlive the callback. */
 typedef double (*kc_lr_schedule_fn)(int epoch, double lr, void *user);
 KC_API KC_NODISCARD kc_callback *kc_lr_scheduler_new(kc_lr_schedule_fn schedule, void *user,
                                                      int verbose, FILE *out, kc_error *err);

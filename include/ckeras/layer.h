@@ -158,7 +158,7 @@ KC_API int kc_layer_num_non_trainable_weights(const kc_object *layer);
 KC_API kc_variable *kc_layer_non_trainable_weight(const kc_object *layer, int i);
 /* Number of scalars in all weights. */
 KC_API int64_t kc_layer_count_params(const kc_object *layer);
-/* Copy new values into the weights (legacy order). The count and every
+/* Copy new values into the weights (legacy order; values are borrowed). The count and every
  * shape must match: KC_ESHAPE names the layer, the weight and both shapes. */
 KC_API KC_NODISCARD kc_status kc_layer_set_weights(kc_object *layer, kc_tensor *const *values,
                                                    int n, kc_error *err);
@@ -168,10 +168,11 @@ KC_API KC_NODISCARD kc_status kc_layer_get_weights(const kc_object *layer, kc_te
                                                    kc_error *err);
 
 /* For layer classes, in build: create a weight named "<layer>/<name>:0"
- * initialized by `initializer` (NULL: zeros), with an optional regularizer
- * (its penalty joins the layer's losses) and constraint (applied by
- * optimizers). The layer keeps references to all three. Returns: the
- * variable (borrowed, owned by the layer) or NULL. */
+ * initialized by `initializer` (NULL: zeros; used during the call only),
+ * with an optional regularizer (its penalty joins the layer's losses) and
+ * constraint (applied by optimizers), to which the layer and the variable
+ * add references. Returns: the variable (borrowed, owned by the layer) or
+ * NULL. */
 KC_API kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim,
                                         const int64_t *dims, kc_object *initializer,
                                         kc_object *regularizer, kc_object *constraint,
@@ -226,10 +227,12 @@ KC_API kc_object *kc_layer_track_layer_take(kc_object *layer, const char *attr,
 /* --- losses and metrics added during a call ------------------------------------- */
 
 /* Add a scalar loss term (Keras' add_loss) for the current call; the layer
- * takes a reference. Training adds it to the total loss. */
+ * adds a reference to it (the caller keeps its own). Training adds it to
+ * the total loss. */
 KC_API KC_NODISCARD kc_status kc_layer_add_loss(kc_object *layer, kc_tensor *loss,
                                                 kc_error *err);
-/* Report a metric value (Keras' add_metric, aggregated as a mean). */
+/* Report a metric value (Keras' add_metric, aggregated as a mean); the
+ * layer adds a reference to value. */
 KC_API KC_NODISCARD kc_status kc_layer_add_metric(kc_object *layer, kc_tensor *value,
                                                   const char *name, kc_error *err);
 /* Losses of the last call (activity regularization and add_loss terms) of

@@ -84,8 +84,8 @@ KC_API kc_variable *kc_metric_add_variable(kc_object *metric, const char *name, 
  * Returns: new reference or NULL (KC_ENOTFOUND). */
 KC_API KC_NODISCARD kc_object *kc_metric_get(const char *name, kc_error *err);
 /* Wrap a loss or metric function object (or a loss class instance) in a
- * MeanMetricWrapper called `name` (NULL: the function's name).
- * Returns: new reference or NULL. */
+ * MeanMetricWrapper called `name` (NULL: the function's name); the wrapper
+ * adds a reference to fn. Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_metric_mean_wrapper(kc_object *fn, const char *name,
                                                       kc_error *err);
 

@@ -102,7 +102,8 @@ struct kc_class {
 
 /* --- objects -------------------------------------------------------------- */
 
-/* A new instance with its defaults (init). Returns: new reference or NULL. */
+/* A new instance with its defaults (init); cls is borrowed (usually static,
+ * it must outlive the instance). Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_object_new(const kc_class *cls, kc_error *err);
 KC_API kc_object *kc_object_ref(kc_object *obj);
 /* Drop a reference; the last one runs fini and frees. NULL-safe. */
@@ -202,8 +203,8 @@ KC_API KC_NODISCARD kc_status kc_custom_objects_add_function(kc_custom_objects *
                                                              void (*params_free)(void *),
                                                              kc_error *err);
 /* Map name (NULL: the object's name) to an existing object (e.g. from
- * kc_function_new); the map takes its own reference. Loaded models share
- * that object. */
+ * kc_function_new); the map adds a reference (the caller keeps its own).
+ * Loaded models share that object. */
 KC_API KC_NODISCARD kc_status kc_custom_objects_add_object(kc_custom_objects *co,
                                                            const char *name, kc_object *obj,
                                                            kc_error *err);

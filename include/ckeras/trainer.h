@@ -24,7 +24,11 @@
  *   weighted_metrics like metrics, computed with sample weights
  * Names resolve through custom_objects first (may be NULL), then the
  * registry; a custom loss function with bound parameters comes from
- * custom_objects. */
+ * custom_objects. custom is read during the call only: a model whose
+ * outputs are not known yet (an unbuilt subclassed model) resolves its
+ * losses and metrics at its first batch through the registry alone, so
+ * give such a model its custom functions as objects
+ * (kc_model_compile_specs, kc_model_compile_objects). */
 #ifndef CKERAS_TRAINER_H
 #define CKERAS_TRAINER_H
 
@@ -51,7 +55,9 @@ KC_API KC_NODISCARD kc_status kc_model_compile_json(kc_object *model, const json
                                                     kc_error *err);
 
 /* compile with objects built in C (a custom loss class, an optimizer with a
- * schedule, ...). Objects are referenced, not copied. */
+ * schedule, ...). The model adds a reference to the optimizer and to loss
+ * and metric functions; loss and metric class instances are made again from
+ * their config (as a loaded model would). */
 typedef struct kc_compile_args {
     kc_object *optimizer;          /* required */
     kc_object *const *losses;      /* 1 (every output) or one per output; entries may be NULL */
