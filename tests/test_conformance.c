@@ -151,6 +151,18 @@ static kc_object *merges_and_nesting(void)
     return model;
 }
 
+/* The preprocessing layers TensorFlow.js computes as Keras does: Rescaling
+ * (per-channel lists) and CenterCrop for sizes where its crop (a nearest
+ * cropAndResize on normalized boxes) picks Keras' pixels. The identity
+ * Permute gives CenterCrop a fresh shape array: TensorFlow.js' CenterCrop
+ * writes into the one it gets, which would otherwise be the model input's. */
+static kc_object *preprocessing(void)
+{
+    return SEQ("8, 10, 3", L("Rescaling", "{\"scale\": [0.5, 0.25, 2.0], \"offset\": [-1.0, 0.0, 0.5]}"),
+               L("Permute", "{\"dims\": [1, 2, 3]}"), L("CenterCrop", "{\"height\": 6, \"width\": 6}"),
+               L("Rescaling", "{\"scale\": 0.5}"), L("Flatten", "{}"), L("Dense", "{\"units\": 3}"));
+}
+
 typedef struct kind {
     const char *name;
     kc_object *(*build)(void);
@@ -168,6 +180,7 @@ static const kind kinds[] = {
     {"merges_and_nesting", merges_and_nesting, 0},
     {"conv2d_stack", conv2d_stack, 0},
     {"conv1d_stack", conv1d_stack, 0},
+    {"preprocessing", preprocessing, 0},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 

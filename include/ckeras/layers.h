@@ -584,6 +584,109 @@ typedef struct kc_layers_time_distributed_args {
 KC_API KC_NODISCARD kc_object *kc_layers_time_distributed(const kc_layers_time_distributed_args *args,
                                                           kc_error *err);
 
+/* --- preprocessing (keras.layers.Rescaling, ...; per-channel lists: the JSON form) ------ */
+
+typedef struct kc_layers_rescaling_args {
+    KC_LAYER_ARGS;
+    double scale;  /* required (KC_ZERO for 0) */
+    double offset; /* 0 */
+} kc_layers_rescaling_args;
+KC_API KC_NODISCARD kc_object *kc_layers_rescaling(const kc_layers_rescaling_args *args, kc_error *err);
+
+typedef struct kc_layers_resizing_args {
+    KC_LAYER_ARGS;
+    int64_t height;               /* required */
+    int64_t width;                /* required */
+    const char *interpolation;    /* "bilinear" */
+    kc_bool crop_to_aspect_ratio; /* false */
+    kc_bool pad_to_aspect_ratio;  /* false */
+    const char *fill_mode;        /* "constant" */
+    double fill_value;            /* 0 */
+    kc_bool antialias;            /* false */
+    const char *data_format;      /* "channels_last" */
+} kc_layers_resizing_args;
+KC_API KC_NODISCARD kc_object *kc_layers_resizing(const kc_layers_resizing_args *args, kc_error *err);
+
+/* CenterCrop, RandomCrop (seed: RandomCrop only). */
+typedef struct kc_layers_crop_args {
+    KC_LAYER_ARGS;
+    int64_t height;          /* required */
+    int64_t width;           /* required */
+    const char *data_format; /* "channels_last" */
+    int64_t seed;            /* none */
+} kc_layers_crop_args;
+KC_API KC_NODISCARD kc_object *kc_layers_center_crop(const kc_layers_crop_args *args, kc_error *err);
+KC_API KC_NODISCARD kc_object *kc_layers_random_crop(const kc_layers_crop_args *args, kc_error *err);
+
+typedef struct kc_layers_normalization_args {
+    KC_LAYER_ARGS;
+    kc_shape axis;      /* -1: KC_SHAPE(-1); the axes kept (one mean per index) */
+    kc_floats mean;     /* none: adapt-less Normalization needs mean and variance */
+    kc_floats variance; /* none */
+    kc_bool invert;     /* false */
+} kc_layers_normalization_args;
+KC_API KC_NODISCARD kc_object *kc_layers_normalization(const kc_layers_normalization_args *args,
+                                                       kc_error *err);
+
+typedef struct kc_layers_random_flip_args {
+    KC_LAYER_ARGS;
+    const char *mode; /* "horizontal_and_vertical"; "horizontal", "vertical" */
+    int64_t seed;     /* none */
+} kc_layers_random_flip_args;
+KC_API KC_NODISCARD kc_object *kc_layers_random_flip(const kc_layers_random_flip_args *args, kc_error *err);
+
+/* RandomRotation (factor), RandomZoom and RandomTranslation (height_factor,
+ * width_factor): a factor f means [-f, f]; pairs are the JSON form's. */
+typedef struct kc_layers_random_transform_args {
+    KC_LAYER_ARGS;
+    double factor;             /* RandomRotation: required */
+    double height_factor;      /* RandomZoom, RandomTranslation: required */
+    double width_factor;       /* RandomZoom: none (height_factor's); RandomTranslation: required */
+    const char *fill_mode;     /* "reflect"; "wrap", "constant", "nearest" */
+    double fill_value;         /* 0 */
+    const char *interpolation; /* "bilinear"; "nearest" */
+    int64_t seed;              /* none */
+    const char *data_format;   /* "channels_last" */
+} kc_layers_random_transform_args;
+KC_API KC_NODISCARD kc_object *kc_layers_random_rotation(const kc_layers_random_transform_args *args,
+                                                         kc_error *err);
+KC_API KC_NODISCARD kc_object *kc_layers_random_zoom(const kc_layers_random_transform_args *args,
+                                                     kc_error *err);
+KC_API KC_NODISCARD kc_object *kc_layers_random_translation(const kc_layers_random_transform_args *args,
+                                                            kc_error *err);
+
+/* RandomContrast, RandomBrightness (value_range: RandomBrightness only). */
+typedef struct kc_layers_random_color_args {
+    KC_LAYER_ARGS;
+    double factor;         /* required */
+    kc_floats value_range; /* [0, 255] */
+    int64_t seed;          /* none */
+} kc_layers_random_color_args;
+KC_API KC_NODISCARD kc_object *kc_layers_random_contrast(const kc_layers_random_color_args *args,
+                                                         kc_error *err);
+KC_API KC_NODISCARD kc_object *kc_layers_random_brightness(const kc_layers_random_color_args *args,
+                                                           kc_error *err);
+
+typedef struct kc_layers_category_encoding_args {
+    KC_LAYER_ARGS;
+    int64_t num_tokens;      /* required */
+    const char *output_mode; /* "multi_hot"; "one_hot", "count" */
+    kc_bool sparse;          /* false */
+} kc_layers_category_encoding_args;
+KC_API KC_NODISCARD kc_object *kc_layers_category_encoding(const kc_layers_category_encoding_args *args,
+                                                           kc_error *err);
+
+typedef struct kc_layers_discretization_args {
+    KC_LAYER_ARGS;
+    kc_floats bin_boundaries; /* the bins' edges (or num_bins for an adapted layer) */
+    int64_t num_bins;         /* none */
+    double epsilon;           /* 0.01 */
+    const char *output_mode;  /* "int"; "one_hot", "multi_hot", "count" */
+    kc_bool sparse;           /* false */
+} kc_layers_discretization_args;
+KC_API KC_NODISCARD kc_object *kc_layers_discretization(const kc_layers_discretization_args *args,
+                                                        kc_error *err);
+
 KC_END_DECLS
 
 #endif /* CKERAS_LAYERS_H */

@@ -340,3 +340,73 @@ KC__CONSTRUCTOR(kc_layers_bidirectional, T, L, "Bidirectional", bidirectional_fi
 static const kc_arg_field time_distributed_fields[] = {KC_ARG_LAYER(T), OBJ(T, layer, KC_KIND_LAYER)};
 KC__CONSTRUCTOR(kc_layers_time_distributed, T, L, "TimeDistributed", time_distributed_fields)
 #undef T
+
+/* ---- preprocessing ---- */
+
+#define T kc_layers_rescaling_args
+static const kc_arg_field rescaling_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, scale), KC_ARG(T, offset)};
+KC__CONSTRUCTOR(kc_layers_rescaling, T, L, "Rescaling", rescaling_fields)
+#undef T
+
+#define T kc_layers_resizing_args
+static const kc_arg_field resizing_fields[] = {
+    KC_ARG_LAYER(T),          KC_ARG(T, height),     KC_ARG(T, width),      KC_ARG(T, interpolation),
+    KC_ARG(T, crop_to_aspect_ratio), KC_ARG(T, pad_to_aspect_ratio), KC_ARG(T, fill_mode), KC_ARG(T, fill_value),
+    KC_ARG(T, antialias),     KC_ARG(T, data_format)};
+KC__CONSTRUCTOR(kc_layers_resizing, T, L, "Resizing", resizing_fields)
+#undef T
+
+#define T kc_layers_crop_args
+static const kc_arg_field center_crop_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, height), KC_ARG(T, width),
+                                                  KC_ARG(T, data_format), KC_ARG_KEY(T, seed, "seed", KC_ARG_REFUSED)};
+static const kc_arg_field random_crop_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, height), KC_ARG(T, width),
+                                                  KC_ARG(T, data_format), KC_ARG(T, seed)};
+KC__CONSTRUCTOR(kc_layers_center_crop, T, L, "CenterCrop", center_crop_fields)
+KC__CONSTRUCTOR(kc_layers_random_crop, T, L, "RandomCrop", random_crop_fields)
+#undef T
+
+#define T kc_layers_normalization_args
+static const kc_arg_field normalization_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, axis), KC_ARG(T, mean),
+                                                    KC_ARG(T, variance), KC_ARG(T, invert)};
+KC__CONSTRUCTOR(kc_layers_normalization, T, L, "Normalization", normalization_fields)
+#undef T
+
+#define T kc_layers_random_flip_args
+static const kc_arg_field flip_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, mode), KC_ARG(T, seed)};
+KC__CONSTRUCTOR(kc_layers_random_flip, T, L, "RandomFlip", flip_fields)
+#undef T
+
+#define T kc_layers_random_transform_args
+#define TRANSFORM_FIELDS(f, hf, wf)                                                                \
+    KC_ARG_LAYER(T), KC_ARG_KEY(T, factor, "factor", f), KC_ARG_KEY(T, height_factor, "height_factor", hf), \
+        KC_ARG_KEY(T, width_factor, "width_factor", wf), KC_ARG(T, fill_mode), KC_ARG(T, fill_value),       \
+        KC_ARG(T, interpolation), KC_ARG(T, seed), KC_ARG(T, data_format)
+static const kc_arg_field rotation_fields[] = {TRANSFORM_FIELDS(0u, KC_ARG_REFUSED, KC_ARG_REFUSED)};
+static const kc_arg_field zoom_fields[] = {TRANSFORM_FIELDS(KC_ARG_REFUSED, 0u, 0u)};
+KC__CONSTRUCTOR(kc_layers_random_rotation, T, L, "RandomRotation", rotation_fields)
+KC__CONSTRUCTOR(kc_layers_random_zoom, T, L, "RandomZoom", zoom_fields)
+KC__CONSTRUCTOR(kc_layers_random_translation, T, L, "RandomTranslation", zoom_fields)
+#undef T
+
+#define T kc_layers_random_color_args
+static const kc_arg_field contrast_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, factor),
+                                               KC_ARG_KEY(T, value_range, "value_range", KC_ARG_REFUSED),
+                                               KC_ARG(T, seed)};
+static const kc_arg_field brightness_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, factor), KC_ARG(T, value_range),
+                                                 KC_ARG(T, seed)};
+KC__CONSTRUCTOR(kc_layers_random_contrast, T, L, "RandomContrast", contrast_fields)
+KC__CONSTRUCTOR(kc_layers_random_brightness, T, L, "RandomBrightness", brightness_fields)
+#undef T
+
+#define T kc_layers_category_encoding_args
+static const kc_arg_field category_fields[] = {KC_ARG_LAYER(T), KC_ARG(T, num_tokens), KC_ARG(T, output_mode),
+                                               KC_ARG(T, sparse)};
+KC__CONSTRUCTOR(kc_layers_category_encoding, T, L, "CategoryEncoding", category_fields)
+#undef T
+
+#define T kc_layers_discretization_args
+static const kc_arg_field discretization_fields[] = {KC_ARG_LAYER(T),      KC_ARG(T, bin_boundaries),
+                                                     KC_ARG(T, num_bins),  KC_ARG(T, epsilon),
+                                                     KC_ARG(T, output_mode), KC_ARG(T, sparse)};
+KC__CONSTRUCTOR(kc_layers_discretization, T, L, "Discretization", discretization_fields)
+#undef T

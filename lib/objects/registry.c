@@ -186,6 +186,17 @@ kc_status kc__registry_lookup(kc_kind kind, const char *name, const kc_class **c
     return KC_OK;
 }
 
+const char *kc__registry_unsupported(kc_kind kind, const char *name)
+{
+    for (size_t t = 0; name && t < sizeof(builtin_tables) / sizeof(builtin_tables[0]); t++) {
+        const kc__builtins *b = builtin_tables[t];
+        for (size_t i = 0; i < b->n_unsupported; i++)
+            if (b->unsupported[i].kind == kind && strcmp(b->unsupported[i].name, name) == 0)
+                return b->unsupported[i].reason;
+    }
+    return NULL;
+}
+
 const kc_class *kc_find_class(kc_kind kind, const char *name)
 {
     const kc_class *cls;

@@ -18,6 +18,9 @@ typedef struct kc__metric_entry {
     char *log_name;    /* owned; the key in logs ("accuracy", "out_mae"), set at the first batch */
 } kc__metric_entry;
 
+/* A group of processes training together (<ckeras/distributed.h>). */
+typedef struct kc_strategy kc_strategy;
+
 typedef struct kc__compiled {
     kc_object *optimizer;  /* owned */
     /* what compile was given, for training_config (owned JSON) */
@@ -35,6 +38,7 @@ typedef struct kc__compiled {
     kc_object *loss_tracker;
     kc_object **output_loss_trackers;
     bool stop_training;   /* model.stop_training */
+    kc_strategy *strategy; /* borrowed: the data-parallel fit or evaluation running, or NULL */
     /* add_metric values of the forward passes, as Mean metrics by name */
     kc_object **added_metrics;
     char **added_names;
@@ -77,6 +81,8 @@ struct kc_callback {
     int stopped_epoch;
     double best;
     json_t *args;        /* a built-in's constructor arguments (owned; NULL for others) */
+    bool chief_only; /* in a data-parallel fit, only the chief (rank 0) runs it: it writes
+                        output (progress bar, CSVLogger) that one process should write */
 };
 
 /* A built-in callback by Keras class name from its arguments (what
@@ -86,6 +92,10 @@ kc_callback *kc__callback_create_json(const char *class_name, const json_t *cfg,
                                      kc_error *err);
 /* The arguments a built-in was made with (borrowed; NULL for others). */
 const json_t *kc__callback_args(const kc_callback *cb);
+
+/* Whether a built-in callback prints here: in a data-parallel fit every
+ * process runs it, and only the chief prints. */
+bool kc__callback_prints(const kc_object *model);
 
 /* Make a callback around a built-in's state (takes user: destroyed by
  * methods->destroy on failure too). */
