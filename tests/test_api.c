@@ -586,6 +586,10 @@ START_TEST(zero_markers_and_tuples)
     ck_assert_ptr_null(c);
     CK_ERR(err, KC_EINVAL, "kc_layers_lstm_cell.return_sequences");
     kc_error_clear(&err);
+    c = kc_layers_simple_rnn(&(kc_layers_simple_rnn_args){.units = 2, .recurrent_activation = KC_NAME("relu")}, &err);
+    ck_assert_ptr_null(c);
+    CK_ERR(err, KC_EINVAL, "kc_layers_simple_rnn.recurrent_activation");
+    kc_error_clear(&err);
     c = kc_optimizers_nadam(&(kc_optimizers_nadam_args){.amsgrad = KC_TRUE}, &err);
     ck_assert_ptr_null(c);
     CK_ERR(err, KC_EINVAL, "amsgrad");

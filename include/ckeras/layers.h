@@ -465,14 +465,18 @@ KC_API KC_NODISCARD kc_object *kc_layers_up_sampling3d(const kc_layers_up_sampli
 
 /* --- recurrent (recurrent.h has the details) ------------------------------------------------ */
 
-typedef struct kc_layers_simple_rnn_args {
+/* SimpleRNN, LSTM, GRU (and their cells): one struct; a field a class does
+ * not have (SimpleRNN's recurrent_activation, ...) is refused when set. */
+typedef struct kc_layers_recurrent_args {
     KC_LAYER_ARGS;
-    int64_t units;                 /* required */
-    kc_spec activation;            /* tanh */
-    kc_bool use_bias;              /* true */
+    int64_t units;                /* required */
+    kc_spec activation;           /* tanh */
+    kc_spec recurrent_activation; /* sigmoid (LSTM, GRU) */
+    kc_bool use_bias;             /* true */
     kc_spec kernel_initializer;    /* glorot_uniform */
     kc_spec recurrent_initializer; /* orthogonal */
     kc_spec bias_initializer;      /* zeros */
+    kc_bool unit_forget_bias;      /* true (LSTM) */
     kc_spec kernel_regularizer;
     kc_spec recurrent_regularizer;
     kc_spec bias_regularizer;
@@ -483,68 +487,18 @@ typedef struct kc_layers_simple_rnn_args {
     double dropout;           /* 0 */
     double recurrent_dropout; /* 0 */
     int64_t seed;             /* none: the dropout masks' generator */
+    kc_bool reset_after;      /* true (GRU) */
     kc_bool return_sequences; /* false */
     kc_bool return_state;     /* false */
     kc_bool go_backwards;     /* false */
     kc_bool stateful;         /* false */
     kc_bool unroll;           /* false */
-} kc_layers_simple_rnn_args;
+} kc_layers_recurrent_args;
+typedef kc_layers_recurrent_args kc_layers_simple_rnn_args;
+typedef kc_layers_recurrent_args kc_layers_lstm_args;
+typedef kc_layers_recurrent_args kc_layers_gru_args;
 KC_API KC_NODISCARD kc_object *kc_layers_simple_rnn(const kc_layers_simple_rnn_args *args, kc_error *err);
-
-typedef struct kc_layers_lstm_args {
-    KC_LAYER_ARGS;
-    int64_t units;                /* required */
-    kc_spec activation;           /* tanh */
-    kc_spec recurrent_activation; /* sigmoid */
-    kc_bool use_bias;             /* true */
-    kc_spec kernel_initializer;    /* glorot_uniform */
-    kc_spec recurrent_initializer; /* orthogonal */
-    kc_spec bias_initializer;      /* zeros */
-    kc_bool unit_forget_bias;      /* true */
-    kc_spec kernel_regularizer;
-    kc_spec recurrent_regularizer;
-    kc_spec bias_regularizer;
-    kc_spec activity_regularizer;
-    kc_spec kernel_constraint;
-    kc_spec recurrent_constraint;
-    kc_spec bias_constraint;
-    double dropout;           /* 0 */
-    double recurrent_dropout; /* 0 */
-    int64_t seed;             /* none */
-    kc_bool return_sequences; /* false */
-    kc_bool return_state;     /* false */
-    kc_bool go_backwards;     /* false */
-    kc_bool stateful;         /* false */
-    kc_bool unroll;           /* false */
-} kc_layers_lstm_args;
 KC_API KC_NODISCARD kc_object *kc_layers_lstm(const kc_layers_lstm_args *args, kc_error *err);
-
-typedef struct kc_layers_gru_args {
-    KC_LAYER_ARGS;
-    int64_t units;                /* required */
-    kc_spec activation;           /* tanh */
-    kc_spec recurrent_activation; /* sigmoid */
-    kc_bool use_bias;             /* true */
-    kc_spec kernel_initializer;    /* glorot_uniform */
-    kc_spec recurrent_initializer; /* orthogonal */
-    kc_spec bias_initializer;      /* zeros */
-    kc_spec kernel_regularizer;
-    kc_spec recurrent_regularizer;
-    kc_spec bias_regularizer;
-    kc_spec activity_regularizer;
-    kc_spec kernel_constraint;
-    kc_spec recurrent_constraint;
-    kc_spec bias_constraint;
-    double dropout;           /* 0 */
-    double recurrent_dropout; /* 0 */
-    int64_t seed;             /* none */
-    kc_bool reset_after;      /* true */
-    kc_bool return_sequences; /* false */
-    kc_bool return_state;     /* false */
-    kc_bool go_backwards;     /* false */
-    kc_bool stateful;         /* false */
-    kc_bool unroll;           /* false */
-} kc_layers_gru_args;
 KC_API KC_NODISCARD kc_object *kc_layers_gru(const kc_layers_gru_args *args, kc_error *err);
 
 /* The cells take their layer's arguments but the sequence ones

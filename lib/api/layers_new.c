@@ -297,29 +297,29 @@ KC__CONSTRUCTOR(kc_layers_up_sampling3d, T, L, "UpSampling3D", up3_fields)
         OBJ(T, bias_constraint, KC_KIND_CONSTRAINT), KC_ARG(T, dropout), KC_ARG(T, recurrent_dropout),        \
         KC_ARG(T, seed)
 
-#define T kc_layers_simple_rnn_args
-static const kc_arg_field simple_rnn_cell_fields[] = {CELL_FIELDS(T), NOT_IN_CELL(T)};
-static const kc_arg_field simple_rnn_fields[] = {CELL_FIELDS(T), SEQUENCE_FIELDS(T, 0u),
+#define T kc_layers_recurrent_args
+/* what each class of the shared struct refuses */
+#define ONLY(field, key, flags) KC_ARG_KEY(T, field, key, flags)
+#define RECURRENT_FIELDS(ract, ufb, reset)                                                         \
+    CELL_FIELDS(T),                                                                                \
+        {"recurrent_activation", KC_ARG_SPEC, offsetof(T, recurrent_activation), sizeof(kc_spec),  \
+         KC_KIND_ACTIVATION, ract, 0},                                                             \
+        ONLY(unit_forget_bias, "unit_forget_bias", ufb), ONLY(reset_after, "reset_after", reset)
+#define R KC_ARG_REFUSED
+static const kc_arg_field simple_rnn_cell_fields[] = {RECURRENT_FIELDS(R, R, R), NOT_IN_CELL(T)};
+static const kc_arg_field simple_rnn_fields[] = {RECURRENT_FIELDS(R, R, R), SEQUENCE_FIELDS(T, 0u),
                                                  OBJ(T, activity_regularizer, KC_KIND_REGULARIZER)};
+static const kc_arg_field lstm_cell_fields[] = {RECURRENT_FIELDS(0u, 0u, R), NOT_IN_CELL(T)};
+static const kc_arg_field lstm_fields[] = {RECURRENT_FIELDS(0u, 0u, R), SEQUENCE_FIELDS(T, 0u),
+                                           OBJ(T, activity_regularizer, KC_KIND_REGULARIZER)};
+static const kc_arg_field gru_cell_fields[] = {RECURRENT_FIELDS(0u, R, 0u), NOT_IN_CELL(T)};
+static const kc_arg_field gru_fields[] = {RECURRENT_FIELDS(0u, R, 0u), SEQUENCE_FIELDS(T, 0u),
+                                          OBJ(T, activity_regularizer, KC_KIND_REGULARIZER)};
+#undef R
 KC__CONSTRUCTOR(kc_layers_simple_rnn_cell, T, L, "SimpleRNNCell", simple_rnn_cell_fields)
 KC__CONSTRUCTOR(kc_layers_simple_rnn, T, L, "SimpleRNN", simple_rnn_fields)
-#undef T
-
-#define T kc_layers_lstm_args
-#define LSTM_CELL_FIELDS                                                                           \
-    CELL_FIELDS(T), OBJ(T, recurrent_activation, KC_KIND_ACTIVATION), KC_ARG(T, unit_forget_bias)
-static const kc_arg_field lstm_cell_fields[] = {LSTM_CELL_FIELDS, NOT_IN_CELL(T)};
-static const kc_arg_field lstm_fields[] = {LSTM_CELL_FIELDS, SEQUENCE_FIELDS(T, 0u),
-                                           OBJ(T, activity_regularizer, KC_KIND_REGULARIZER)};
 KC__CONSTRUCTOR(kc_layers_lstm_cell, T, L, "LSTMCell", lstm_cell_fields)
 KC__CONSTRUCTOR(kc_layers_lstm, T, L, "LSTM", lstm_fields)
-#undef T
-
-#define T kc_layers_gru_args
-#define GRU_CELL_FIELDS CELL_FIELDS(T), OBJ(T, recurrent_activation, KC_KIND_ACTIVATION), KC_ARG(T, reset_after)
-static const kc_arg_field gru_cell_fields[] = {GRU_CELL_FIELDS, NOT_IN_CELL(T)};
-static const kc_arg_field gru_fields[] = {GRU_CELL_FIELDS, SEQUENCE_FIELDS(T, 0u),
-                                          OBJ(T, activity_regularizer, KC_KIND_REGULARIZER)};
 KC__CONSTRUCTOR(kc_layers_gru_cell, T, L, "GRUCell", gru_cell_fields)
 KC__CONSTRUCTOR(kc_layers_gru, T, L, "GRU", gru_fields)
 #undef T
