@@ -18,70 +18,38 @@
  * Dropout -> Add -> LayerNormalization, then GlobalAveragePooling1D ->
  * Dropout -> Dense(20, relu) -> Dropout -> Dense(classes, softmax).
  *
- * Here the same class is a C struct with the Layer base, its two tables as
- * weights (token_emb/embeddings, pos_emb/embeddings, initialized
- * uniform(-0.05, 0.05) as Keras' Embedding), a call made of ops (gather,
- * slice, add: the tape differentiates it) and get_config / from_config for
- * its three arguments. The "text" is the UCI digits, each image read as a
- * sentence of 32 words, one per pair of adjacent pixels: "row r has mean
- * intensity v" (136 words). The model trains,
- * saves to .h5 (the custom layer by class name and config, the attention
- * call as Keras 2 writes mha(x, x)), and loads back through custom_objects
- * with identical predictions. Exit 1 if a check fails.
+ * Here the same class is a C struct with the Layer base that owns its two
+ * Embedding layers, as the Keras class does (kc_layer_track_layer_take:
+ * their tables are its weights, saved as token_and_position_embedding/
+ * embedding/embeddings:0 in .h5 files and under token_emb, pos_emb in
+ * Keras 3's layout); its call runs them (token_emb(x) + pos_emb(positions),
+ * ops the tape differentiates), and get_config / from_config carry its
+ * three arguments, so a loaded file rebuilds its embeddings. The "text" is
+ * the UCI digits, each image read as a sentence of 32 words, one per pair
+ * of adjacent pixels: "row r has mean intensity v" (136 words). The model
+ * trains, saves to .h5 (the custom layer by class name and config, the
+ * attention call as Keras 2 writes mha(x, x)), and loads back through
+ * custom_objects with identical predictions. Exit 1 if a check fails.
+ *
+ * Lines: not a seed part (Keras' text-classification example; the seed has no transformer).
  *
  * Run: text_transformer DATA_DIR OUT_DIR */
 #include <ckeras.h>
 
+#include "common/check.h"
 #include "common/datasets.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-static kc_error err;
-
-static void die(const char *where)
-{
-    char buf[1024];
-    fprintf(stderr, "text_transformer: %s: %s\n", where, kc_error_format(&err, buf, sizeof buf));
-    exit(1);
-}
-#define TRY(call)                                                                                  \
-    do {                                                                                           \
-        if ((call) != KC_OK) die(#call);                                                           \
-    } while (0)
-static void *nn(void *p, const char *where)
-{
-    if (!p) die(where);
-    return p;
-}
-#define NN(call) nn((call), #call)
-
-static int failed;
-static void check(int ok, const char *what)
-{
-    printf("%s: %s\n", ok ? "ok" : "FAIL", what);
-    failed |= !ok;
-}
 
 /* ---- TokenAndPositionEmbedding ------------------------------------------------------------------ */
 
 typedef struct token_and_position_embedding {
-    kc_layer base;                       /* the Layer base first */
+    kc_layer base;                  /* the Layer base first */
     int64_t maxlen, vocab_size, embed_dim;
-    kc_variable *token_table, *pos_table; /* owned by the base */
+    kc_object *token_emb, *pos_emb; /* borrowed: the layer tracks (owns) them */
 } token_and_position_embedding;
 
-static kc_status tpe_get_config(const kc_object *self, json_t *config, kc_error *e)
-{
-    const token_and_position_embedding *t = (const token_and_position_embedding *)self;
-    if (json_object_set_new(config, "maxlen", json_integer(t->maxlen)) ||
-        json_object_set_new(config, "vocab_size", json_integer(t->vocab_size)) ||
-        json_object_set_new(config, "embed_dim", json_integer(t->embed_dim)))
-        return kc_error_set(e, KC_ENOMEM, "out of memory");
-    return KC_OK;
-}
-
+/* __init__(self, maxlen, vocab_size, embed_dim): the two Embedding layers */
 static kc_status tpe_from_config(kc_object *self, const json_t *config, const kc_config_ctx *ctx, kc_error *e)
 {
     token_and_position_embedding *t = (token_and_position_embedding *)self;
@@ -89,39 +57,50 @@ static kc_status tpe_from_config(kc_object *self, const json_t *config, const kc
     kc_status rc = kc_cfg_int(ctx, config, "maxlen", req, 0, &t->maxlen, e);
     if (rc == KC_OK) rc = kc_cfg_int(ctx, config, "vocab_size", req, 0, &t->vocab_size, e);
     if (rc == KC_OK) rc = kc_cfg_int(ctx, config, "embed_dim", req, 0, &t->embed_dim, e);
-    return rc;
+    if (rc == KC_OK)
+        t->token_emb = kc_layer_track_layer_take(
+            self, "token_emb",
+            kc_layers_embedding(&(kc_layers_embedding_args){.input_dim = t->vocab_size, .output_dim = t->embed_dim}, e),
+            e);
+    if (rc == KC_OK && t->token_emb)
+        t->pos_emb = kc_layer_track_layer_take(
+            self, "pos_emb",
+            kc_layers_embedding(&(kc_layers_embedding_args){.input_dim = t->maxlen, .output_dim = t->embed_dim}, e), e);
+    return rc == KC_OK && !t->pos_emb ? e->code : rc;
 }
 
+static kc_status tpe_get_config(const kc_object *self, json_t *config, kc_error *e)
+{
+    const token_and_position_embedding *t = (const token_and_position_embedding *)self;
+    kc_status rc = kc_cfg_set_int(config, "maxlen", t->maxlen, e);
+    if (rc == KC_OK) rc = kc_cfg_set_int(config, "vocab_size", t->vocab_size, e);
+    return rc == KC_OK ? kc_cfg_set_int(config, "embed_dim", t->embed_dim, e) : rc;
+}
+
+/* The embeddings are built here, so a loaded model has their tables before they are read. */
 static kc_status tpe_build(kc_object *self, const kc_shape *in, int n_in, kc_error *e)
 {
-    (void)in, (void)n_in;
+    (void)n_in;
     token_and_position_embedding *t = (token_and_position_embedding *)self;
-    kc_object *uniform = kc_object_create(KC_KIND_INITIALIZER,
-                                          "{\"class_name\": \"RandomUniform\", \"config\": {\"minval\": -0.05, \"maxval\": 0.05}}", e);
-    if (!uniform) return e->code;
-    /* the sub-layers' weights, named as their attributes */
-    t->token_table = kc_layer_add_weight(self, "token_emb/embeddings", 2, (int64_t[]){t->vocab_size, t->embed_dim},
-                                         uniform, NULL, NULL, true, e);
-    if (t->token_table)
-        t->pos_table = kc_layer_add_weight(self, "pos_emb/embeddings", 2, (int64_t[]){t->maxlen, t->embed_dim}, uniform,
-                                           NULL, NULL, true, e);
-    kc_object_unref(uniform);
-    return t->pos_table ? KC_OK : e->code;
+    kc_status rc = kc_layer_build(t->token_emb, in, 1, e);
+    return rc == KC_OK ? kc_layer_build(t->pos_emb, (kc_shape[]){kc_shape_make(1, (int64_t[]){t->maxlen})}, 1, e) : rc;
 }
 
+/* call(self, x): positions = range(len); return token_emb(x) + pos_emb(positions) */
 static kc_status tpe_call(kc_object *self, const kc_call_args *args, kc_tensor **out, int n_out, kc_error *e)
 {
     (void)n_out;
     token_and_position_embedding *t = (token_and_position_embedding *)self;
     kc_tensor *x = args->inputs[0];
     int64_t len = kc_tensor_dim(x, -1);
+    kc_tensor *positions = kc_tensor_empty(KC_INT32, 1, &len, e);
+    if (!positions) return e->code;
+    for (int32_t i = 0; i < len; i++) ((int32_t *)kc_tensor_data(positions))[i] = i;
     kc_scope *s = kc_scope_new(e);
-    kc_tensor *ids = kc_tensor_dtype(x) == KC_FLOAT32 ? kc_scope_take(s, kc_cast(x, KC_INT32, e)) : x;
-    kc_tensor *tokens = kc_scope_take(s, kc_gather(kc_variable_value(t->token_table), ids, 0, e)); /* token_emb(x) */
-    kc_tensor *positions = kc_scope_take(s, kc_slice(kc_variable_value(t->pos_table), (int64_t[]){0, 0},
-                                                     (int64_t[]){len, -1}, e)); /* pos_emb(range(len)) */
-    out[0] = tokens && positions ? kc_add(tokens, positions, e) : NULL;
-    kc_scope_free(s);
+    kc_tensor *words = kc_s_layer_call1(s, t->token_emb, x, args->training);     /* (batch, len, embed_dim) */
+    kc_tensor *where = kc_s_layer_call1(s, t->pos_emb, positions, args->training); /* (len, embed_dim) */
+    out[0] = kc_scope_return(s, kc_s_add(s, words, where));
+    kc_tensor_unref(positions);
     return out[0] ? KC_OK : e->code;
 }
 
@@ -130,8 +109,8 @@ static kc_status tpe_output_shape(const kc_object *self, const kc_shape *in, int
 {
     (void)n_in;
     const token_and_position_embedding *t = (const token_and_position_embedding *)self;
-    int64_t len = in[0].dims[in[0].ndim - 1];
-    if (len > t->maxlen) return kc_error_set(e, KC_ESHAPE, "sequences longer than maxlen %lld", (long long)t->maxlen);
+    if (in[0].dims[in[0].ndim - 1] > t->maxlen)
+        return kc_error_set(e, KC_ESHAPE, "sequences longer than maxlen %lld", (long long)t->maxlen);
     out[0] = in[0];
     out[0].dims[out[0].ndim++] = t->embed_dim; /* (batch, len, embed_dim) */
     *n_out = 1;
@@ -145,45 +124,63 @@ static const kc_class tpe_class = {
     .size = sizeof(token_and_position_embedding), .config_version = 1, .get_config = tpe_get_config,
     .from_config = tpe_from_config, .methods = &tpe_methods};
 
+/* TokenAndPositionEmbedding(maxlen, vocab_size, embed_dim): from_config reads the arguments */
+typedef struct tpe_args {
+    KC_LAYER_ARGS;
+    int64_t maxlen, vocab_size, embed_dim;
+} tpe_args;
+static const kc_arg_field tpe_fields[] = {KC_ARG_LAYER(tpe_args), KC_ARG(tpe_args, maxlen),
+                                          KC_ARG(tpe_args, vocab_size), KC_ARG(tpe_args, embed_dim)};
+static kc_object *token_and_position_embedding_new(const tpe_args *args, kc_error *e)
+{
+    return kc_object_from_args(&tpe_class, tpe_fields, KC_ARRAY_SIZE(tpe_fields), args, e);
+}
+
 /* ---- the model ---------------------------------------------------------------------------------- */
 
-/* layer(inputs), dropping the layer reference: the model keeps its own. */
-static kc_symbol *apply(kc_object *layer, kc_symbol *const *in, int n, const char *const *names)
+/* mha(x, x): query and value positional, recorded as Keras 2 writes it */
+static kc_symbol *attention(kc_object *mha, kc_symbol *x)
 {
-    kc_symbol *out[KC_MAX_LAYER_OUTPUTS];
-    int n_out = 0;
-    TRY(kc_apply_kw(NN(layer), in, names, n, NULL, out, &n_out, &err));
-    kc_object_unref(layer);
+    kc_symbol *out[2];
+    int n = 0;
+    TRY(kc_apply_kw(NN(mha), (kc_symbol *[]){x, x}, NULL, 2, NULL, out, &n, &err));
+    kc_object_unref(mha);
     return out[0];
 }
-static kc_symbol *apply1(kc_object *layer, kc_symbol *x) { return apply(layer, &x, 1, NULL); }
-#define LAYER(cls, cfg) kc_layer_create(cls, cfg, &err)
+#define APPLY(layer, ...) NN(kc_apply_take((layer), (kc_symbol *[]){__VA_ARGS__}, \
+                                           (int)(sizeof((kc_symbol *[]){__VA_ARGS__}) / sizeof(kc_symbol *)), &err))
+#define DROPOUT(r) kc_layers_dropout(&(kc_layers_dropout_args){.rate = (r)}, &err)
 
 static kc_object *build_model(void)
 {
     enum { MAXLEN = 32, VOCAB = 136, EMBED = 32 };
     kc_symbol *in = NN(kc_input(1, (int64_t[]){MAXLEN}, "tokens", &err));
-    kc_object *emb = NN(kc_object_new(&tpe_class, &err));
-    token_and_position_embedding *t = (token_and_position_embedding *)emb;
-    t->maxlen = MAXLEN, t->vocab_size = VOCAB, t->embed_dim = EMBED;
-    kc_symbol *x = apply1(emb, in);
+    kc_symbol *x = APPLY(token_and_position_embedding_new(
+                             &(tpe_args){.maxlen = MAXLEN, .vocab_size = VOCAB, .embed_dim = EMBED}, &err),
+                         in);
     /* TransformerBlock(embed_dim=32, num_heads=2, ff_dim=32) */
-    kc_symbol *att = apply(LAYER("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 32}"), (kc_symbol *[]){x, x}, 2,
-                           NULL); /* mha(x, x): query and value */
-    kc_symbol *a1 = apply1(LAYER("Dropout", "{\"rate\": 0.1}"), att);
-    kc_symbol *r1 = apply(LAYER("Add", NULL), (kc_symbol *[]){x, a1}, 2, NULL);
-    kc_symbol *o1 = apply1(LAYER("LayerNormalization", "{\"epsilon\": 1e-6}"), r1);
-    kc_symbol *f1 = apply1(LAYER("Dense", "{\"units\": 32, \"activation\": \"relu\"}"), o1);
-    kc_symbol *f2 = apply1(LAYER("Dense", "{\"units\": 32}"), f1);
-    kc_symbol *f3 = apply1(LAYER("Dropout", "{\"rate\": 0.1}"), f2);
-    kc_symbol *r2 = apply(LAYER("Add", NULL), (kc_symbol *[]){o1, f3}, 2, NULL);
-    kc_symbol *o2 = apply1(LAYER("LayerNormalization", "{\"epsilon\": 1e-6}"), r2);
+    kc_symbol *att = attention(kc_layers_multi_head_attention(
+                                   &(kc_layers_multi_head_attention_args){.num_heads = 2, .key_dim = EMBED}, &err),
+                               x);
+    kc_symbol *a1 = APPLY(DROPOUT(0.1), att);
+    kc_symbol *r1 = APPLY(kc_layers_add(NULL, &err), x, a1);
+    kc_symbol *o1 = APPLY(kc_layers_layer_normalization(&(kc_layers_layer_normalization_args){.epsilon = 1e-6}, &err),
+                          r1);
+    kc_symbol *f1 = APPLY(kc_layers_dense(&(kc_layers_dense_args){.units = 32, .activation = KC_NAME("relu")}, &err),
+                          o1);
+    kc_symbol *f2 = APPLY(kc_layers_dense(&(kc_layers_dense_args){.units = EMBED}, &err), f1);
+    kc_symbol *f3 = APPLY(DROPOUT(0.1), f2);
+    kc_symbol *r2 = APPLY(kc_layers_add(NULL, &err), o1, f3);
+    kc_symbol *o2 = APPLY(kc_layers_layer_normalization(&(kc_layers_layer_normalization_args){.epsilon = 1e-6}, &err),
+                          r2);
     /* the classifier head */
-    kc_symbol *g = apply1(LAYER("GlobalAveragePooling1D", NULL), o2);
-    kc_symbol *h1 = apply1(LAYER("Dropout", "{\"rate\": 0.1}"), g);
-    kc_symbol *h2 = apply1(LAYER("Dense", "{\"units\": 20, \"activation\": \"relu\"}"), h1);
-    kc_symbol *h3 = apply1(LAYER("Dropout", "{\"rate\": 0.1}"), h2);
-    kc_symbol *out = apply1(LAYER("Dense", "{\"units\": 10, \"activation\": \"softmax\"}"), h3);
+    kc_symbol *g = APPLY(kc_layers_global_average_pooling1d(NULL, &err), o2);
+    kc_symbol *h1 = APPLY(DROPOUT(0.1), g);
+    kc_symbol *h2 = APPLY(kc_layers_dense(&(kc_layers_dense_args){.units = 20, .activation = KC_NAME("relu")}, &err),
+                          h1);
+    kc_symbol *h3 = APPLY(DROPOUT(0.1), h2);
+    kc_symbol *out = APPLY(
+        kc_layers_dense(&(kc_layers_dense_args){.units = 10, .activation = KC_NAME("softmax")}, &err), h3);
     kc_object *m = NN(kc_functional_new(&in, 1, &out, 1, "text_transformer", &err));
     kc_symbol *all[] = {in, x, att, a1, r1, o1, f1, f2, f3, r2, o2, g, h1, h2, h3, out};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) kc_symbol_unref(all[i]);
@@ -246,12 +243,25 @@ int main(int argc, char **argv)
               json_integer_value(json_object_get(cfg, "embed_dim")) == 32,
           "get_config saved maxlen, vocab_size and embed_dim");
     json_decref(cfg);
-    kc_tensor *p1, *p2;
+    kc_object *emb0 = kc_model_get_layer(model, "token_and_position_embedding");
+    check(kc_layer_num_weights(emb0) == 2 &&
+              !strcmp(kc_variable_name(kc_layer_weight(emb0, 0)), "token_and_position_embedding/embedding/embeddings:0"),
+          "the embeddings' tables are the layer's weights, named as in Keras");
+    kc_tensor *p1, *p2, *p3;
     int n;
     TRY(kc_model_predict(model, &tte, 1, 64, &p1, &n, &err));
     TRY(kc_model_predict(loaded, &tte, 1, 64, &p2, &n, &err));
     check(memcmp(kc_tensor_cdata(p1), kc_tensor_cdata(p2), kc_tensor_nbytes(p1)) == 0,
           "the reloaded model predicts the same, bit for bit");
+    /* the same as a Keras 3 archive (the embeddings under token_emb, pos_emb) */
+    snprintf(path, sizeof path, "%s/text_transformer.keras", argv[2]);
+    TRY(kc_model_save(model, path, NULL, &err));
+    kc_object *loaded3 = NN(kc_model_load(path, &opts, &err));
+    TRY(kc_model_predict(loaded3, &tte, 1, 64, &p3, &n, &err));
+    check(memcmp(kc_tensor_cdata(p1), kc_tensor_cdata(p3), kc_tensor_nbytes(p1)) == 0,
+          "the .keras archive reloads with the same predictions");
+    kc_tensor_unref(p3);
+    kc_object_unref(loaded3);
     /* without the class, loading names what is missing */
     kc_error_clear(&err);
     kc_object *none = kc_model_load(path, NULL, &err);
