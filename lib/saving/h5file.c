@@ -150,9 +150,10 @@ static kc_status add_group_weights(kc__h5 *h, listing *l, const char *layer, con
 /* A listing is kept when complete; a failed one is dropped (and named). */
 static kc_status finish(kc_h5file *f, listing *l, kc_status rc, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (rc != KC_OK) {
         listing_free(l);
-        kc__error_context(err, "%s", f->path);
+        kc__error_context(err, "%s", kc__short_path(f->path, shortp));
         return rc;
     }
     l->done = true;
@@ -237,9 +238,10 @@ static kc_status opt_string(kc__h5 *h, const char *obj, const char *name, char *
 
 kc_h5file *kc_h5file_open(const char *path, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) {
-        kc__error_context(err, "%s", path ? path : "(null)");
+        kc__error_context(err, "%s", kc__short_path(path, shortp));
         return NULL;
     }
     kc_h5file *f = kc__calloc(1, sizeof(*f));
@@ -272,7 +274,7 @@ out:
         if (f) f->h = NULL;
         kc_h5file_close(f);
         kc__h5_close(h, NULL);
-        kc__error_context(err, "%s", path);
+        kc__error_context(err, "%s", kc__short_path(path, shortp));
         return NULL;
     }
     return f;
@@ -298,6 +300,7 @@ const char *kc_h5file_weights_group(const kc_h5file *f) { return f->wgroup; }
 
 kc_status kc_h5file_attr_json(kc_h5file *f, const char *name, json_t **out, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     *out = NULL;
     if (!name || !name[0]) return kc__errf(err, KC_EINVAL, "kc_h5file_attr_json: no attribute name");
     char *text = NULL;
@@ -311,7 +314,7 @@ kc_status kc_h5file_attr_json(kc_h5file *f, const char *name, json_t **out, kc_e
         }
     }
     kc__free(text);
-    if (rc != KC_OK) kc__error_context(err, "%s", f->path);
+    if (rc != KC_OK) kc__error_context(err, "%s", kc__short_path(f->path, shortp));
     return rc;
 }
 
@@ -364,6 +367,7 @@ const kc_h5file_weight *kc_h5file_find_weight(kc_h5file *f, const char *layer, c
 
 kc_status kc_h5file_read(kc_h5file *f, const kc_h5file_weight *w, kc_tensor **out, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     *out = NULL;
     if (!w) return kc__errf(err, KC_EINVAL, "kc_h5file_read: no weight");
     bool is_float = strncmp(w->dtype, "float", 5) == 0;
@@ -384,7 +388,7 @@ kc_status kc_h5file_read(kc_h5file *f, const kc_h5file_weight *w, kc_tensor **ou
                       : kc__h5_read_i64(f->h, w->path, kc_tensor_data(t), w->size, err);
     if (rc != KC_OK) {
         kc_tensor_unref(t);
-        kc__error_context(err, "%s", f->path);
+        kc__error_context(err, "%s", kc__short_path(f->path, shortp));
         return rc;
     }
     *out = t;

@@ -245,7 +245,7 @@ static kc_status fill_layer(kc__h5 *h, const weights_file *wf, const file_layer 
         if (!dp) rc = kc__errf(err, KC_ENOMEM, "out of memory");
         /* the check pass saw every shape; the read checks the size again */
         if (rc == KC_OK && !check_only && !skip_mismatch) {
-            rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+            rc = kc__h5_read_weight(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
             if (rc != KC_OK) kc__error_context(err, "%s", dp);
             kc__free(dp);
             continue;
@@ -271,7 +271,7 @@ static kc_status fill_layer(kc__h5 *h, const weights_file *wf, const file_layer 
                               shape_text(nd, dims, b, sizeof(b)));
             }
         }
-        if (rc == KC_OK && !check_only) rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+        if (rc == KC_OK && !check_only) rc = kc__h5_read_weight(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
         if (rc != KC_OK && dp) kc__error_context(err, "%s", dp);
         kc__free(dp);
     }
@@ -490,14 +490,16 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
 
 kc_object *kc_model_load(const char *path, const kc_load_options *opts, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (kc_init(err) != KC_OK) return NULL;
     kc_object *m = load(path, opts, err);
-    if (!m) kc__error_context(err, "%s", path ? path : "(null)");
+    if (!m) kc__error_context(err, "%s", kc__short_path(path, shortp));
     return m;
 }
 
 kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_weights_options *opts, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_load_weights: not a model");
     if (!kc__as_layer(model)->built && kc_layer_num_weights(model) == 0 && kc_model_num_layers(model) == 0)
         return kc__errf(err, KC_ESTATE, "model '%s' is empty", kc_layer_name(model));
@@ -506,7 +508,7 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
                         "before loading weights", kc_layer_name(model));
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) {
-        kc__error_context(err, "%s", path ? path : "(null)");
+        kc__error_context(err, "%s", kc__short_path(path, shortp));
         return kc__error_code(err, KC_EIO);
     }
     const char *g = NULL;
@@ -517,6 +519,6 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
     kc_status rc = g ? load_tree(h, g, model, opts, err)
                      : kc__errf(err, KC_EFORMAT, "HDF5 but not a Keras weights file: no layer_names");
     kc__h5_close(h, NULL);
-    if (rc != KC_OK) kc__error_context(err, "%s", path);
+    if (rc != KC_OK) kc__error_context(err, "%s", kc__short_path(path, shortp));
     return rc;
 }

@@ -153,12 +153,13 @@ static kc_status write_json_attr(kc__h5 *h, const char *name, const json_t *j, k
 static kc_status fsync_path(const char *path, bool dir, kc_error *err)
 {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return kc__errf(err, KC_EIO, "cannot open '%s' to sync it: %s", path, strerror(errno));
+    char shortp[KC__SHORT_PATH];
+    if (fd < 0) return kc__errf(err, KC_EIO, "cannot open '%s' to sync it: %s", kc__short_path(path, shortp), strerror(errno));
     int r = fsync(fd);
     int e = errno;
     close(fd);
     if (r != 0 && !(dir && (e == EINVAL || e == EBADF)))
-        return kc__errf(err, KC_EIO, "cannot sync '%s': %s", path, strerror(e));
+        return kc__errf(err, KC_EIO, "cannot sync '%s': %s", kc__short_path(path, shortp), strerror(e));
     return KC_OK;
 }
 
@@ -166,6 +167,7 @@ typedef kc_status (*write_fn)(kc__h5 *h, kc_object *model, const kc_save_options
 
 static kc_status save_atomic(kc_object *model, const char *path, const kc_save_options *o, write_fn fn, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "only models can be saved (got '%s')", model ? kc_object_name(model) : "NULL");
     if (!path || !*path) return kc__errf(err, KC_EINVAL, "no file path given");
     kc_status rc = kc_init(err);
@@ -182,7 +184,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
         if (!h) break;
     }
     if (!h) {
-        kc__error_context(err, "saving '%s'", path);
+        kc__error_context(err, "saving '%s'", kc__short_path(path, shortp));
         kc__free(tmp);
         return kc__error_code(err, KC_EIO);
     }
@@ -192,7 +194,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     if (rc == KC_OK) rc = crc;
     if (rc == KC_OK && !(o && o->no_sync)) rc = fsync_path(tmp, false, err);
     if (rc == KC_OK && rename(tmp, path) != 0)
-        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", path, strerror(errno));
+        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", kc__short_path(path, shortp), strerror(errno));
     if (rc == KC_OK && !(o && o->no_sync)) {
         char *dir = kc__strdup(path);
         if (dir) {
@@ -206,7 +208,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     }
     if (rc != KC_OK) {
         remove(tmp); /* the previous file at path, if any, is untouched */
-        kc__error_context(err, "saving '%s'", path);
+        kc__error_context(err, "saving '%s'", kc__short_path(path, shortp));
     }
     kc__free(tmp);
     return rc;
