@@ -9,7 +9,15 @@
  * characters as \u escapes of four hex digits, floats in their shortest
  * round-trip form: 0.1 not
  * 0.10000000000000001), so the model_config ckeras writes reads like the one
- * Keras writes. */
+ * Keras writes.
+ *
+ * Jansson's values cost far more than their text: an empty object "{}" is
+ * 2 bytes of text and about 250 bytes of memory, so 20 MB of "[{}, {}, ...]"
+ * would take 1.6 GB. The same pre-scan therefore counts the values the text
+ * holds and estimates what Jansson will allocate for them; text that would
+ * take more than 24 times its size (plus 1 MiB), or more than 16M values,
+ * is refused before Jansson sees it. Whole Keras configs take 8 to 12 times
+ * their text, runs of small objects ({"units": 32, "name": "d"}) about 20. */
 #include "objects_int.h"
 
 #include <math.h>
@@ -46,6 +54,58 @@ static bool is_ident(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* A character that continues a number token (digits, sign, '.', exponent). */
+static bool is_number_part(char c)
+{
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+/* What Jansson allocates per value, malloc's overhead included (measured
+ * with Jansson 2.14 on glibc, rounded up): an object with its hash table,
+ * an array, a string value or an object key (plus its bytes), a number,
+ * and each further member's slot (arrays and hash tables grow by doubling).
+ * true, false and null are shared singletons: only their slot counts. */
+#define COST_OBJECT 256
+#define COST_ARRAY 160
+#define COST_STRING 104
+#define COST_KEY 80
+#define COST_NUMBER 48
+#define COST_MEMBER 16
+#define MEMORY_FACTOR 24
+#define MEMORY_SLACK ((size_t)1 << 20)
+#define MAX_VALUES ((size_t)1 << 24)
+
+/* The values a text holds and what they will cost once parsed. */
+typedef struct json_census {
+    size_t values; /* objects, arrays, strings, numbers */
+    size_t bytes;  /* estimated memory */
+} json_census;
+
+static bool is_number_start(char c) { return c == '-' || (c >= '0' && c <= '9'); }
+
+/* Count the token starting with c (outside strings: '{', '[', ',' or the
+ * first character of a number) into cs. */
+static void census_add(json_census *cs, char c)
+{
+    switch (c) {
+    case '{': cs->bytes += COST_OBJECT; break;
+    case '[': cs->bytes += COST_ARRAY; break;
+    case ',': cs->bytes += COST_MEMBER; return; /* a slot, not a value */
+    default: cs->bytes += COST_NUMBER; break;
+    }
+    cs->values++;
+}
+
+/* Count the string of len bytes whose closing quote is text[end]: a key
+ * when a ':' follows. */
+static void census_string(json_census *cs, const char *text, size_t length, size_t end, size_t len)
+{
+    size_t k = end + 1;
+    while (k < length && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t')) k++;
+    cs->bytes += (k < length && text[k] == ':' ? COST_KEY : COST_STRING) + len;
+    cs->values++;
+}
+
 json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *err)
 {
     if (!text) {
@@ -56,7 +116,8 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
     buf b = {0};
     int depth = 0;
     bool in_str = false;
-    size_t line = 1, start = 0;
+    size_t line = 1, start = 0, str_start = 0;
+    json_census cs = {0, 0};
     for (size_t i = 0; i < length; i++) {
         char c = text[i];
         if (c == '\n') line++;
@@ -65,11 +126,15 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
                 i++;
             } else if (c == '"') {
                 in_str = false;
+                census_string(&cs, text, length, i, i - str_start - 1);
             }
             continue;
         }
+        if (c == ',' || c == '[' || c == '{' || (is_number_start(c) && (i == 0 || !is_number_part(text[i - 1]))))
+            census_add(&cs, c);
         if (c == '"') {
             in_str = true;
+            str_start = i;
         } else if (c == '[' || c == '{') {
             if (++depth > max_depth) {
                 kc__free(b.p);
@@ -92,6 +157,15 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
                 i += tl - 1;
             }
         }
+    }
+    if (cs.values > MAX_VALUES || cs.bytes / MEMORY_FACTOR > length + MEMORY_SLACK / MEMORY_FACTOR) {
+        kc__free(b.p);
+        if (cs.values > MAX_VALUES)
+            kc__errf(err, KC_ELIMIT, "JSON text holds more than %zu values", (size_t)MAX_VALUES);
+        else
+            kc__errf(err, KC_ELIMIT, "JSON text of %zu bytes would take about %zu MB once parsed (more than %d times its size)",
+                     length, cs.bytes >> 20, MEMORY_FACTOR);
+        return NULL;
     }
     const char *src = text;
     size_t srclen = length;
