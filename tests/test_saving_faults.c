@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* lib/saving/h5io.c's test hook: fail the n-th dataset write from now. */
@@ -854,6 +855,104 @@ START_TEST(weights_are_found_in_files_with_a_user_block)
 }
 END_TEST
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static bool same_weights(kc_object *x, kc_object *y)
+{
+    if (kc_layer_num_weights(x) != kc_layer_num_weights(y)) return false;
+    for (int i = 0; i < kc_layer_num_weights(x); i++) {
+        const kc_tensor *a = kc_variable_value(kc_layer_weight(x, i)), *b = kc_variable_value(kc_layer_weight(y, i));
+        if (!kc_tensor_same_shape(a, b) || memcmp(kc_tensor_cdata(a), kc_tensor_cdata(b), kc_tensor_nbytes(a)) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Save `model` to path in a child process; kill it with SIGKILL after
+ * delay seconds (never, when delay < 0). */
+static void save_in_child(kc_object *model, const char *path, double delay)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kc_error e = {0};
+        _exit(kc_model_save(model, path, NULL, &e) == KC_OK ? 0 : 1);
+    }
+    if (delay >= 0) {
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+
+/* kill -9 at random points of 50 saves over an existing file: the file is
+ * always the old or the new one, complete; the temporaries of the killed
+ * saves are removed by the next save (in a process started after them). */
+START_TEST(saves_killed_at_random_points_keep_a_whole_file)
+{
+    const char *path = su_path("killed.h5");
+    kc_object *models[2] = {small_model(60000, 11), small_model(60000, 12)}; /* 720 kB of weights each */
+    CK_OK(kc_model_save(models[0], path, NULL, &err));
+    double t0 = seconds_now();
+    CK_OK(kc_model_save(models[1], path, NULL, &err));
+    double save_time = seconds_now() - t0;
+    int current = 1, kept_old = 0, got_new = 0;
+    kc_rng rng;
+    kc_rng_seed(&rng, 15);
+    for (int trial = 0; trial < 50; trial++) {
+        int next = 1 - current;
+        double delay = save_time * 1.5 * (double)kc_rng_below(&rng, 1000) / 1000.0;
+        save_in_child(models[next], path, delay);
+        kc_object *back = kc_model_load(path, NULL, &err);
+        ck_assert_msg(back != NULL, "trial %d (kill after %.1f ms): %s (%s)", trial, delay * 1e3, err.message, err.context);
+        if (same_weights(back, models[next])) {
+            current = next;
+            got_new++;
+        } else {
+            ck_assert_msg(same_weights(back, models[current]), "trial %d: neither the old nor the new model", trial);
+            kept_old++;
+        }
+        kc_object_unref(back);
+    }
+    fprintf(stderr, "kill -9 during 50 saves: %d kept the old file, %d wrote the new one\n", kept_old, got_new);
+    /* one more, killed once its temporary exists, so that one is surely left */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kc_error e = {0};
+        for (;;)
+            if (kc_model_save(models[current], path, NULL, &e) != KC_OK) _exit(1);
+    }
+    while (count_entries("killed.h5.tmp-") == 0) sched_yield();
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_int_ge(count_entries("killed.h5.tmp-"), 1);
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the next process starts after every temporary was last written */
+    save_in_child(models[current], path, -1);
+    ck_assert_int_eq(count_entries("killed.h5.tmp-"), 0);
+    /* a temporary whose process is alive is never removed, nor a file that
+     * merely looks like one */
+    char other[4200];
+    snprintf(other, sizeof other, "%s.tmp-%d-1", path, (int)getppid());
+    write_all(other, "x", 1);
+    snprintf(other, sizeof other, "%s.tmp-999999999-1x", path);
+    write_all(other, "x", 1);
+    nanosleep(&pause, NULL);
+    save_in_child(models[current], path, -1);
+    ck_assert_int_eq(count_entries("killed.h5.tmp-"), 2);
+    kc_object_unref(models[0]);
+    kc_object_unref(models[1]);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("saving_faults");
@@ -879,6 +978,7 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, long_paths_keep_their_reason);
     tcase_add_test(tc, saved_files_give_back_their_reservation);
     tcase_add_test(tc, weights_are_found_in_files_with_a_user_block);
+    tcase_add_test(tc, saves_killed_at_random_points_keep_a_whole_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,7 +13,8 @@
  * Atomicity: everything goes to "<path>.tmp-<pid>-<n>" in the same folder,
  * which is flushed, fsync'ed and renamed over path (then the folder is
  * fsync'ed). Any failure removes the temporary file and leaves an existing
- * file at path untouched. */
+ * file at path untouched; the temporary of a save that was killed is
+ * removed by the next save of the same path (stale_temporaries.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "saving_int.h"
 
@@ -173,6 +174,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     kc_status rc = kc_init(err);
     if (rc != KC_OK) return rc;
     static unsigned long counter;
+    kc__remove_stale_temporaries(path);
     size_t n = strlen(path) + 64;
     char *tmp = kc__malloc(n);
     if (!tmp) return kc__errf(err, KC_ENOMEM, "out of memory");

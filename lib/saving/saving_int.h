@@ -23,6 +23,10 @@ kc_status kc__read_name_list(kc__h5 *h, const char *obj, const char *name, char 
 kc_status kc__write_weights_tree(kc__h5 *h, const char *g, kc_object *model, const char *version,
                                  kc_error *err);
 
+/* Remove the temporaries that killed saves of `path` left behind
+ * (stale_temporaries.c; see there for what counts as stale). */
+void kc__remove_stale_temporaries(const char *path);
+
 /* Translate a Keras 1 model_config in place (keras1.c). */
 kc_status kc__keras1_translate(json_t *model_config, kc_error *err);
 
