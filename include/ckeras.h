@@ -30,5 +30,6 @@
 #include "ckeras/callbacks.h"
 #include "ckeras/io.h"
 #include "ckeras/h5file.h"
+#include "ckeras/sandbox.h"
 
 #endif /* CKERAS_H */

@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo when that works without a password;
 # otherwise it says what to install and fails.
 set -eu
-pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
+pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libseccomp-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

@@ -659,55 +659,6 @@ START_TEST(the_applications_hdf5_error_handler_is_kept)
 }
 END_TEST
 
-/* Give attribute `name` of obj the vlen strings items[0..n). */
-static void set_vlen_strings_attr(hid_t f, const char *obj, const char *name, const char **items, int n)
-{
-    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hsize_t dim = (hsize_t)n;
-    hid_t s = H5Screate_simple(1, &dim, NULL);
-    hid_t a = H5Acreate_by_name(f, obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(a, 0);
-    ck_assert_int_ge(H5Awrite(a, t, items), 0);
-    H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-}
-
-/* A model file whose vlen layer_names list has a damaged second element
- * (its global heap collection address points elsewhere): HDF5 converts the
- * first string, then fails. Returns its path. */
-const char *vlen_damaged_file(void);
-const char *vlen_damaged_file(void)
-{
-    hid_t f = open_copy("vlen_damaged.h5");
-    const char *items[2] = {"dense", "a_second_name"};
-    set_vlen_strings_attr(f, "/model_weights", "layer_names", items, 2);
-    H5Fclose(f);
-    size_t len;
-    char *buf = read_all(su_path("vlen_damaged.h5"), &len);
-    const char *gcol = find_bytes(buf, len, "GCOL", 0);
-    ck_assert_ptr_nonnull(gcol);
-    uint64_t addr = (uint64_t)(gcol - buf);
-    /* each element: length (4 bytes), collection address (8), index (4) */
-    size_t last = 0;
-    for (size_t i = 4; i + 12 <= len; i++) {
-        uint64_t a;
-        uint32_t l;
-        memcpy(&a, buf + i, 8);
-        memcpy(&l, buf + i - 4, 4);
-        if (a == addr && l == strlen(items[1])) last = i;
-    }
-    ck_assert_msg(last != 0, "the second string's heap reference was not found");
-    uint64_t elsewhere = 8;
-    memcpy(buf + last, &elsewhere, 8);
-    write_all(su_path("vlen_damaged.h5"), buf, len);
-    free(buf);
-    return su_path("vlen_damaged.h5");
-}
-
 /* Bug 3: reading a list of variable-length strings that fails halfway is a
  * clean error. (The strings HDF5 converted before the damage stay in its
  * own conversion buffer -- see h5io.c; the isolation suite checks that an
@@ -715,7 +666,9 @@ const char *vlen_damaged_file(void)
  * that HDF5's own leak does not count against this suite. */
 START_TEST(a_damaged_vlen_string_list_is_a_clean_error)
 {
-    const char *path = vlen_damaged_file();
+    copy_file(base_file(), su_path("vlen_damaged.h5"));
+    const char *path = su_path("vlen_damaged.h5");
+    su_damage_vlen_layer_names(path, "dense");
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();

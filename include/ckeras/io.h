@@ -20,8 +20,17 @@
  *
  * One limit is not ckeras': the HDF5 library (1.10) parses the file's own
  * structures (superblock, object headers, B-trees), and a deliberately
- * corrupted structure can crash it. For files from untrusted sources, run
- * `modelinspect verify FILE` in a separate process first.
+ * corrupted structure can crash it or worse. For files you did not make,
+ * set `untrusted` in the options: the file is then opened and parsed in a
+ * sandboxed child process (sandbox.h) that sends back the config and the
+ * weights, and this process builds the model from those alone; a crash, a
+ * hang or a limit reached in the child is an error here (KC_EFORMAT or
+ * KC_ELIMIT), never a crash. Weights stored as plain float32 blocks (as
+ * Keras and ckeras write them) are read by this process straight from the
+ * file at the offsets the child found, so isolation costs no extra copy.
+ * README.md ("Loading files you did not make") says what is protected.
+ *
+ * FIFOs, devices and directories are refused before anything opens them.
  *
  * Before writing, a save reserves the file's size on disk (fallocate), so
  * that a full disk or `ulimit -f` fails cleanly at the start. */
@@ -54,6 +63,9 @@ typedef struct kc_load_options {
     kc_warning_fn warn;        /* may be NULL */
     void *warn_user;
     int64_t max_weight_bytes;  /* refuse models with more weight bytes; 0: 16 x the file's size (min 64 MiB) */
+    bool untrusted;            /* load in a sandboxed child process (see above) */
+    double timeout_seconds;    /* untrusted: the child's wall-clock (and CPU) limit; 0: 60 s */
+    int64_t max_memory_bytes;  /* untrusted: address space the child may add; 0: 1 GiB + 4 x the weight budget */
 } kc_load_options;
 
 typedef struct kc_weights_options {
@@ -61,6 +73,9 @@ typedef struct kc_weights_options {
     bool skip_mismatch;        /* skip weights whose shape (or, by name, count) differs, with a warning */
     kc_warning_fn warn;
     void *warn_user;
+    bool untrusted;            /* read the file in a sandboxed child process (see above) */
+    double timeout_seconds;    /* untrusted: the child's wall-clock (and CPU) limit; 0: 60 s */
+    int64_t max_memory_bytes;  /* untrusted: address space the child may add; 0: 1 GiB + 4 x the model's weights */
 } kc_weights_options;
 
 /* Save a whole model (config, weights, and when compiled the training

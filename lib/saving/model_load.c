@@ -15,6 +15,7 @@
  * first and hand back their own weights. */
 #define _POSIX_C_SOURCE 200809L
 #include "saving_int.h"
+#include "../isolation/isolated_load.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -392,6 +393,37 @@ static int64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
+int64_t kc__load_budget(const kc_load_options *o, int64_t file_bytes)
+{
+    if (o && o->max_weight_bytes > 0) return o->max_weight_bytes;
+    int64_t budget = file_bytes > INT64_MAX / 16 ? INT64_MAX : 16 * file_bytes;
+    return budget < ((int64_t)64 << 20) ? (int64_t)64 << 20 : budget;
+}
+
+kc_status kc__model_from_config(const json_t *cfg, const kc_custom_objects *co, int64_t budget, bool weights_follow,
+                                kc_object **out, kc_error *err)
+{
+    kc_object *model = NULL;
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, "model_config", co);
+    kc__weight_budget_set(budget);
+    /* weights that will be filled from the file are not initialized; a
+     * subclassed model's build runs it, so its weights are */
+    kc__weights_from_file(weights_follow);
+    kc_status rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
+    kc__weights_from_file(false);
+    if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "model_config is null");
+    if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
+    if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
+    kc__weight_budget_set(-1);
+    if (rc != KC_OK) {
+        kc_object_unref(model);
+        model = NULL;
+    }
+    *out = model;
+    return rc;
+}
+
 /* Read and parse a JSON attribute of the root. */
 static kc_status json_attr(kc__h5 *h, const char *name, json_t **out, bool *present, kc_error *err)
 {
@@ -438,23 +470,9 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
             if (!wrapped || json_object_set_new(cfg, "config", wrapped)) rc = kc__errf(err, KC_ENOMEM, "out of memory");
         }
     }
-    if (rc == KC_OK) {
-        int64_t budget = o && o->max_weight_bytes > 0 ? o->max_weight_bytes : 16 * file_size(path);
-        if (budget < (64 << 20) && !(o && o->max_weight_bytes > 0)) budget = 64 << 20;
-        kc_config_ctx ctx;
-        kc_config_ctx_init(&ctx, "model_config", o ? o->custom_objects : NULL);
-        kc__weight_budget_set(budget);
-        /* every weight the config creates is read from /model_weights below
-         * (or the load fails); a subclassed model's build runs it, so its
-         * weights are initialized */
-        kc__weights_from_file(kc__h5_is_group(h, "/model_weights"));
-        rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
-        kc__weights_from_file(false);
-        if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "model_config is null");
-        if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
-        if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
-        kc__weight_budget_set(-1);
-    }
+    if (rc == KC_OK)
+        rc = kc__model_from_config(cfg, o ? o->custom_objects : NULL, kc__load_budget(o, file_size(path)),
+                                   kc__h5_is_group(h, "/model_weights"), &model, err);
     if (rc == KC_OK) {
         if (kc__h5_is_group(h, "/model_weights"))
             rc = load_tree(h, "/model_weights", model, NULL, err);
@@ -492,6 +510,7 @@ kc_object *kc_model_load(const char *path, const kc_load_options *opts, kc_error
 {
     char shortp[KC__SHORT_PATH];
     if (kc_init(err) != KC_OK) return NULL;
+    if (opts && opts->untrusted) return kc__model_load_isolated(path, opts, err);
     kc_object *m = load(path, opts, err);
     if (!m) kc__error_context(err, "%s", kc__short_path(path, shortp));
     return m;
@@ -506,6 +525,7 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
     if (kc__is_subclassed(model) && !kc__as_layer(model)->built)
         return kc__errf(err, KC_ESTATE, "subclassed model '%s' is not built: call it or kc_model_build it "
                         "before loading weights", kc_layer_name(model));
+    if (opts && opts->untrusted) return kc__model_load_weights_isolated(model, path, opts, err);
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) {
         kc__error_context(err, "%s", kc__short_path(path, shortp));

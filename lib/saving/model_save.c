@@ -140,6 +140,23 @@ static kc_status write_optimizer(kc__h5 *h, kc_object *opt, kc_error *err)
     return rc;
 }
 
+kc_status kc__model_config_json(kc_object *model, json_t **out, kc_error *err)
+{
+    json_t *cfg = NULL, *build_config = NULL;
+    kc_status rc = kc_serialize(model, &cfg, err);
+    /* a subclassed model carries the shapes it was built for (Keras 3's
+     * build_config), so a loader can create its weights before any call */
+    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
+    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
+        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    if (rc != KC_OK) {
+        json_decref(cfg);
+        cfg = NULL;
+    }
+    *out = cfg;
+    return rc;
+}
+
 static kc_status write_json_attr(kc__h5 *h, const char *name, const json_t *j, kc_error *err)
 {
     char *text = kc_json_dump(j, err);
@@ -236,13 +253,7 @@ static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text
 static kc_status write_model(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err)
 {
     json_t *cfg = NULL, *tc = NULL;
-    json_t *build_config = NULL;
-    kc_status rc = kc_serialize(model, &cfg, err);
-    /* a subclassed model carries the shapes it was built for (Keras 3's
-     * build_config), so a loader can create its weights before any call */
-    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
-    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
-        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = kc__model_config_json(model, &cfg, err);
     bool with_opt = !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
     if (rc == KC_OK && with_opt) rc = kc_model_training_config(model, &tc, err);
     if (rc == KC_OK)
