@@ -1,13 +1,16 @@
 # Thin wrapper over meson: the two commands of the README live here.
 #   make demo   install missing Debian packages, build, run the demo
 #   make test   install missing Debian packages, build, run every test suite,
-#               then the same suites again under AddressSanitizer + UBSan
+#               then the same suites again under AddressSanitizer + UBSan,
+#               then each fuzz harness for a minute
+#   make fuzz SECONDS=N   build the libFuzzer harnesses (clang) and run each for N seconds
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+SECONDS    ?= 60
 
-.PHONY: all build deps test test-plain test-asan demo bench clean
+.PHONY: all build deps test test-plain test-asan fuzz demo bench clean
 
 all: build
 
@@ -34,6 +37,10 @@ test-asan: $(ASAN_BUILD)/build.ninja
 test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	$(MAKE) fuzz SECONDS=60
+
+fuzz:
+	@scripts/fuzz.sh $(SECONDS)
 
 demo: deps
 	$(MAKE) build
@@ -43,4 +50,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -254,11 +254,11 @@ static int load_filter(const char **step)
     if (r == 0 && seccomp_syscall_resolve_name("clone3") != __NR_SCMP_ERROR)
         r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"), 0);
     /* signals to itself only (raise, abort) */
-    struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+    struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
     if (r == 0) r = add_rule(f, "kill", 1, &self);
     if (r == 0) r = add_rule(f, "tgkill", 1, &self);
     /* resource limits may be read, not changed */
-    struct scmp_arg_cmp get_only = SCMP_A2(SCMP_CMP_EQ, 0);
+    struct scmp_arg_cmp get_only = SCMP_A2(SCMP_CMP_EQ, 0, 0);
     if (r == 0) r = add_rule(f, "prlimit64", 1, &get_only);
     if (r == 0) r = seccomp_load(f);
     seccomp_release(f);

@@ -158,7 +158,8 @@ static int child_load(void *ctx)
     char *names = job->weights_only ? NULL : kc__name_counters_text();
     if (names) kc__desc_text(&job->w, KC__DESC_NAMES, names);
     kc__desc_end(&job->w);
-    /* no cleanup: the process ends here, and all of it with it */
+    kc__free(names);
+    kc_object_unref(model);
     return job->w.rc == KC_OK ? 0 : (int)job->w.rc;
 }
 
@@ -513,4 +514,46 @@ kc_status kc__model_load_weights_isolated(kc_object *model, const char *path, co
     if (rc != KC_OK && err && !strstr(err->context, kc__short_path(path, shortp)))
         kc__error_context(err, "%s", kc__short_path(path, shortp));
     return rc;
+}
+
+/* ---- for the fuzzers and their seeds ------------------------------------------------------------------------ */
+
+/* A reader over an open description and file. */
+static kc_status reader_for(int desc_fd, int file_fd, kc__desc_reader *r, kc_error *err)
+{
+    struct stat ds, fs;
+    if (fstat(desc_fd, &ds) != 0 || fstat(file_fd, &fs) != 0) return kc__errf(err, KC_EIO, "fstat: %s", strerror(errno));
+    *r = (kc__desc_reader){.fd = desc_fd, .size = (int64_t)ds.st_size, .file_fd = file_fd, .file_size = (int64_t)fs.st_size};
+    return KC_OK;
+}
+
+kc_object *kc__model_from_description(int desc_fd, int file_fd, const kc_load_options *opts, kc_error *err)
+{
+    kc__desc_reader r;
+    kc_load_options none = {0};
+    if (!opts) opts = &none;
+    if (reader_for(desc_fd, file_fd, &r, err) != KC_OK) return NULL;
+    return rebuild_model(&r, opts, kc__load_budget(opts, r.file_size), err);
+}
+
+kc_status kc__weights_from_description(kc_object *model, int desc_fd, int file_fd, const kc_weights_options *opts,
+                                       kc_error *err)
+{
+    kc__desc_reader r;
+    kc_status rc = reader_for(desc_fd, file_fd, &r, err);
+    return rc == KC_OK ? apply_weights(&r, model, opts, err) : rc;
+}
+
+kc_status kc__describe_load(const char *path, const kc_load_options *opts, int desc_fd, kc_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return kc__errf(err, KC_EIO, "cannot stat '%s': %s", path, strerror(errno));
+    child_job job = {.path = path, .lo = opts ? *opts : (kc_load_options){0}, .dev = st.st_dev, .ino = st.st_ino};
+    job.lo.untrusted = false;
+    job.lo.warn = child_warn;
+    job.lo.warn_user = &job;
+    kc__desc_begin(&job.w, desc_fd);
+    child_load(&job);
+    kc__free(job.notes);
+    return job.w.rc == KC_OK ? KC_OK : kc__errf(err, job.w.rc, "%s", job.w.err.message);
 }

@@ -33,7 +33,7 @@ typedef struct kc__sandbox_outcome {
     int signal;           /* the signal that ended it, 0 when it exited */
     bool timed_out;       /* the parent killed it at the deadline */
     bool crashed;         /* it reported a fatal signal */
-    char crash_site[96];  /* the library a fatal signal hit, "" when unknown */
+    char crash_site[160]; /* the library a fatal signal hit, "" when unknown */
     char setup_error[96]; /* the sandbox could not be set up: which step, why */
 } kc__sandbox_outcome;
 

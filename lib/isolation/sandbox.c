@@ -130,7 +130,8 @@ static void wait_child(pid_t pid, int pipe_fd, double deadline, kc__sandbox_outc
         out->exited = !out->crashed && !out->setup_error[0];
         out->signal = out->crashed ? atoi(report + 1) : 0;
     } else if (WIFEXITED(status)) {
-        out->exited = WEXITSTATUS(status) != SETUP_FAILED || !out->setup_error[0];
+        /* a sanitizer reports, then exits: what it reported is what happened */
+        out->exited = !out->crashed && (WEXITSTATUS(status) != SETUP_FAILED || !out->setup_error[0]);
         out->exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
         out->signal = WTERMSIG(status);
@@ -182,11 +183,10 @@ kc_status kc__sandbox_outcome_error(const kc__sandbox_outcome *o, const kc__sand
         return kc__errf(err, KC_ELIMIT, "the isolated %s was killed (SIGKILL; out of memory?)", what);
     if (sig == SIGXFSZ)
         return kc__errf(err, KC_ELIMIT, "the isolated %s wrote more than it may", what);
-    if (o->crash_site[0])
-        return kc__errf(err, KC_EFORMAT, "the file crashed %s in the isolated %s (signal %d, SIG%s)", o->crash_site,
-                        what, sig, abbrev ? abbrev : "?");
-    return kc__errf(err, KC_EFORMAT, "the isolated %s crashed on the file (signal %d, SIG%s)", what, sig,
-                    abbrev ? abbrev : "?");
+    char how[48] = "";
+    if (sig) snprintf(how, sizeof how, " (signal %d, SIG%s)", sig, abbrev ? abbrev : "?");
+    if (o->crash_site[0]) return kc__errf(err, KC_EFORMAT, "the file crashed %s in the isolated %s%s", o->crash_site, what, how);
+    return kc__errf(err, KC_EFORMAT, "the isolated %s crashed on the file%s", what, how);
 }
 
 /* ---- the public door ---------------------------------------------------------------------------- */

@@ -365,7 +365,7 @@ static kc_status restore_optimizer(kc__h5 *h, kc_object *model, kc_error *err)
         char *dp = join("/optimizer_weights", names[i]);
         int nd;
         int64_t dims[KC_MAX_DIMS];
-        kc__h5_class cls;
+        kc__h5_class cls = KC__H5_OTHER;
         rc = dp ? kc__h5_dataset_info(h, dp, &nd, dims, &cls, err) : kc__errf(err, KC_ENOMEM, "out of memory");
         bool is_int = cls == KC__H5_INT;
         if (rc == KC_OK && !(vals[i] = kc_tensor_empty(is_int ? KC_INT64 : KC_FLOAT32, nd, dims, err)))
