@@ -2,15 +2,20 @@
 #   make demo   install missing Debian packages, build, run the demo
 #   make test   install missing Debian packages, build, run every test suite,
 #               then the same suites again under AddressSanitizer + UBSan,
+#               then build the Debian packages and try them (test-deb),
 #               then each fuzz harness for a minute
-#   make fuzz SECONDS=N   build the libFuzzer harnesses (clang) and run each for N seconds
+#   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
+#               in build-deb/ (scripts/deb.sh)
+#   make fuzz SECONDS=N   build the libFuzzer harnesses (clang) and run each
+#               for N seconds (scripts/fuzz.sh, tests/fuzz/README.md)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+DEB_BUILD  ?= build-deb
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 SECONDS    ?= 60
 
-.PHONY: all build deps test test-plain test-asan fuzz demo bench clean
+.PHONY: all build deps test test-plain test-asan test-deb deb fuzz demo bench clean
 
 all: build
 
@@ -37,7 +42,16 @@ test-asan: $(ASAN_BUILD)/build.ninja
 test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	$(MAKE) test-deb
 	$(MAKE) fuzz SECONDS=60
+
+# Build the packages (one more compile of the library, tests not rerun
+# inside), lintian, unpack them with dpkg -x and use them: tests/check-deb.sh.
+test-deb:
+	@tests/check-deb.sh $(DEB_BUILD)
+
+deb:
+	@scripts/deb.sh $(DEB_BUILD)
 
 fuzz:
 	@scripts/fuzz.sh $(SECONDS)
@@ -50,4 +64,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD) build-fuzz

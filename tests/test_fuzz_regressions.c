@@ -65,9 +65,9 @@ START_TEST(crashing_files_end_in_a_named_error_isolated)
     ck_assert_int_ge(n, 8);
     for (int i = 0; i < n; i++) {
         kc_error err = {0};
-        kc_load_options lo = {.untrusted = true, .timeout_seconds = 2};
+        kc_untrusted_limits lim = {.timeout_seconds = 2};
         double t = now();
-        kc_object *m = kc_model_load(paths[i], &lo, &err);
+        kc_object *m = kc_model_load_untrusted(paths[i], NULL, &lim, &err);
         ck_assert_msg(m || (err.code > KC_OK && err.code < KC_STATUS_COUNT && err.message[0]), "%s: no named error", paths[i]);
         ck_assert_msg(now() - t < 10, "%s: %.1f s", paths[i], now() - t);
         fprintf(stderr, "%-40s %s%s%s\n", strrchr(paths[i], '/') + 1, m ? "loaded" : kc_status_name(err.code), m ? "" : ": ",

@@ -1,5 +1,5 @@
-/* Isolated loading (issue 15): kc_load_options.untrusted and
- * kc_weights_options.untrusted load in a sandboxed child process, and the
+/* Isolated loading (issue 15): kc_model_load_untrusted and
+ * kc_model_load_weights_untrusted load in a sandboxed child process, and the
  * caller gets exactly what an in-process load gives -- the same model,
  * weights, compile state, optimizer state, warnings and errors -- while a
  * crash, a hang or a limit in the child is a named error. Also the
@@ -84,13 +84,12 @@ static bool same_both_ways(const char *path, const kc_load_options *opts)
     in.warn_user = &wi;
     iso.warn = collect;
     iso.warn_user = &wo;
-    iso.untrusted = true;
     kc_error ei = {0}, eo = {0};
     /* both name unnamed layers from fresh counters */
     kc_clear_session();
     kc_object *a = kc_model_load(path, &in, &ei);
     kc_clear_session();
-    kc_object *b = kc_model_load(path, &iso, &eo);
+    kc_object *b = kc_model_load_untrusted(path, &iso, NULL, &eo);
     ck_assert_msg(!a == !b, "%s: in-process %s (%s), isolated %s (%s)", path, a ? "loads" : ei.message, ei.context,
                   b ? "loads" : eo.message, eo.context);
     ck_assert_msg(strcmp(wi.all, wo.all) == 0, "%s: warnings differ:\n%s---\n%s", path, wi.all, wo.all);
@@ -189,8 +188,7 @@ START_TEST(ckeras_models_load_the_same_isolated)
     train_step(m, 4);
     CK_OK(kc_model_save(m, su_path("adam.h5"), NULL, &err));
     ck_assert(same_both_ways(su_path("adam.h5"), NULL));
-    kc_load_options lo = {.untrusted = true};
-    kc_object *back = kc_model_load(su_path("adam.h5"), &lo, &err);
+    kc_object *back = kc_model_load_untrusted(su_path("adam.h5"), NULL, NULL, &err);
     CK_NN(back, err);
     ck_assert_int_eq(kc_optimizer_iterations(kc_model_optimizer(back)), 2);
     /* the loaded model trains on */
@@ -218,8 +216,7 @@ START_TEST(ckeras_models_load_the_same_isolated)
     CK_OK(kc_model_save(seq, su_path("seed.h5"), NULL, &err));
     kc_load_options with3 = {.custom_objects = co3};
     ck_assert(same_both_ways(su_path("seed.h5"), &with3));
-    with3.untrusted = true;
-    back = kc_model_load(su_path("seed.h5"), &with3, &err);
+    back = kc_model_load_untrusted(su_path("seed.h5"), &with3, NULL, &err);
     CK_NN(back, err);
     kc_object *loss;
     void *params;
@@ -247,8 +244,7 @@ START_TEST(ckeras_models_load_the_same_isolated)
     kc_load_options lco = {.custom_objects = co};
     ck_assert(same_both_ways(su_path("regressor.h5"), &lco));
     /* predictions agree */
-    lco.untrusted = true;
-    back = kc_model_load(su_path("regressor.h5"), &lco, &err);
+    back = kc_model_load_untrusted(su_path("regressor.h5"), &lco, NULL, &err);
     CK_NN(back, err);
     kc_tensor *x = tu_random(2, (int64_t[]){4, 5}, -1, 1, 12);
     kc_tensor *ya = kc_layer_call1(reg, x, false, &err), *yb = kc_layer_call1(back, x, false, &err);
@@ -358,9 +354,8 @@ static kc_status weights_both_ways(kc_object *(*make)(bool, int64_t), bool rever
     in.warn_user = &wi;
     iso.warn = collect;
     iso.warn_user = &wo;
-    iso.untrusted = true;
     kc_error ei = {0}, eo = {0};
-    kc_status ra = kc_model_load_weights(a, path, &in, &ei), rb = kc_model_load_weights(b, path, &iso, &eo);
+    kc_status ra = kc_model_load_weights(a, path, &in, &ei), rb = kc_model_load_weights_untrusted(b, path, &iso, NULL, &eo);
     ck_assert_msg(ra == rb, "%s: in-process %s, isolated %s (%s)", path, kc_status_name(ra), kc_status_name(rb), eo.message);
     ck_assert_msg(ra == KC_OK || strcmp(ei.message, eo.message) == 0, "errors differ: %s / %s", ei.message, eo.message);
     ck_assert_msg(strcmp(wi.all, wo.all) == 0, "warnings differ:\n%s---\n%s", wi.all, wo.all);
@@ -386,8 +381,7 @@ START_TEST(weights_only_loads_the_same_isolated)
     ck_assert_int_eq(weights_both_ways(two_branches, false, 5, su_path("branches_w.h5"), &skip, 6), KC_OK);
     /* and the result is the file's weights */
     kc_object *b = two_branches(false, 2);
-    kc_weights_options iso = {.untrusted = true};
-    CK_OK(kc_model_load_weights(b, su_path("branches_w.h5"), &iso, &err));
+    CK_OK(kc_model_load_weights_untrusted(b, su_path("branches_w.h5"), NULL, NULL, &err));
     su_assert_same_weights(m, b);
     kc_object_unref(b);
     kc_object_unref(m);
@@ -408,8 +402,7 @@ START_TEST(errors_of_the_child_are_the_callers)
     fclose(f);
     ck_assert(!same_both_ways(su_path("text.h5"), NULL));
     ck_assert(!same_both_ways(su_path("missing.h5"), NULL));
-    kc_load_options iso = {.untrusted = true};
-    ck_assert_ptr_null(kc_model_load(su_path("text.h5"), &iso, &err));
+    ck_assert_ptr_null(kc_model_load_untrusted(su_path("text.h5"), NULL, NULL, &err));
     CK_ERR(err, KC_EFORMAT, "not an HDF5 file");
     kc_error_clear(&err);
     /* a model bigger than the caller's weight budget: KC_ELIMIT as in-process */
@@ -417,8 +410,7 @@ START_TEST(errors_of_the_child_are_the_callers)
     CK_OK(kc_model_save(m, su_path("budget.h5"), NULL, &err));
     kc_load_options small = {.max_weight_bytes = 1000};
     ck_assert(!same_both_ways(su_path("budget.h5"), &small));
-    small.untrusted = true;
-    ck_assert_ptr_null(kc_model_load(su_path("budget.h5"), &small, &err));
+    ck_assert_ptr_null(kc_model_load_untrusted(su_path("budget.h5"), &small, NULL, &err));
     CK_ERR(err, KC_ELIMIT, "dense");
     kc_object_unref(m);
 }
@@ -432,8 +424,7 @@ START_TEST(automatic_names_continue_after_an_isolated_load)
     char path[4200];
     snprintf(path, sizeof path, "%s/keras/seq_sepconv2d_k2.1.3.h5", TEST_DATA_DIR); /* an unnamed Sequential */
     kc_clear_session();
-    kc_load_options lo = {.untrusted = true};
-    kc_object *m = kc_model_load(path, &lo, &err);
+    kc_object *m = kc_model_load_untrusted(path, NULL, NULL, &err);
     CK_NN(m, err);
     ck_assert_str_eq(kc_layer_name(m), "sequential");
     kc_object *next = kc_sequential_new(NULL, &err);
@@ -584,15 +575,14 @@ START_TEST(fifos_are_refused_at_once_isolated)
 {
     const char *fifo = su_path("isolated_fifo.h5");
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-    kc_load_options lo = {.untrusted = true, .timeout_seconds = 30};
+    kc_untrusted_limits lim = {.timeout_seconds = 30};
     double t = now();
-    ck_assert_ptr_null(kc_model_load(fifo, &lo, &err));
-    CK_ERR(err, KC_EIO, "FIFO");
+    ck_assert_ptr_null(kc_model_load_untrusted(fifo, NULL, &lim, &err));
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
     kc_error_clear(&err);
     kc_object *m = dense_model("fifo", 2);
-    kc_weights_options wo = {.untrusted = true, .timeout_seconds = 30};
-    ck_assert_int_eq(kc_model_load_weights(m, fifo, &wo, &err), KC_EIO);
-    CK_ERR(err, KC_EIO, "FIFO");
+    ck_assert_int_eq(kc_model_load_weights_untrusted(m, fifo, NULL, &lim, &err), KC_EFORMAT);
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
     ck_assert_double_lt(now() - t, 1.0);
     kc_object_unref(m);
 }
@@ -607,8 +597,7 @@ START_TEST(a_damaged_vlen_string_list_leaks_nothing_isolated)
     kc_object *m = dense_model("vlen", 2);
     CK_OK(kc_model_save(m, su_path("vlen.h5"), NULL, &err));
     su_damage_vlen_layer_names(su_path("vlen.h5"), "dense");
-    kc_load_options lo = {.untrusted = true};
-    ck_assert_ptr_null(kc_model_load(su_path("vlen.h5"), &lo, &err));
+    ck_assert_ptr_null(kc_model_load_untrusted(su_path("vlen.h5"), NULL, NULL, &err));
     CK_ERR(err, KC_EFORMAT, "layer_names");
     kc_object_unref(m);
 }

@@ -699,20 +699,20 @@ START_TEST(fifo_device_and_directory_are_refused_without_opening)
     /* a FIFO with no writer: HDF5 would wait forever for one */
     kc_object *m = small_model(2, 1);
     ck_assert_ptr_null(kc_model_load(fifo, NULL, &err));
-    CK_ERR(err, KC_EIO, "FIFO");
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
     kc_error_clear(&err);
-    ck_assert_int_eq(kc_model_load_weights(m, fifo, NULL, &err), KC_EIO);
-    CK_ERR(err, KC_EIO, "FIFO");
+    ck_assert_int_eq(kc_model_load_weights(m, fifo, NULL, &err), KC_EFORMAT);
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
     kc_error_clear(&err);
     ck_assert_ptr_null(kc_h5file_open(fifo, &err));
-    CK_ERR(err, KC_EIO, "FIFO");
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
     kc_error_clear(&err);
     ck_assert_ptr_null(kc_model_load("/dev/null", NULL, &err));
-    CK_ERR(err, KC_EIO, "character device");
+    CK_ERR(err, KC_EFORMAT, "character device");
     kc_error_clear(&err);
     mkdir(su_path("saved_model_dir"), 0700);
     ck_assert_ptr_null(kc_model_load(su_path("saved_model_dir"), NULL, &err));
-    CK_ERR(err, KC_EIO, "is a directory");
+    CK_ERR(err, KC_EFORMAT, "is a directory");
     kc_object_unref(m);
 }
 END_TEST

@@ -2,7 +2,7 @@
  *
  * A model file from a stranger is parsed by libhdf5, which is not
  * memory-safe on deliberately corrupted files (see io.h). The library's own
- * answer is kc_load_options.untrusted (io.h): the load runs in a child
+ * answer is kc_model_load_untrusted (io.h): the load runs in a child
  * process and the caller gets a model or an error, never a crash. This
  * header exposes the sandbox that isolated loading is built on, for
  * programs that want to do something else with an untrusted file in the

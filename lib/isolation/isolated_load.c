@@ -1,7 +1,8 @@
-/* Loading a model file in a sandboxed child (kc_load_options.untrusted).
+/* Loading a model file in a sandboxed child (kc_model_load_untrusted,
+ * kc_model_load_weights_untrusted).
  *
  * The child runs the ordinary loader -- kc_model_load or
- * kc_model_load_weights with `untrusted` off, whatever the file's format --
+ * kc_model_load_weights, whatever the file's format --
  * so its code path is the in-process one, and the tests of either test
  * both. It then describes what it loaded (description.c): the model's
  * config as kc_model_save writes it, the training config, every weight in
@@ -27,7 +28,6 @@
 #include "isolation_int.h"
 
 #include "../layers/layers_int.h"
-#include "../saving/file_kind.h"
 #include "../saving/h5io.h"
 #include "../saving/saving_int.h"
 
@@ -54,7 +54,7 @@ typedef struct extent_note {
 typedef struct child_job {
     const char *path;
     bool weights_only;
-    kc_load_options lo;   /* the caller's, untrusted off, warnings to the description */
+    kc_load_options lo;   /* the caller's, warnings to the description */
     kc_weights_options wo;
     kc_object *model;     /* weights only: the model to fill (the child's copy) */
     dev_t dev;            /* the file the parent opened */
@@ -191,15 +191,13 @@ static void isolation_close(isolation *iso)
 /* Open the file (refusing what is not a regular file) and the memfd. */
 static kc_status isolation_open(isolation *iso, const char *path, kc_error *err)
 {
-    char shortp[KC__SHORT_PATH];
     iso->file_fd = iso->desc_fd = -1;
-    kc_status rc = kc__refuse_special_file(path, err);
+    int64_t size;
+    kc_status rc = kc__open_regular(path, &iso->file_fd, &size, err);
     if (rc != KC_OK) return rc;
-    iso->file_fd = above_stdio(open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-    if (iso->file_fd < 0)
-        return kc__errf(err, KC_EIO, "cannot open '%s': %s", kc__short_path(path, shortp), strerror(errno));
-    if (fstat(iso->file_fd, &iso->st) != 0 || !S_ISREG(iso->st.st_mode))
-        return kc__errf(err, KC_EIO, "'%s' is not a regular file", kc__short_path(path, shortp));
+    iso->file_fd = above_stdio(iso->file_fd);
+    if (iso->file_fd < 0 || fstat(iso->file_fd, &iso->st) != 0)
+        return kc__errf(err, KC_EIO, "cannot read the file: %s", strerror(errno));
     iso->desc_fd = above_stdio(memfd_create("ckeras-isolated-load", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (iso->desc_fd < 0) return kc__errf(err, KC_EIO, "cannot create the isolated load's memfd: %s", strerror(errno));
     return KC_OK;
@@ -376,7 +374,7 @@ static kc_status rebuild_record(rebuild *b, kc__desc_reader *r, kc__desc_kind ki
     case KC__DESC_CONFIG:
         if (b->model) return kc__errf(err, KC_EFORMAT, "the isolated loader sent two configs");
         rc = read_json(r, length, &cfg, err);
-        if (rc == KC_OK) rc = kc__model_from_config(cfg, o->custom_objects, budget, true, &b->model, err);
+        if (rc == KC_OK) rc = kc__model_from_json(cfg, "model_config", o, budget, true, &b->model, err);
         json_decref(cfg);
         return rc;
     case KC__DESC_TRAINING:
@@ -429,20 +427,24 @@ static kc_object *rebuild_model(kc__desc_reader *r, const kc_load_options *o, in
     return b.model;
 }
 
-kc_object *kc__model_load_isolated(const char *path, const kc_load_options *opts, kc_error *err)
+kc_object *kc__model_load_isolated(const char *path, const kc_load_options *opts, const kc_untrusted_limits *limits,
+                                   kc_error *err)
 {
     char shortp[KC__SHORT_PATH];
+    kc_load_options none = {0};
+    kc_untrusted_limits defaults = {0};
+    if (!opts) opts = &none;
+    if (!limits) limits = &defaults;
     isolation iso;
     kc_status rc = isolation_open(&iso, path, err);
     int64_t budget = kc__load_budget(opts, rc == KC_OK ? (int64_t)iso.st.st_size : 0);
     child_job job = {.path = path, .lo = *opts};
-    job.lo.untrusted = false;
     job.lo.warn = child_warn;
     job.lo.warn_user = &job;
-    int64_t memory = opts->max_memory_bytes > 0 ? opts->max_memory_bytes
+    int64_t memory = limits->max_memory_bytes > 0 ? limits->max_memory_bytes
                      : budget > (INT64_MAX - BASE_MEMORY) / 4 ? INT64_MAX
                                                               : BASE_MEMORY + 4 * budget;
-    if (rc == KC_OK) rc = isolation_run(&iso, &job, opts->timeout_seconds, memory, err);
+    if (rc == KC_OK) rc = isolation_run(&iso, &job, limits->timeout_seconds, memory, err);
     kc_object *model = NULL;
     if (rc == KC_OK) model = rebuild_model(&iso.reader, opts, budget, err);
     isolation_close(&iso);
@@ -495,20 +497,23 @@ static kc_status apply_weights(kc__desc_reader *r, kc_object *model, const kc_we
 }
 
 kc_status kc__model_load_weights_isolated(kc_object *model, const char *path, const kc_weights_options *opts,
-                                          kc_error *err)
+                                          const kc_untrusted_limits *limits, kc_error *err)
 {
     char shortp[KC__SHORT_PATH];
+    kc_weights_options none = {0};
+    kc_untrusted_limits defaults = {0};
+    if (!opts) opts = &none;
+    if (!limits) limits = &defaults;
     isolation iso;
     kc_status rc = isolation_open(&iso, path, err);
     child_job job = {.path = path, .weights_only = true, .wo = *opts, .model = model};
-    job.wo.untrusted = false;
     job.wo.warn = child_warn;
     job.wo.warn_user = &job;
     int64_t bytes = 0;
     for (int i = 0; i < kc_layer_num_weights(model); i++)
         bytes += (int64_t)kc_tensor_nbytes(kc_variable_value(kc_layer_weight(model, i)));
-    int64_t memory = opts->max_memory_bytes > 0 ? opts->max_memory_bytes : BASE_MEMORY + 4 * bytes;
-    if (rc == KC_OK) rc = isolation_run(&iso, &job, opts->timeout_seconds, memory, err);
+    int64_t memory = limits->max_memory_bytes > 0 ? limits->max_memory_bytes : BASE_MEMORY + 4 * bytes;
+    if (rc == KC_OK) rc = isolation_run(&iso, &job, limits->timeout_seconds, memory, err);
     if (rc == KC_OK) rc = apply_weights(&iso.reader, model, opts, err);
     isolation_close(&iso);
     if (rc != KC_OK && err && !strstr(err->context, kc__short_path(path, shortp)))
@@ -549,7 +554,6 @@ kc_status kc__describe_load(const char *path, const kc_load_options *opts, int d
     struct stat st;
     if (stat(path, &st) != 0) return kc__errf(err, KC_EIO, "cannot stat '%s': %s", path, strerror(errno));
     child_job job = {.path = path, .lo = opts ? *opts : (kc_load_options){0}, .dev = st.st_dev, .ino = st.st_ino};
-    job.lo.untrusted = false;
     job.lo.warn = child_warn;
     job.lo.warn_user = &job;
     kc__desc_begin(&job.w, desc_fd);

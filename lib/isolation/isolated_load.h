@@ -1,13 +1,14 @@
-/* ckeras private: the isolated loaders, which kc_model_load and
- * kc_model_load_weights hand over to when `untrusted` is set. */
+/* ckeras private: the isolated loaders behind kc_model_load_untrusted and
+ * kc_model_load_weights_untrusted (lib/saving/format.c). */
 #ifndef CKERAS_ISOLATED_LOAD_H
 #define CKERAS_ISOLATED_LOAD_H
 
 #include <ckeras/io.h>
 
-kc_object *kc__model_load_isolated(const char *path, const kc_load_options *opts, kc_error *err);
+kc_object *kc__model_load_isolated(const char *path, const kc_load_options *opts, const kc_untrusted_limits *limits,
+                                   kc_error *err);
 kc_status kc__model_load_weights_isolated(kc_object *model, const char *path, const kc_weights_options *opts,
-                                          kc_error *err);
+                                          const kc_untrusted_limits *limits, kc_error *err);
 
 /* The parent's half on its own, for the fuzzers (tests/fuzz/): rebuild a
  * model, or fill model's weights, from a description at desc_fd, arrays

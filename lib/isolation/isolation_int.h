@@ -4,7 +4,7 @@
  *   confine.c       what the child may do: descriptors, limits, seccomp, Landlock
  *   crash_site.c    the child's fatal-signal handler, naming the library that crashed
  *   description.c   the records a child sends back (config, weights, optimizer state)
- *   isolated_load.c kc_model_load / kc_model_load_weights with `untrusted` set */
+ *   isolated_load.c kc_model_load_untrusted / kc_model_load_weights_untrusted */
 #ifndef CKERAS_ISOLATION_INT_H
 #define CKERAS_ISOLATION_INT_H
 

@@ -63,6 +63,8 @@ typedef struct kc__builtins {
  * alias), or KC_ENOTFOUND. *fn_obj is borrowed. */
 kc_status kc__registry_lookup(kc_kind kind, const char *name, const kc_class **cls,
                               kc_object **fn_obj);
+/* Is cls one of ckeras' own classes (not a user's)? */
+bool kc__class_is_builtin(const kc_class *cls);
 /* The same against a custom-objects map. */
 bool kc__custom_lookup(const kc_custom_objects *co, kc_kind kind, const char *name,
                        const kc_class **cls, kc_object **obj);

@@ -210,3 +210,11 @@ bool kc_registry_entry(size_t i, kc_kind *kind, const char **name, const kc_clas
     if (alias_of) *alias_of = entries[i].alias_of;
     return true;
 }
+
+bool kc__class_is_builtin(const kc_class *cls)
+{
+    for (size_t t = 0; cls && t < sizeof(builtin_tables) / sizeof(builtin_tables[0]); t++)
+        for (size_t i = 0; i < builtin_tables[t]->n_classes; i++)
+            if (builtin_tables[t]->classes[i] == cls) return true;
+    return false;
+}

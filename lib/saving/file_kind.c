@@ -23,13 +23,13 @@ kc_status kc__refuse_special_file(const char *path, kc_error *err)
     const char *what = NULL;
     if (S_ISREG(st.st_mode)) return KC_OK;
     if (S_ISDIR(st.st_mode))
-        return kc__errf(err, KC_EIO, "'%s' is a directory, not a model file (TensorFlow SavedModel folders are not read)",
+        return kc__errf(err, KC_EFORMAT, "'%s' is a directory, not a model file (TensorFlow SavedModel folders are not read)",
                         kc__short_path(path, shortp));
     if (S_ISFIFO(st.st_mode)) what = "a FIFO (named pipe)";
     else if (S_ISCHR(st.st_mode)) what = "a character device";
     else if (S_ISBLK(st.st_mode)) what = "a block device";
     else if (S_ISSOCK(st.st_mode)) what = "a socket";
     else what = "not a regular file";
-    return kc__errf(err, KC_EIO, "'%s' is %s, not a model file; refused without opening it",
+    return kc__errf(err, KC_EFORMAT, "'%s' is %s, not a model file; refused without opening it",
                     kc__short_path(path, shortp), what);
 }

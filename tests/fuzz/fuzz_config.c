@@ -12,7 +12,7 @@ static void model_config(json_t *j, bool keras1)
     kc_error err = {0};
     if (keras1 && kc__keras1_translate(j, &err) != KC_OK) return;
     kc_object *m = NULL;
-    if (kc__model_from_config(j, NULL, (int64_t)16 << 20, true, &m, &err) != KC_OK) return;
+    if (kc__model_from_json(j, "model_config", NULL, (int64_t)16 << 20, true, &m, &err) != KC_OK) return;
     json_t *again = NULL;
     if (kc__model_config_json(m, &again, &err) == KC_OK) {
         char *text = kc_json_dump(again, &err);

@@ -36,15 +36,18 @@ static void inspect(const char *path)
 int fuzz_file_at(const char *path, bool untrusted)
 {
     kc_error err = {0};
-    kc_load_options lo = {.untrusted = untrusted, .timeout_seconds = 2, .max_weight_bytes = (int64_t)64 << 20};
-    kc_object *m = kc_model_load(path, &lo, &err);
+    kc_load_options lo = {.max_weight_bytes = (int64_t)64 << 20};
+    kc_untrusted_limits lim = {.timeout_seconds = 2};
+    kc_object *m = untrusted ? kc_model_load_untrusted(path, &lo, &lim, &err) : kc_model_load(path, &lo, &err);
     kc_object_unref(m);
     if (!untrusted) inspect(path);
     for (int by_name = 0; by_name < 2; by_name++) {
         kc_object *small = fuzz_small_model();
-        kc_weights_options wo = {.untrusted = untrusted, .timeout_seconds = 2, .by_name = by_name, .skip_mismatch = by_name};
+        kc_weights_options wo = {.by_name = by_name, .skip_mismatch = by_name};
         kc_error_clear(&err);
-        if (kc_model_load_weights(small, path, &wo, &err) != KC_OK) kc_error_clear(&err);
+        kc_status rc = untrusted ? kc_model_load_weights_untrusted(small, path, &wo, &lim, &err)
+                                 : kc_model_load_weights(small, path, &wo, &err);
+        if (rc != KC_OK) kc_error_clear(&err);
         kc_object_unref(small);
     }
     kc_clear_session();
