@@ -2,10 +2,10 @@
  * every `make test`: every input that ever crashed, hung or leaked, and
  * the files of issue 15's bugs.
  *
- *   h5_file/      each file loaded in isolated mode -- as a model and as
- *                 weights, by position and by name: never a crash of this
- *                 process, always a model or a named error, within the
- *                 timeout, no leak here (under AddressSanitizer)
+ *   h5_file/, keras_archive/   each file loaded in isolated mode -- as a
+ *                 model and as weights, by position and by name: never a
+ *                 crash of this process, always a model or a named error,
+ *                 within the timeout, no leak here (under AddressSanitizer)
  *   config/       through fuzz_config, in this process
  *   description/  through fuzz_description, in this process
  *
@@ -34,7 +34,7 @@ static int list(const char *sub, char paths[][4400], int max)
     char dir[4096];
     snprintf(dir, sizeof dir, "%.3000s/tests/fuzz/regressions/%s", getenv("CKERAS_SOURCE_ROOT"), sub);
     DIR *d = opendir(dir);
-    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    if (!d) return 0; /* nothing found there yet (git keeps no empty folder) */
     int n = 0;
     for (struct dirent *e; (e = readdir(d)) && n < max;)
         if (e->d_name[0] != '.' && strcmp(e->d_name, "README.md") != 0) snprintf(paths[n++], 4400, "%s/%s", dir, e->d_name);
@@ -63,6 +63,7 @@ START_TEST(crashing_files_end_in_a_named_error_isolated)
 {
     int n = list("h5_file", paths, 256);
     ck_assert_int_ge(n, 8);
+    n += list("keras_archive", paths + n, 256 - n);
     for (int i = 0; i < n; i++) {
         kc_error err = {0};
         kc_untrusted_limits lim = {.timeout_seconds = 2};

@@ -21,10 +21,14 @@
 
 int fuzz_config(const uint8_t *data, size_t size);
 int fuzz_h5_file(const uint8_t *data, size_t size);
+int fuzz_keras_archive(const uint8_t *data, size_t size);
 int fuzz_description(const uint8_t *data, size_t size);
-/* The whole-file harness's work on a path: a load, the inspection API, and
- * a weights-only load into fuzz_small_model(); isolated when untrusted. */
+/* The whole-file harnesses' work on a path (fuzz_file.c): a load, the
+ * inspection API, and weights-only loads into fuzz_small_model();
+ * isolated when untrusted. */
 int fuzz_file_at(const char *path, bool untrusted);
+/* ... on data written to a file in memory whose name ends in extension. */
+int fuzz_file_bytes(const uint8_t *data, size_t size, const char *extension);
 
 /* A memfd holding data (created once per caller; rewritten each time). */
 static inline int fuzz_memfd(int *fd, const char *name, const uint8_t *data, size_t size)

@@ -2,12 +2,15 @@
  *
  *     fuzz_seeds OUTDIR FILE.h5...
  *
- *   OUTDIR/config/       each file's model_config (first byte 0, or 1 for
- *                        Keras 1 files) and training_config (first byte 2)
- *   OUTDIR/h5_file/      the files themselves
- *   OUTDIR/description/  what an isolated load's child sends back for each
- *                        file that loads, and a weights-only description
- *                        for fuzz_small_model() */
+ *   OUTDIR/config/        each file's model_config (first byte 0, or 1 for
+ *                         Keras 1 files) and training_config (first byte 2)
+ *   OUTDIR/h5_file/       the .h5 files themselves, and each model that
+ *                         loads saved again as Keras 3 weights (.weights.h5)
+ *   OUTDIR/keras_archive/ the .keras files themselves, and each model that
+ *                         loads saved again as a .keras archive
+ *   OUTDIR/description/   what an isolated load's child sends back for each
+ *                         file that loads, and a weights-only description
+ *                         for fuzz_small_model() */
 #include "fuzz_common.h"
 
 #include "../../lib/isolation/isolated_load.h"
@@ -49,14 +52,32 @@ static void config_seed(kc_h5file *h, const char *attr, char mode, const char *s
     json_decref(j);
 }
 
-static void copy_seed(const char *path, const char *stem)
+static void copy_seed(const char *path, const char *sub, const char *stem, const char *ext)
 {
-    FILE *in = fopen(path, "rb"), *out = in ? create("h5_file", stem, ".h5") : NULL;
+    FILE *in = fopen(path, "rb"), *out = in ? create(sub, stem, ext) : NULL;
     char buf[65536];
     size_t n;
     while (out && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
     if (out) fclose(out);
     if (in) fclose(in);
+}
+
+/* The model in path saved again in the other Keras 3 forms. */
+static void resave_seeds(const char *path, const char *stem)
+{
+    kc_error err = {0};
+    kc_object *m = kc_model_load(path, NULL, &err);
+    if (!m) return;
+    char out[4096];
+    snprintf(out, sizeof out, "%s/keras_archive", out_dir);
+    mkdir(out, 0755);
+    snprintf(out, sizeof out, "%s/keras_archive/%s-resaved.keras", out_dir, stem);
+    kc_save_options so = {.no_sync = true};
+    if (kc_model_save(m, out, &so, &err) != KC_OK) fprintf(stderr, "fuzz_seeds: %s: %s\n", out, err.message);
+    snprintf(out, sizeof out, "%s/h5_file/%s-resaved.weights.h5", out_dir, stem);
+    kc_error_clear(&err);
+    if (kc_model_save_weights(m, out, &so, &err) != KC_OK) fprintf(stderr, "fuzz_seeds: %s: %s\n", out, err.message);
+    kc_object_unref(m);
 }
 
 static void description_seed(const char *path, const char *stem)
@@ -97,6 +118,8 @@ int main(int argc, char **argv)
         const char *base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
         char stem[256];
         snprintf(stem, sizeof stem, "%.*s", (int)strcspn(base, "."), base);
+        size_t k = strlen(argv[i]);
+        bool archive = k > 6 && strcmp(argv[i] + k - 6, ".keras") == 0;
         kc_error err = {0};
         kc_h5file *h = kc_h5file_open(argv[i], &err);
         if (h) {
@@ -105,7 +128,8 @@ int main(int argc, char **argv)
             config_seed(h, "training_config", 2, stem);
             kc_h5file_close(h);
         }
-        copy_seed(argv[i], stem);
+        copy_seed(argv[i], archive ? "keras_archive" : "h5_file", stem, archive ? ".keras" : ".h5");
+        if (!archive) resave_seeds(argv[i], stem);
         description_seed(argv[i], stem);
     }
     weights_only_seed();
