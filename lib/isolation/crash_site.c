@@ -198,13 +198,23 @@ static void on_asan_report(const char *report)
 }
 #endif
 
+void kc__crash_reporter_prepare(void)
+{
+    /* backtrace() loads its unwinder (libgcc_s) on first use: done once,
+     * in the parent, every child inherits it -- and a confined child could
+     * not map new code anyway */
+    static atomic_bool done;
+    if (atomic_exchange(&done, true)) return;
+    void *warm[2];
+    backtrace(warm, 2);
+}
+
 void kc__crash_reporter_install(int fd)
 {
     report_fd = fd;
     n_modules = 0;
     dl_iterate_phdr(note_module, NULL);
-    void *warm[2];
-    backtrace(warm, 2); /* loads the unwinder now: later the child may not map code */
+    kc__crash_reporter_prepare(); /* the parent did this already: nothing to load here */
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack, .ss_flags = 0};
     sigaltstack(&ss, NULL);
     struct sigaction sa;

@@ -53,8 +53,10 @@ int kc__sandbox_confine(const kc__sandbox *sb, pid_t parent, int report_fd, cons
 unsigned kc__sandbox_confine_features(void);
 
 /* In the child: report fatal signals on report_fd as "C<signal> <library>\n"
- * before dying of them (crash_site.c). */
+ * before dying of them (crash_site.c). kc__crash_reporter_prepare, in the
+ * parent before it forks, loads what the reporter needs once. */
 void kc__crash_reporter_install(int report_fd);
+void kc__crash_reporter_prepare(void);
 
 /* ---- descriptions (description.c) ---- */
 
