@@ -33,8 +33,7 @@
  * CPU and memory limits.
  *
  * What this does not protect is stated in README.md ("Loading files you did
- * not make"). Linux only; elsewhere kc_sandbox_run fails with
- * KC_EUNSUPPORTED. */
+ * not make"). It uses Linux's system calls, as ckeras does elsewhere. */
 #ifndef CKERAS_SANDBOX_H
 #define CKERAS_SANDBOX_H
 
