@@ -55,10 +55,12 @@ ASAN_OPTIONS=detect_leaks=1 "$out/tests/fuzz/fuzz_seeds" "$out/seeds" "$root"/te
     "$root"/tests/data/keras-ref/*.h5 "$root"/tests/data/keras-wild/seq_dense_k3.7.0.keras 2>/dev/null ||
     { echo "fuzz: making the seed corpora failed"; exit 1; }
 
-# Where a report's first frame outside the sanitizers, libFuzzer and libc is.
+# Where a report's first frame outside the sanitizers, libFuzzer and the C
+# library is (glibc's frames show as libc.so.6 or by their sources in
+# sysdeps/, string/, stdlib/, nptl/, csu/).
 where() {
     grep -E '^ +#[0-9]+ ' "$1" |
-        grep -v -E 'libsanitizer|compiler-rt|/asan_|interceptor|__sanitizer_|fuzzer::|libFuzzer|libc\.so|in (malloc|calloc|realloc|free|memcpy|memmove|memset|strlen) ' |
+        grep -v -E 'libsanitizer|compiler-rt|/asan_|interceptor|__sanitizer_|fuzzer::|libFuzzer|libc\.so|ld-linux|(sysdeps|string|stdlib|nptl|csu|libio|malloc)/|in (malloc|calloc|realloc|free|memcpy|memmove|memset|strlen|abort|raise) ' |
         head -1
 }
 

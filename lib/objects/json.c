@@ -106,18 +106,27 @@ static void census_string(json_census *cs, const char *text, size_t length, size
     cs->values++;
 }
 
-json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *err)
+/* A NaN / Infinity / -Infinity token at text[i] (outside strings): its
+ * length, 0 when there is none. *mark receives its marker string. */
+static size_t float_token(const char *text, size_t length, size_t i, const char **mark)
 {
-    if (!text) {
-        kc__errf(err, KC_EINVAL, "JSON text is NULL");
-        return NULL;
-    }
-    if (max_depth <= 0) max_depth = 512;
-    buf b = {0};
+    size_t tl = 0;
+    if (i > 0 && is_ident(text[i - 1])) return 0;
+    if (length - i >= 3 && !memcmp(text + i, "NaN", 3)) tl = 3, *mark = "\"" KC__FLOAT_MARK "NaN\"";
+    else if (length - i >= 8 && !memcmp(text + i, "Infinity", 8)) tl = 8, *mark = "\"" KC__FLOAT_MARK "Infinity\"";
+    else if (length - i >= 9 && !memcmp(text + i, "-Infinity", 9)) tl = 9, *mark = "\"" KC__FLOAT_MARK "-Infinity\"";
+    return tl && (i + tl == length || !is_ident(text[i + tl])) ? tl : 0;
+}
+
+/* One pass over the text, outside strings: nesting depth checked, NaN and
+ * Infinity tokens rewritten into b (from *start on: what precedes is
+ * already copied), the values counted into cs. */
+static kc_status prescan(const char *text, size_t length, int max_depth, buf *b, size_t *start, json_census *cs,
+                         kc_error *err)
+{
     int depth = 0;
     bool in_str = false;
-    size_t line = 1, start = 0, str_start = 0;
-    json_census cs = {0, 0};
+    size_t line = 1, str_start = 0;
     for (size_t i = 0; i < length; i++) {
         char c = text[i];
         if (c == '\n') line++;
@@ -126,37 +135,45 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
                 i++;
             } else if (c == '"') {
                 in_str = false;
-                census_string(&cs, text, length, i, i - str_start - 1);
+                census_string(cs, text, length, i, i - str_start - 1);
             }
             continue;
         }
         if (c == ',' || c == '[' || c == '{' || (is_number_start(c) && (i == 0 || !is_number_part(text[i - 1]))))
-            census_add(&cs, c);
+            census_add(cs, c);
+        const char *mark = NULL;
+        size_t tl = 0;
         if (c == '"') {
             in_str = true;
             str_start = i;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) {
-                kc__free(b.p);
-                kc__errf(err, KC_ELIMIT, "JSON nesting deeper than %d levels", max_depth);
-                kc__error_context(err, "line %zu", line);
-                return NULL;
-            }
+        } else if ((c == '[' || c == '{') && ++depth > max_depth) {
+            kc__errf(err, KC_ELIMIT, "JSON nesting deeper than %d levels", max_depth);
+            kc__error_context(err, "line %zu", line);
+            return KC_ELIMIT;
         } else if (c == ']' || c == '}') {
             depth--;
-        } else if ((c == 'N' || c == 'I' || c == '-') && (i == 0 || !is_ident(text[i - 1]))) {
-            const char *tok = NULL, *mark = NULL;
-            size_t tl = 0;
-            if (length - i >= 3 && !memcmp(text + i, "NaN", 3)) tok = "NaN", tl = 3, mark = "\"" KC__FLOAT_MARK "NaN\"";
-            else if (length - i >= 8 && !memcmp(text + i, "Infinity", 8)) tok = "Infinity", tl = 8, mark = "\"" KC__FLOAT_MARK "Infinity\"";
-            else if (length - i >= 9 && !memcmp(text + i, "-Infinity", 9)) tok = "-Infinity", tl = 9, mark = "\"" KC__FLOAT_MARK "-Infinity\"";
-            if (tok && (i + tl == length || !is_ident(text[i + tl]))) {
-                put(&b, text + start, i - start);
-                puts_(&b, mark);
-                start = i + tl;
-                i += tl - 1;
-            }
+        } else if ((c == 'N' || c == 'I' || c == '-') && (tl = float_token(text, length, i, &mark))) {
+            put(b, text + *start, i - *start);
+            puts_(b, mark);
+            *start = i + tl;
+            i += tl - 1;
         }
+    }
+    return KC_OK;
+}
+
+json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *err)
+{
+    if (!text) {
+        kc__errf(err, KC_EINVAL, "JSON text is NULL");
+        return NULL;
+    }
+    buf b = {0};
+    size_t start = 0;
+    json_census cs = {0, 0};
+    if (prescan(text, length, max_depth > 0 ? max_depth : 512, &b, &start, &cs, err) != KC_OK) {
+        kc__free(b.p);
+        return NULL;
     }
     if (cs.values > MAX_VALUES || cs.bytes / MEMORY_FACTOR > length + MEMORY_SLACK / MEMORY_FACTOR) {
         kc__free(b.p);
