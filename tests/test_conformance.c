@@ -4,7 +4,8 @@
  * handed to `keras-ref check` with its inputs and ckeras' outputs. Also:
  * h5dump -A shows model_config as readable JSON.
  *
- * Skips (exit 77, with the reason) when keras-ref or Node.js is absent. */
+ * The TensorFlow.js cases skip (exit 77, with the reason) when keras-ref or
+ * Node.js is absent, and fail then in CI (CI=true). */
 #include "keras_ref.h"
 #include "saving_util.h"
 
@@ -151,6 +152,18 @@ static kc_object *merges_and_nesting(void)
     return model;
 }
 
+/* The preprocessing layers TensorFlow.js computes as Keras does: Rescaling
+ * (per-channel lists) and CenterCrop for sizes where its crop (a nearest
+ * cropAndResize on normalized boxes) picks Keras' pixels. The identity
+ * Permute gives CenterCrop a fresh shape array: TensorFlow.js' CenterCrop
+ * writes into the one it gets, which would otherwise be the model input's. */
+static kc_object *preprocessing(void)
+{
+    return SEQ("8, 10, 3", L("Rescaling", "{\"scale\": [0.5, 0.25, 2.0], \"offset\": [-1.0, 0.0, 0.5]}"),
+               L("Permute", "{\"dims\": [1, 2, 3]}"), L("CenterCrop", "{\"height\": 6, \"width\": 6}"),
+               L("Rescaling", "{\"scale\": 0.5}"), L("Flatten", "{}"), L("Dense", "{\"units\": 3}"));
+}
+
 typedef struct kind {
     const char *name;
     kc_object *(*build)(void);
@@ -168,6 +181,7 @@ static const kind kinds[] = {
     {"merges_and_nesting", merges_and_nesting, 0},
     {"conv2d_stack", conv2d_stack, 0},
     {"conv1d_stack", conv1d_stack, 0},
+    {"preprocessing", preprocessing, 0},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
@@ -176,6 +190,7 @@ static const kind kinds[] = {
 
 START_TEST(ckeras_files_load_in_tensorflow_js)
 {
+    KR_REQUIRE();
     const kind *k = &kinds[_i];
     kc_object *m = k->build();
     su_randomize_weights(m, 100 + (uint64_t)_i);
@@ -203,10 +218,7 @@ END_TEST
 
 START_TEST(h5dump_shows_model_config_as_json)
 {
-    if (system("command -v h5dump >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "h5dump_shows_model_config_as_json: skipped, h5dump is not installed\n");
-        return;
-    }
+    if (system("command -v h5dump >/dev/null 2>&1") != 0) TU_SKIP("h5dump is not installed (Debian: hdf5-tools)");
     kc_object *m = normalization();
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"mse\"}", NULL, &err));
     CK_OK(kc_model_save(m, su_path("dump.h5"), NULL, &err));
@@ -229,25 +241,16 @@ static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("conformance");
     TCase *tc = tcase_create("tfjs");
+    tcase_set_tags(tc, "tfjs");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, ckeras_files_load_in_tensorflow_js, 0, N_KINDS);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("h5dump");
+    tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, h5dump_shows_model_config_as_json);
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
-{
-    char why[512];
-    if (!kr_find(why, sizeof why)) {
-        printf("conformance: skipped: %s\n", why);
-        return KR_SKIP;
-    }
-    SRunner *sr = srunner_create(conformance_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kc_release_caches();
-    return failed ? 1 : 0;
-}
+TU_MAIN(conformance_suite)
