@@ -58,5 +58,6 @@
 #include "ckeras/initializers.h"
 #include "ckeras/regularizers.h"
 #include "ckeras/constraints.h"
+#include "ckeras/sandbox.h"
 
 #endif /* CKERAS_H */

@@ -74,6 +74,13 @@ int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes);
 kc_status kc__layer_ensure_name(kc_object *layer, kc_error *err);
 /* Keras' unique_object_name(to_snake_case(class name)): "dense", "dense_1". */
 char *kc__unique_name(const char *base, kc_error *err);
+/* The automatic-name counters as text, one "base next" per line
+ * (kc__malloc'd; NULL when out of memory), and raising one to at least
+ * next: an isolated load's child names layers from its copy of the
+ * counters, and the parent takes the counts over so that later names stay
+ * unique, as after an in-process load. */
+char *kc__name_counters_text(void);
+void kc__name_counter_raise(const char *base, long next);
 /* Keras' to_snake_case. Returns malloc'd (kc) string. */
 char *kc__snake_case(const char *class_name);
 /* Rename (used by Sequential for its automatic InputLayer). */
