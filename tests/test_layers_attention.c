@@ -26,13 +26,6 @@ static void setup(void)
     kc_set_random_seed(1);
 }
 
-static kc_object *make(const char *cls, const char *cfg)
-{
-    kc_object *l = kc_layer_create(cls, cfg, &err);
-    ck_assert_msg(l != NULL, "%s %s: %s (%s)", cls, cfg ? cfg : "", err.message, err.context);
-    return l;
-}
-
 /* Give every weight of l random values in [-0.6, 0.6) (seeded). */
 static void randomize(kc_object *l, uint64_t seed)
 {
@@ -128,7 +121,7 @@ static const mha_dims small = {.B = 2, .T = 4, .S = 5, .dq = 3, .dv = 2, .dk = 4
 
 static kc_object *small_mha(void)
 {
-    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
+    kc_object *l = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
     return l;
 }
 
@@ -207,7 +200,7 @@ START_TEST(mha_forward_matches_loops_with_key_and_masks)
     for (int s = 0; s < 5; s++) m[2 * 5 + s] = 0; /* one fully masked row: uniform */
     kc_tensor *mask = tu_tensor(3, D(2, 4, 5), m);
     /* without a key, the key is the value: a layer built that way */
-    kc_object *l2 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
+    kc_object *l2 = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"value_dim\": 3}");
     kc_tensor *v4 = tu_random(3, D(2, 5, 4), -1, 1, 4);
     CK_OK(kc_layer_call_kw(l2, (kc_tensor *[]){q, v4, mask}, (const char *[]){NULL, "value", "attention_mask"}, 3,
                            NULL, NULL, false, out, NULL, &n, &err));
@@ -339,7 +332,7 @@ END_TEST
 
 START_TEST(mha_dropout_trains_and_differentiates)
 {
-    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"dropout\": 0.3}");
+    kc_object *l = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"dropout\": 0.3}");
     kc_tensor *x = tu_random(3, D(2, 6, 4), -1, 1, 5);
     kc_tensor *data[2] = {x, x};
     mha_case c = {.layer = l, .n_data = 2, .training = true};
@@ -404,7 +397,7 @@ static void dense_attention_reference(score_form form, const float *scale, int64
 static void check_dense_attention(const char *cls, const char *cfg, score_form form, bool with_key, bool masks,
                                   bool causal)
 {
-    kc_object *l = make(cls, cfg);
+    kc_object *l = tu_layer(cls, cfg);
     int64_t B = 2, Tq = 3, Tv = 4, d = 3, dv = with_key && form != ADDITIVE ? 2 : 3; /* the key is the value, or the scale's size */
     kc_tensor *q = tu_random(3, D(B, Tq, d), -1, 1, 41), *v = tu_random(3, D(B, Tv, dv), -1, 1, 42);
     kc_tensor *k = with_key ? tu_random(3, D(B, Tv, d), -1, 1, 43) : NULL;
@@ -501,7 +494,7 @@ START_TEST(dense_attention_gradients_vs_finite_differences)
                              {"Attention", "{\"use_scale\": true, \"dropout\": 0.4}"},
                              {"AdditiveAttention", "{\"dropout\": 0.4}"}};
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
-        kc_object *l = make(cfgs[i][0], cfgs[i][1]);
+        kc_object *l = tu_layer(cfgs[i][0], cfgs[i][1]);
         char what[200];
         snprintf(what, sizeof what, "%s %s", cfgs[i][0], cfgs[i][1]);
         check_layer_grads(what, l, (kc_tensor *[]){q, v, k}, 3, i >= 3);
@@ -513,8 +506,8 @@ END_TEST
 
 START_TEST(dense_attention_configs_and_weights)
 {
-    kc_object *a = make("Attention", "{\"use_scale\": true, \"score_mode\": \"concat\", \"dropout\": 0.1}");
-    kc_object *b = make("AdditiveAttention", NULL);
+    kc_object *a = tu_layer("Attention", "{\"use_scale\": true, \"score_mode\": \"concat\", \"dropout\": 0.1}");
+    kc_object *b = tu_layer("AdditiveAttention", NULL);
     kc_tensor *q = tu_random(3, D(1, 2, 4), -1, 1, 1), *v = tu_random(3, D(1, 3, 4), -1, 1, 2);
     kc_tensor *y = NULL, *out[2];
     int n;
@@ -561,7 +554,7 @@ START_TEST(group_normalization_matches_loops)
 {
     /* x [2, 3, 4] with 4 channels in 2 groups on the last axis; and
      * channels first (axis 1, 3 channels, 3 groups = instance norm) */
-    kc_object *l = make("GroupNormalization", "{\"groups\": 2, \"epsilon\": 0.01}");
+    kc_object *l = tu_layer("GroupNormalization", "{\"groups\": 2, \"epsilon\": 0.01}");
     kc_tensor *x = tu_random(3, D(2, 3, 4), -2, 2, 71);
     kc_tensor *y = kc_layer_call1(l, x, false, &err);
     CK_NN(y, err);
@@ -584,7 +577,7 @@ START_TEST(group_normalization_matches_loops)
     assert_close_d(y, want, 1e-5, 1e-5, "GroupNormalization(groups=2)");
     kc_tensor_unref(y);
     ck_assert_str_eq(kc_variable_name(kc_layer_weight(l, 0)), "group_normalization/gamma:0");
-    kc_object *inst = make("GroupNormalization", "{\"groups\": -1, \"axis\": 1, \"center\": false}");
+    kc_object *inst = tu_layer("GroupNormalization", "{\"groups\": -1, \"axis\": 1, \"center\": false}");
     y = kc_layer_call1(inst, x, false, &err);
     CK_NN(y, err);
     ck_assert_int_eq(kc_layer_num_weights(inst), 1);
@@ -602,7 +595,7 @@ START_TEST(group_normalization_matches_loops)
     json_decref(cfg);
     check_layer_grads("GroupNormalization", l, &x, 1, false);
     check_layer_grads("GroupNormalization(axis=1)", inst, &x, 1, false);
-    kc_object *bad = make("GroupNormalization", "{\"groups\": 3}");
+    kc_object *bad = tu_layer("GroupNormalization", "{\"groups\": 3}");
     ck_assert_ptr_null(kc_layer_call1(bad, x, false, &err));
     CK_ERR(err, KC_ESHAPE, "must be a multiple");
     kc_tensor_unref(y), kc_tensor_unref(x);
@@ -613,7 +606,7 @@ END_TEST
 START_TEST(unit_normalization_and_identity)
 {
     /* the Keras docstring: rows of arange(6).reshape(2, 3) get unit norm */
-    kc_object *u = make("UnitNormalization", NULL);
+    kc_object *u = tu_layer("UnitNormalization", NULL);
     kc_tensor *x = TU_T2(2, 3, 0, 1, 2, 3, 4, 5), *zero = TU_T2(1, 3, 0, 0, 0);
     kc_tensor *y = kc_layer_call1(u, x, false, &err);
     CK_NN(y, err);
@@ -627,7 +620,7 @@ START_TEST(unit_normalization_and_identity)
     ck_assert_str_eq(t, "[1]"); /* validate_axis: a list once built */
     kc_json_free(t);
     json_decref(cfg);
-    kc_object *u2 = make("UnitNormalization", "{\"axis\": [1, 2]}");
+    kc_object *u2 = tu_layer("UnitNormalization", "{\"axis\": [1, 2]}");
     kc_tensor *x3 = tu_random(3, D(2, 3, 2), -1, 1, 81);
     check_layer_grads("UnitNormalization(axis=[1, 2])", u2, &x3, 1, false);
     kc_tensor *y3 = kc_layer_call1(u2, x3, false, &err);
@@ -637,7 +630,7 @@ START_TEST(unit_normalization_and_identity)
         ck_assert_msg(fabs(ss - 1) < 1e-5, "sample %d has norm^2 %g", b, ss);
     }
     /* Identity: inputs and masks through */
-    kc_object *id = make("Identity", NULL);
+    kc_object *id = tu_layer("Identity", NULL);
     kc_tensor *m = TU_T1(2, 1, 0), *out[2], *om[2];
     int n;
     CK_OK(kc_layer_call(id, (kc_tensor *[]){x, x3}, 2, (kc_tensor *[]){m, NULL}, false, out, om, &n, &err));
@@ -737,7 +730,7 @@ START_TEST(einsum_dense_equations_match_loops)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const einsum_case *c = &cases[i];
-        kc_object *l = make("EinsumDense", c->config);
+        kc_object *l = tu_layer("EinsumDense", c->config);
         kc_tensor *x = tu_random(c->ndim, c->dims, -1, 1, 90 + i);
         kc_tensor *y = kc_layer_call1(l, x, false, &err);
         ck_assert_msg(y != NULL, "%s: %s (%s)", c->config, err.message, err.context);
@@ -795,7 +788,7 @@ START_TEST(einsum_dense_refuses_what_it_cannot_do)
     }
     /* shapes that do not fit: named at the call */
     kc_error_clear(&err);
-    kc_object *l = make("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [3, 4], \"bias_axes\": \"d\"}");
+    kc_object *l = tu_layer("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [3, 4], \"bias_axes\": \"d\"}");
     kc_tensor *x2 = tu_random(2, D(2, 5), -1, 1, 1), *x3 = tu_random(3, D(2, 4, 5), -1, 1, 2);
     ck_assert_ptr_null(kc_layer_call1(l, x2, false, &err));
     CK_ERR(err, KC_ESHAPE, "rank 2");
@@ -804,7 +797,7 @@ START_TEST(einsum_dense_refuses_what_it_cannot_do)
     CK_ERR(err, KC_ESHAPE, "output_shape gives 3");
     kc_tensor_unref(x2), kc_tensor_unref(x3);
     kc_object_unref(l);
-    l = make("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [null, 4], \"bias_axes\": \"x\"}");
+    l = tu_layer("EinsumDense", "{\"equation\": \"abc,cd->abd\", \"output_shape\": [null, 4], \"bias_axes\": \"x\"}");
     x3 = tu_random(3, D(2, 4, 5), -1, 1, 2);
     kc_error_clear(&err);
     ck_assert_ptr_null(kc_layer_call1(l, x3, false, &err));
@@ -820,7 +813,7 @@ START_TEST(mha_attention_axes_and_output_shape)
 {
     /* [B, X, Y, d] images attending over Y only: each row x is its own
      * sequence, so the result equals the rank-3 layer applied per row */
-    kc_object *l = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"attention_axes\": [2], "
+    kc_object *l = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"attention_axes\": [2], "
                                               "\"output_shape\": [2, 3]}");
     kc_tensor *q = tu_random(4, D(2, 3, 4, 5), -1, 1, 111), *v = tu_random(4, D(2, 3, 6, 4), -1, 1, 112);
     kc_tensor *out[2];
@@ -839,7 +832,7 @@ START_TEST(mha_attention_axes_and_output_shape)
     kc_tensor *y = NULL;
     CK_OK(kc_layer_call(l, (kc_tensor *[]){q, v}, 2, NULL, false, &y, NULL, &n, &err));
     /* the same weights in a rank-3 layer, fed row x of every sample */
-    kc_object *l3 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"output_shape\": [2, 3]}");
+    kc_object *l3 = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3, \"output_shape\": [2, 3]}");
     for (int x = 0; x < 3; x++) {
         kc_tensor *qx = kc_tensor_empty(KC_FLOAT32, 3, D(2, 4, 5), &err), *vx = kc_tensor_empty(KC_FLOAT32, 3, D(2, 6, 4), &err);
         for (int b = 0; b < 2; b++) {
@@ -864,7 +857,7 @@ START_TEST(mha_attention_axes_and_output_shape)
     }
     /* gradients through the transposes of a non-default layout */
     kc_tensor *qs = tu_random(4, D(2, 3, 2, 4), -1, 1, 113), *vs = tu_random(4, D(2, 3, 3, 2), -1, 1, 114);
-    kc_object *l2 = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"attention_axes\": 1}");
+    kc_object *l2 = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2, \"attention_axes\": 1}");
     mha_case c = {.layer = l2, .n_data = 2};
     kc_tensor *y2 = mha_fn((kc_tensor *[]){qs, vs}, &c, &err);
     ck_assert_msg(y2 == NULL, "query and value differ on a non-attention axis: must fail");
@@ -908,14 +901,32 @@ START_TEST(mha_errors_name_the_argument)
                      KC_ESHAPE);
     CK_ERR(err, KC_ESHAPE, "attention_mask");
     kc_error_clear(&err);
+    /* the options text: JSON, and an object (both entry points) */
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v}, NULL, 2, "{\"use_causal_mask\": tru", NULL, false, out,
+                                      NULL, &n, &err),
+                     KC_EFORMAT);
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_layer_call_kw(l, (kc_tensor *[]){q, v}, NULL, 2, "[true]", NULL, false, out, NULL, &n, &err),
+                     KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "kc_layer_call_kw: options must be a JSON object");
+    kc_error_clear(&err);
+    kc_symbol *sq = kc_input(2, D(4, 3), NULL, &err), *sv = kc_input(2, D(5, 2), NULL, &err), *sy[2];
+    CK_NN(sv, err);
+    ck_assert_int_eq(kc_apply_kw(l, (kc_symbol *[]){sq, sv}, NULL, 2, "[7]", sy, &n, &err), KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "kc_apply_kw: options must be a JSON object");
+    ck_assert_int_eq(n, 0);
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_apply_kw(l, (kc_symbol *[]){sq, sv}, NULL, 2, "{", sy, &n, &err), KC_EFORMAT);
+    kc_error_clear(&err);
+    kc_symbol_unref(sq), kc_symbol_unref(sv);
     /* a layer that takes no keyword arguments refuses them */
-    kc_object *d = make("Dense", "{\"units\": 2}");
+    kc_object *d = tu_layer("Dense", "{\"units\": 2}");
     ck_assert_int_eq(kc_layer_call_kw(d, &q, NULL, 1, "{\"use_causal_mask\": true}", NULL, false, out, NULL, &n, &err),
                      KC_EINVAL);
     CK_ERR(err, KC_EINVAL, "takes no keyword arguments");
     kc_error_clear(&err);
     /* training as an option overrides the caller's flag */
-    kc_object *drop = make("Dropout", "{\"rate\": 0.5}");
+    kc_object *drop = tu_layer("Dropout", "{\"rate\": 0.5}");
     CK_OK(kc_layer_call_kw(drop, &q, NULL, 1, "{\"training\": true}", NULL, false, out, NULL, &n, &err));
     int zeros = 0;
     for (int64_t i = 0; i < kc_tensor_size(out[0]); i++) zeros += kc_tensor_f32(out[0])[i] == 0.0f;

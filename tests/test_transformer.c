@@ -42,13 +42,6 @@ static void setup(void)
     kc_set_random_seed(1);
 }
 
-static kc_object *make(const char *cls, const char *cfg)
-{
-    kc_object *l = kc_layer_create(cls, cfg, &err);
-    ck_assert_msg(l != NULL, "%s %s: %s (%s)", cls, cfg ? cfg : "", err.message, err.context);
-    return l;
-}
-
 /* layer(inputs...), consuming the layer reference; the first output. */
 static kc_symbol *call(kc_object *layer, kc_symbol *const *in, int n, const char *const *names, const char *options)
 {
@@ -76,9 +69,9 @@ typedef struct spec {
 static kc_symbol *encoder(kc_symbol *x, const spec *s, kc_symbol *mask, kc_symbol *key)
 {
     char cfg[160];
-    kc_symbol *ln = call1(make("LayerNormalization", "{\"epsilon\": 1e-6}"), x), *att;
+    kc_symbol *ln = call1(tu_layer("LayerNormalization", "{\"epsilon\": 1e-6}"), x), *att;
     snprintf(cfg, sizeof cfg, "{\"num_heads\": 4, \"key_dim\": 64, \"dropout\": %g}", s->dropout);
-    kc_object *mha = make("MultiHeadAttention", cfg);
+    kc_object *mha = tu_layer("MultiHeadAttention", cfg);
     switch (s->v) { /* mha(x, x), as the example; the variants add one argument */
     case PLAIN: att = call(mha, (kc_symbol *[]){ln, ln}, 2, NULL, NULL); break;
     case MASKED: att = call(mha, (kc_symbol *[]){ln, ln, mask}, 3, (const char *[]){NULL, NULL, "attention_mask"}, NULL); break;
@@ -86,14 +79,14 @@ static kc_symbol *encoder(kc_symbol *x, const spec *s, kc_symbol *mask, kc_symbo
     default: att = call(mha, (kc_symbol *[]){ln, ln, key}, 3, (const char *[]){NULL, "value", "key"}, NULL); break;
     }
     snprintf(cfg, sizeof cfg, "{\"rate\": %g}", s->dropout);
-    kc_symbol *d = call1(make("Dropout", cfg), att);
-    kc_symbol *res = call(make("Add", NULL), (kc_symbol *[]){d, x}, 2, NULL, NULL);
-    kc_symbol *ln2 = call1(make("LayerNormalization", "{\"epsilon\": 1e-6}"), res);
-    kc_symbol *c1 = call1(make("Conv1D", "{\"filters\": 4, \"kernel_size\": 1, \"activation\": \"relu\"}"), ln2);
-    kc_symbol *d2 = call1(make("Dropout", cfg), c1);
+    kc_symbol *d = call1(tu_layer("Dropout", cfg), att);
+    kc_symbol *res = call(tu_layer("Add", NULL), (kc_symbol *[]){d, x}, 2, NULL, NULL);
+    kc_symbol *ln2 = call1(tu_layer("LayerNormalization", "{\"epsilon\": 1e-6}"), res);
+    kc_symbol *c1 = call1(tu_layer("Conv1D", "{\"filters\": 4, \"kernel_size\": 1, \"activation\": \"relu\"}"), ln2);
+    kc_symbol *d2 = call1(tu_layer("Dropout", cfg), c1);
     snprintf(cfg, sizeof cfg, "{\"filters\": %lld, \"kernel_size\": 1}", (long long)kc_symbol_shape(x).dims[2]);
-    kc_symbol *c2 = call1(make("Conv1D", cfg), d2);
-    kc_symbol *out = call(make("Add", NULL), (kc_symbol *[]){c2, res}, 2, NULL, NULL);
+    kc_symbol *c2 = call1(tu_layer("Conv1D", cfg), d2);
+    kc_symbol *out = call(tu_layer("Add", NULL), (kc_symbol *[]){c2, res}, 2, NULL, NULL);
     kc_symbol *all[] = {ln, att, d, res, ln2, c1, d2, c2};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) kc_symbol_unref(all[i]);
     return out;
@@ -115,10 +108,10 @@ static kc_object *transformer(const spec *s)
     }
     char cfg[64];
     snprintf(cfg, sizeof cfg, "{\"rate\": %g}", s->mlp_dropout);
-    kc_symbol *g = call1(make("GlobalAveragePooling1D", "{\"data_format\": \"channels_first\"}"), x);
-    kc_symbol *h = call1(make("Dense", "{\"units\": 128, \"activation\": \"relu\"}"), g);
-    kc_symbol *hd = call1(make("Dropout", cfg), h);
-    kc_symbol *out = call1(make("Dense", "{\"units\": 10, \"activation\": \"softmax\"}"), hd);
+    kc_symbol *g = call1(tu_layer("GlobalAveragePooling1D", "{\"data_format\": \"channels_first\"}"), x);
+    kc_symbol *h = call1(tu_layer("Dense", "{\"units\": 128, \"activation\": \"relu\"}"), g);
+    kc_symbol *hd = call1(tu_layer("Dropout", cfg), h);
+    kc_symbol *out = call1(tu_layer("Dense", "{\"units\": 10, \"activation\": \"softmax\"}"), hd);
     kc_object *m = kc_functional_new(in, n_in, &out, 1, "transformer", &err);
     CK_NN(m, err);
     kc_symbol *all[] = {x, g, h, hd, out};
@@ -358,13 +351,13 @@ START_TEST(keras2_nodes_with_keyword_arguments_round_trip)
 {
     kc_symbol *q = kc_input(2, D(4, 3), "q", &err), *v = kc_input(2, D(5, 2), "v", &err), *k = kc_input(2, D(5, 4), "k", &err);
     kc_symbol *m = kc_input(2, D(4, 5), "m", &err);
-    kc_object *mha = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2}");
+    kc_object *mha = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 2}");
     kc_symbol *outs[2];
     int n;
     CK_OK(kc_apply_kw(mha, (kc_symbol *[]){q, v, k, m}, (const char *[]){NULL, NULL, "key", "attention_mask"}, 4,
                       "{\"use_causal_mask\": true, \"return_attention_scores\": true}", outs, &n, &err));
     ck_assert_int_eq(n, 2);
-    kc_symbol *sum = call(make("Add", NULL), (kc_symbol *[]){outs[0], q}, 2, NULL, NULL);
+    kc_symbol *sum = call(tu_layer("Add", NULL), (kc_symbol *[]){outs[0], q}, 2, NULL, NULL);
     kc_object *model = kc_functional_new((kc_symbol *[]){q, v, k, m}, 4, (kc_symbol *[]){sum, outs[1]}, 2, "model", &err);
     CK_NN(model, err);
     json_t *cfg;
@@ -556,9 +549,9 @@ END_TEST
 START_TEST(embedding_masks_flow_through_attention)
 {
     kc_symbol *ids = kc_input(1, D(5), "ids", &err);
-    kc_object *emb = make("Embedding", "{\"input_dim\": 7, \"output_dim\": 4, \"mask_zero\": true}");
-    kc_object *mha = make("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3}");
-    kc_object *gap = make("GlobalAveragePooling1D", NULL);
+    kc_object *emb = tu_layer("Embedding", "{\"input_dim\": 7, \"output_dim\": 4, \"mask_zero\": true}");
+    kc_object *mha = tu_layer("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 3}");
+    kc_object *gap = tu_layer("GlobalAveragePooling1D", NULL);
     kc_object_ref(emb), kc_object_ref(mha);
     kc_symbol *e = call1(emb, ids), *a = call(mha, (kc_symbol *[]){e, e}, 2, NULL, NULL), *g = call1(gap, a);
     kc_object *m = kc_functional_new(&ids, 1, &g, 1, "masked", &err);

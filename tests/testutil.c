@@ -30,6 +30,14 @@ kc_tensor *tu_tensor(int ndim, const int64_t *dims, const float *vals)
     return t;
 }
 
+kc_object *tu_layer(const char *cls, const char *config)
+{
+    kc_error err = {0};
+    kc_object *l = kc_layer_create(cls, config, &err);
+    ck_assert_msg(l != NULL, "%s %s: %s (%s)", cls, config ? config : "", err.message, err.context);
+    return l;
+}
+
 kc_tensor *tu_random(int ndim, const int64_t *dims, float lo, float hi, uint64_t seed)
 {
     kc_error err = {0};

@@ -28,6 +28,9 @@ void tu_check_error(const kc_error *err, kc_status code, const char *needle, con
     ck_assert_msg((ptr) != NULL, "%s is NULL: %s (%s) [%s:%d]", #ptr, (err).message,               \
                   (err).context, (err).src_file ? (err).src_file : "", (err).src_line)
 
+/* A layer of class cls from config text (NULL: the defaults); the test
+ * fails with the error when it cannot be made. */
+kc_object *tu_layer(const char *cls, const char *config);
 /* float32 tensor from values; dims may be NULL when ndim == 0. */
 kc_tensor *tu_tensor(int ndim, const int64_t *dims, const float *vals);
 /* Shorthand for rank 1/2 literal tensors. */

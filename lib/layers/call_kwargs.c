@@ -175,21 +175,29 @@ kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_in
     return rc;
 }
 
+kc_status kc__call_options_parse(const char *options, const char *fn, json_t **opts, kc_error *err)
+{
+    *opts = NULL;
+    if (!options) return KC_OK;
+    json_t *o = kc_json_parse(options, strlen(options), 0, err);
+    if (!o) return kc__error_code(err, KC_EFORMAT);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return kc__errf(err, KC_EINVAL, "%s: options must be a JSON object", fn);
+    }
+    *opts = o;
+    return KC_OK;
+}
+
 kc_status kc_layer_call_kw(kc_object *layer, kc_tensor *const *inputs, const char *const *names,
                            int n_inputs, const char *options, kc_tensor *const *masks, bool training,
                            kc_tensor **out, kc_tensor **out_masks, int *n_out, kc_error *err)
 {
     *n_out = 0;
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_layer_call_kw: not a layer");
-    json_t *opts = NULL;
-    if (options) {
-        opts = kc_json_parse(options, strlen(options), 0, err);
-        if (!opts) return kc__error_code(err, KC_EFORMAT);
-        if (!json_is_object(opts)) {
-            json_decref(opts);
-            return kc__errf(err, KC_EINVAL, "kc_layer_call_kw: options must be a JSON object");
-        }
-    }
+    json_t *opts;
+    kc_status prc = kc__call_options_parse(options, "kc_layer_call_kw", &opts, err);
+    if (prc != KC_OK) return prc;
     kc_call_kwargs kw = {.names = names, .n_inputs = n_inputs, .options = opts};
     kc_status rc = kc__layer_call_kw(layer, inputs, n_inputs, &kw, masks, training, out, out_masks, n_out, err);
     json_decref(opts);

@@ -146,6 +146,9 @@ void kc__call_frame_explain(const kc__call_frame *f, kc_error *err);
 kc_status kc__layer_call_kw(kc_object *layer, kc_tensor *const *inputs, int n_inputs,
                             const kc_call_kwargs *kw, kc_tensor *const *masks, bool training,
                             kc_tensor **out, kc_tensor **out_masks, int *n_out, kc_error *err);
+/* The options text of kc_layer_call_kw / kc_apply_kw (fn names the caller
+ * in errors): *opts is NULL for NULL text, else a new JSON object. */
+kc_status kc__call_options_parse(const char *options, const char *fn, json_t **opts, kc_error *err);
 /* options.training when it is a boolean, else training. */
 bool kc__call_training(const kc_call_kwargs *kw, bool training);
 /* For classes whose first argument is one tensor: bind the inputs of the

@@ -31,15 +31,9 @@ kc_status kc_apply_kw(kc_object *layer, kc_symbol *const *inputs, const char *co
                       const char *options, kc_symbol **outs, int *n_out, kc_error *err)
 {
     *n_out = 0;
-    json_t *opts = NULL;
-    if (options) {
-        opts = kc_json_parse(options, strlen(options), 0, err);
-        if (!opts) return kc__error_code(err, KC_EFORMAT);
-        if (!json_is_object(opts)) {
-            json_decref(opts);
-            return kc__errf(err, KC_EINVAL, "kc_apply_kw: options must be a JSON object");
-        }
-    }
+    json_t *opts;
+    kc_status prc = kc__call_options_parse(options, "kc_apply_kw", &opts, err);
+    if (prc != KC_OK) return prc;
     kc_call_kwargs kw = {.names = names, .n_inputs = n_inputs, .options = opts};
     kc_status rc = kc__apply_kw(layer, inputs, n_inputs, &kw, outs, n_out, err);
     json_decref(opts);
