@@ -156,6 +156,51 @@ START_TEST(sequential_builds_predicts_and_round_trips)
 }
 END_TEST
 
+/* A model saved with a fixed batch size (input_shape=(32, 4) given to the first layer, as
+ * a popular tutorial has it) predicts on any batch in Keras: a model's input_spec drops
+ * the batch dimension. The other dimensions are still checked. */
+START_TEST(fixed_batch_input_accepts_other_batch_sizes)
+{
+    static const char *const cfgs[] = {
+        /* Keras 2 */
+        "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_input_shape\": [32, 4], \"dtype\": \"float32\", \"name\": \"in\"}}, "
+        "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 2}}]}}",
+        /* Keras 3 functional */
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_shape\": [32, 4], \"dtype\": \"float32\", \"name\": \"in\"}, "
+        "\"name\": \"in\", \"inbound_nodes\": []}, {\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", "
+        "\"units\": 2}, \"name\": \"d\", \"inbound_nodes\": [{\"args\": [{\"class_name\": \"__keras_tensor__\", "
+        "\"config\": {\"shape\": [32, 4], \"dtype\": \"float32\", \"keras_history\": [\"in\", 0, 0]}}], "
+        "\"kwargs\": {}}]}], \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"d\", 0, 0]]}}",
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
+        json_t *j = json_loads(cfgs[c], 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        kc_object *m;
+        CK_OK(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err));
+        json_decref(j);
+        kc_shape is = kc_model_input_shape(m, 0);
+        ck_assert_int_eq(is.dims[0], 32); /* the declared batch stays in the model */
+        kc_tensor *x = tu_random(2, D(3, 4), -1, 1, 7), *outs[1];
+        int n = 0;
+        CK_OK(kc_model_predict(m, &x, 1, 32, outs, &n, &err));
+        ck_assert_int_eq(kc_tensor_dims(outs[0])[0], 3);
+        kc_tensor *direct = kc_layer_call1(m, x, false, &err);
+        CK_NN(direct, err);
+        tu_assert_tensors_close(outs[0], direct, 0, 0, "predict == call");
+        kc_tensor_unref(outs[0]), kc_tensor_unref(direct), kc_tensor_unref(x);
+        /* a wrong feature size is still refused, naming both shapes */
+        x = tu_random(2, D(3, 5), -1, 1, 7);
+        kc_error_clear(&err);
+        ck_assert_ptr_null(kc_layer_call1(m, x, false, &err));
+        CK_ERR(err, KC_ESHAPE, "does not fit the declared shape (32, 4)");
+        kc_tensor_unref(x);
+        kc_object_unref(m);
+    }
+}
+END_TEST
+
 START_TEST(sequential_add_reports_shape_errors_and_pop_works)
 {
     kc_object *m = mlp();
@@ -308,6 +353,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("models");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, layers_get_keras_names);
+    tcase_add_test(tc, fixed_batch_input_accepts_other_batch_sizes);
     tcase_add_test(tc, dense_forward_matches_hand_values_and_checks_shapes);
     tcase_add_test(tc, bad_dense_configs_are_named_errors);
     tcase_add_test(tc, sequential_builds_predicts_and_round_trips);
