@@ -49,6 +49,9 @@ struct kc__model_state {
 static inline kc__model_state *kc__mstate(const kc_object *m) { return ((const kc_model *)m)->state; }
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err);
+/* A model config's layer entry that is a Keras 3 operation node, which
+ * ckeras cannot run: KC_ENOTFOUND naming it (operation_nodes.c). */
+kc_status kc__check_operation_node(const json_t *entry, const kc_config_ctx *ctx, kc_error *err);
 void kc__graph_free(kc__graph *g);
 
 /* Sequential / Functional classes and their config readers. */
