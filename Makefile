@@ -2,6 +2,7 @@
 #   make demo   install missing Debian packages, build, run the demo
 #   make test   install missing Debian packages, build, run every test suite,
 #               then the same suites again under AddressSanitizer + UBSan,
+#               then the MPI suites with parallel HDF5 (when installed),
 #               then build the Debian packages and try them (test-deb)
 #   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
 #               in build-deb/ (scripts/deb.sh)
@@ -10,8 +11,14 @@ ASAN_BUILD ?= build-asan
 DEB_BUILD  ?= build-deb
 MESON_OPTS ?= -Dbuildtype=release -Dwerror=true
 ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+# The MPI build of HDF5 cannot share a process with the serial one: the
+# variant that writes checkpoints collectively is a build of its own, where
+# only the MPI suites run.
+PHDF5_BUILD ?= build-phdf5
+# (unoptimized: it only runs the small MPI suites, and compiles in a third of the time)
+PHDF5_OPTS  ?= -Dbuildtype=plain -Dwerror=true -Dparallel_hdf5=enabled
 
-.PHONY: all build deps test test-plain test-asan test-deb deb demo bench clean
+.PHONY: all build deps test test-plain test-asan test-phdf5 test-deb deb demo bench clean
 
 all: build
 
@@ -35,9 +42,19 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) --setup=asan --print-errorlogs --num-processes 2
 
+test-phdf5:
+	@if pkg-config --exists hdf5-openmpi && command -v mpirun >/dev/null 2>&1; then \
+	    [ -f $(PHDF5_BUILD)/build.ninja ] || meson setup $(PHDF5_BUILD) $(PHDF5_OPTS) || exit 1; \
+	    meson compile -C $(PHDF5_BUILD) test_distributed test_distributed_conformance modelinspect data_parallel && \
+	    meson test -C $(PHDF5_BUILD) --no-rebuild --suite mpi --print-errorlogs; \
+	else \
+	    echo "test-phdf5: SKIPPED: no parallel HDF5 or no mpirun (make deps installs libhdf5-openmpi-dev)"; \
+	fi
+
 test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	$(MAKE) test-phdf5
 	$(MAKE) test-deb
 
 # Build the packages (one more compile of the library, tests not rerun
@@ -56,4 +73,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PHDF5_BUILD) $(DEB_BUILD)

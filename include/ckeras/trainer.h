@@ -200,6 +200,16 @@ typedef struct kc_train_step {
  * that one may call this. */
 KC_API KC_NODISCARD kc_status kc_model_train_step(kc_object *model, kc_train_step *step,
                                                   kc_error *err);
+/* For a model class's own train_step in a data-parallel fit
+ * (kc_strategy_fit in <ckeras/distributed.h>): replace each gradient by the sum over the
+ * processes of their gradients, each weighted by its process's share of the
+ * batch -- the gradient of the whole batch's loss, as Horovod's
+ * DistributedOptimizer does before apply_gradients. grads[i] (of vars[i])
+ * may be NULL (no gradient) and may become a new tensor. Outside a
+ * data-parallel fit, it does nothing. kc_model_train_step calls it. */
+KC_API KC_NODISCARD kc_status kc_model_reduce_gradients(kc_object *model, kc_tensor **grads,
+                                                        kc_variable *const *vars, int n,
+                                                        kc_error *err);
 /* Keras' compute_loss: the sum over outputs of loss_weight * loss(y,
  * y_pred, sample_weight), plus every weight regularization penalty and
  * every loss the last call added (add_loss, activity regularizers).

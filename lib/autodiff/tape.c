@@ -15,7 +15,9 @@
  *    the input gradients into the map. A node's output gradients are dropped
  *    once used (unless they belong to a source), bounding peak memory.
  * 3. Sources read their gradient from the map, NULL when none arrived.
- * Recording is paused during the computation: gradients are plain tensors. */
+ * Recording is paused during the computation: gradients are plain tensors.
+ * A listener (kc__grad_listen) hears of each source's gradient when the
+ * sweep passes the oldest node using that source: nothing adds to it after. */
 #include "autodiff_int.h"
 #include "variable_int.h"
 #include "../core/arena.h"
@@ -37,6 +39,14 @@ struct kc_tape {
 };
 
 static _Thread_local kc_tape *active_tapes[MAX_ACTIVE];
+static _Thread_local const kc__grad_listener *listener;
+
+const kc__grad_listener *kc__grad_listen(const kc__grad_listener *l)
+{
+    const kc__grad_listener *prev = listener;
+    listener = l;
+    return prev;
+}
 static _Thread_local int n_active;
 static _Thread_local int pause_depth;
 _Thread_local int kc__tapes_recording;
@@ -279,8 +289,59 @@ static bool is_source(uint64_t id, kc_tensor *const *sources, int n)
     return false;
 }
 
+/* When each source's gradient is final: sources in the order the backward
+ * sweep finishes them, with the index of the oldest node reading each. */
+typedef struct ready_plan {
+    int *order;        /* source indices, latest last use first */
+    size_t *last_use;  /* per source: oldest node reading it */
+    int n, next;       /* sources in order; the next one to tell */
+} ready_plan;
+
+static kc_status plan_ready(const kc_tape *tape, kc_tensor *const *sources, int n_sources, ready_plan *p,
+                            kc_error *err)
+{
+    p->order = kc__calloc((size_t)n_sources + 1, sizeof(int));
+    p->last_use = kc__calloc((size_t)n_sources + 1, sizeof(size_t));
+    if (!p->order || !p->last_use) return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+    kc__idmap index;
+    kc__idmap_init(&index);
+    for (int i = 0; i < n_sources; i++) {
+        p->last_use[i] = SIZE_MAX; /* read by no node: never told */
+        if (!kc__idmap_put(&index, sources[i]->id, (void *)(uintptr_t)(i + 1))) {
+            kc__idmap_fini(&index);
+            return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+        }
+    }
+    for (size_t k = tape->n_nodes; k-- > 0;)
+        for (int j = 0; j < tape->nodes[k].n_in; j++) {
+            uintptr_t i = (uintptr_t)kc__idmap_get(&index, tape->nodes[k].in[j]->id);
+            if (i) p->last_use[i - 1] = k;
+        }
+    kc__idmap_fini(&index);
+    for (int i = 0; i < n_sources; i++)
+        if (p->last_use[i] != SIZE_MAX) {
+            int at = p->n++;
+            while (at > 0 && p->last_use[p->order[at - 1]] < p->last_use[i]) {
+                p->order[at] = p->order[at - 1];
+                at--;
+            }
+            p->order[at] = i;
+        }
+    return KC_OK;
+}
+
+/* Tell the listener of the gradients final once node k is done. */
+static void tell_ready(ready_plan *p, size_t k, kc__idmap *gmap, kc_tensor *const *sources)
+{
+    for (; p && p->next < p->n && p->last_use[p->order[p->next]] >= k; p->next++) {
+        int i = p->order[p->next];
+        const kc_tensor *g = kc__idmap_get(gmap, sources[i]->id);
+        if (g) listener->ready(listener->ctx, i, g);
+    }
+}
+
 static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
-                              kc_tensor *const *sources, int n_sources, kc_error *err)
+                              kc_tensor *const *sources, int n_sources, ready_plan *plan, kc_error *err)
 {
     bool needs_buf[16];
     kc_tensor *gin_buf[16], *gout_buf[16];
@@ -362,7 +423,9 @@ static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
         if (gin != gin_buf) kc__free(gin);
         if (gout != gout_buf) kc__free(gout);
         if (rc != KC_OK) return rc;
+        tell_ready(plan, k, gmap, sources);
     }
+    tell_ready(plan, 0, gmap, sources);
     return KC_OK;
 }
 
@@ -436,7 +499,11 @@ kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_ta
         rc = grad_accumulate(&gmap, t->id, seed, err);
         if (rc != KC_OK) goto out;
     }
-    rc = run_backward(tape, &reach, &gmap, sources, n_sources, err);
+    ready_plan plan = {0};
+    if (listener) rc = plan_ready(tape, sources, n_sources, &plan, err);
+    if (rc == KC_OK) rc = run_backward(tape, &reach, &gmap, sources, n_sources, listener ? &plan : NULL, err);
+    kc__free(plan.order);
+    kc__free(plan.last_use);
     if (rc != KC_OK) goto out;
 
     /* 3. collect */

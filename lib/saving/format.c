@@ -133,6 +133,12 @@ static const kc__format *for_saving(const char *path)
     return best ? best : &formats[N_FORMATS - 1];
 }
 
+bool kc__saves_legacy_h5(const char *path, bool weights_only)
+{
+    const kc__format *f = for_saving(path);
+    return weights_only ? f->save_weights == kc__h5_save_weights : f->save == kc__h5_save;
+}
+
 /* ---- the public entry points -------------------------------------------------------------- */
 
 kc_object *kc_model_load(const char *path, const kc_load_options *opts, kc_error *err)

@@ -34,6 +34,11 @@ struct kc__h5 {
     char *path;
     bool writable;
     bool in_memory;     /* the core driver, no backing file */
+    /* a file written by several processes together (kc__h5_create_shared):
+     * each writes part `part` of n_parts of every dataset's rows, with
+     * transfer properties dxpl (collective MPI-IO) */
+    int part, n_parts;
+    hid_t dxpl;
     image_ud *image;    /* an image opened in place (kc__h5_open_image), owned */
     char checked[1024]; /* the last group path walk() found made of hard links */
     open_dataset_entry *kept;
@@ -128,6 +133,8 @@ static kc__h5 *wrap(hid_t file, const char *path, bool writable, kc_error *err)
     h->file = file;
     h->path = p;
     h->writable = writable;
+    h->n_parts = 1;
+    h->dxpl = H5P_DEFAULT;
     return h;
 }
 
@@ -159,14 +166,26 @@ kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
 
 kc__h5 *kc__h5_create(const char *path, kc_error *err)
 {
+    return kc__h5_create_shared(path, H5P_DEFAULT, H5P_DEFAULT, 0, 1, err);
+}
+
+kc__h5 *kc__h5_create_shared(const char *path, int64_t fapl, int64_t dxpl, int part, int n_parts, kc_error *err)
+{
     quiet();
-    /* default properties: superblock v0, the earliest format, as h5py writes */
-    hid_t file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    /* default creation properties: superblock v0, the earliest format, as
+     * h5py writes. A shared file was created empty by its first writer. */
+    hid_t file = H5Fcreate(path, n_parts > 1 ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, (hid_t)fapl);
     if (file < 0) {
         h5fail(err, KC_EIO, "cannot create '%s'", path);
         return NULL;
     }
-    return wrap(file, path, true, err);
+    kc__h5 *h = wrap(file, path, true, err);
+    if (h && n_parts > 1) {
+        h->part = part;
+        h->n_parts = n_parts;
+        h->dxpl = (hid_t)dxpl;
+    }
+    return h;
 }
 
 /* ---- files in memory ------------------------------------------------------------- */
@@ -351,7 +370,9 @@ kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err)
 {
     void *handle = NULL;
     quiet();
-    if (h->in_memory) return KC_OK;
+    /* in memory, or a shared file, whose handle is MPI's, not a descriptor
+     * (its first writer reserved the space before the others opened it) */
+    if (h->in_memory || h->n_parts > 1) return KC_OK;
     if (bytes <= 0 || H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle) {
         H5Eclear2(H5E_DEFAULT);
         return KC_OK; /* nothing to reserve, or not a POSIX file: write as we go */
@@ -870,6 +891,35 @@ kc_status kc__h5_read_i64(kc__h5 *h, const char *path, int64_t *dst, int64_t cou
     return read_as(h, path, H5T_NATIVE_INT64, dst, count, err);
 }
 
+/* A shared file's dataset: this process writes its part of the rows (all
+ * of a scalar's on part 0), every process taking part in the collective
+ * write even with nothing to write. */
+static herr_t write_part(kc__h5 *h, hid_t d, hid_t mtype, hid_t fspace, int ndim, const hsize_t *hd, kc_dtype dtype,
+                         const void *data)
+{
+    hsize_t rows = ndim ? hd[0] : 1, per_row = 1;
+    for (int i = 1; i < ndim; i++) per_row *= hd[i];
+    hsize_t base = rows / (hsize_t)h->n_parts, extra = rows % (hsize_t)h->n_parts, r = (hsize_t)h->part;
+    hsize_t first = r * base + (r < extra ? r : extra), count = base + (r < extra ? 1 : 0);
+    hsize_t mdims[1] = {count * per_row};
+    hid_t mspace = H5Screate_simple(1, mdims, NULL);
+    herr_t st = mspace < 0 ? -1 : 0;
+    if (st == 0 && count == 0) {
+        st = H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0 ? -1 : 0;
+    } else if (st == 0 && ndim > 0) {
+        hsize_t start[KC_MAX_DIMS] = {0}, cnt[KC_MAX_DIMS];
+        for (int i = 0; i < ndim; i++) cnt[i] = hd[i];
+        start[0] = first;
+        cnt[0] = count;
+        st = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    }
+    size_t elem = dtype == KC_INT64 ? sizeof(int64_t) : sizeof(float);
+    const char *p = (const char *)data + (count ? first * per_row * elem : 0);
+    if (st >= 0) st = H5Dwrite(d, mtype, mspace, fspace, h->dxpl, p);
+    if (mspace >= 0) H5Sclose(mspace);
+    return st;
+}
+
 kc_status kc__h5_write(kc__h5 *h, const char *path, kc_dtype dtype, int ndim, const int64_t *dims,
                        const void *data, kc_error *err)
 {
@@ -892,7 +942,8 @@ kc_status kc__h5_write(kc__h5 *h, const char *path, kc_dtype dtype, int ndim, co
         if (d < 0) {
             rc = h5fail(err, KC_EIO, "cannot create dataset '%s'", path);
         } else {
-            if (H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+            if (h->n_parts > 1 ? write_part(h, d, mtype, s, ndim, hd, dtype, data) < 0
+                               : H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
                 rc = h5fail(err, KC_EIO, "cannot write dataset '%s'", path);
             if (H5Dclose(d) < 0 && rc == KC_OK) rc = h5fail(err, KC_EIO, "cannot write dataset '%s'", path);
         }

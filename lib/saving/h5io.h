@@ -17,6 +17,12 @@ typedef struct kc__h5 kc__h5;
 kc__h5 *kc__h5_open_read(const char *path, kc_error *err);
 /* Create a new file (it must not exist). */
 kc__h5 *kc__h5_create(const char *path, kc_error *err);
+/* Create (truncate) a file that n_parts processes write together: fapl and
+ * dxpl are HDF5 property lists (MPI-IO access, collective transfer) made
+ * by lib/distributed; every process then makes the same calls with the
+ * same data, and kc__h5_write stores only this process's part of each
+ * dataset's rows. n_parts 1 is kc__h5_create with these lists. */
+kc__h5 *kc__h5_create_shared(const char *path, int64_t fapl, int64_t dxpl, int part, int n_parts, kc_error *err);
 /* Open an HDF5 file held in memory (a .keras archive's model.weights.h5):
  * image (kc__malloc'd) is taken over on every path and read in place, not
  * copied; label names the file in messages. */

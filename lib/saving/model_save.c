@@ -226,7 +226,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
 /* Reserve what the file will take (weights + optimizer state + configs +
  * per-object metadata, generously): a full disk then fails before HDF5
  * has anything it cannot flush. */
-static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text_bytes, kc_error *err)
+static int64_t file_bytes(kc_object *model, bool with_opt, size_t text_bytes)
 {
     int64_t bytes = (64 << 10) + 4 * (int64_t)text_bytes;
     int n = kc_layer_num_weights(model);
@@ -237,7 +237,31 @@ static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text
         char name[8];
         bytes += (int64_t)kc_tensor_nbytes(kc_optimizer_weight(opt, i, name, sizeof name)) + 8192;
     }
-    return kc__h5_reserve(h, bytes, err);
+    return bytes;
+}
+
+static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text_bytes, kc_error *err)
+{
+    return kc__h5_reserve(h, file_bytes(model, with_opt, text_bytes), err);
+}
+
+/* The configs' text, measured as write_model writes them. */
+static size_t config_bytes(kc_object *model, bool with_opt)
+{
+    json_t *cfg = NULL, *tc = NULL;
+    kc_error ignored = {0};
+    size_t n = 0;
+    if (kc_serialize(model, &cfg, &ignored) == KC_OK) n += json_dumpb(cfg, NULL, 0, 0);
+    if (with_opt && kc_model_training_config(model, &tc, &ignored) == KC_OK && tc) n += json_dumpb(tc, NULL, 0, 0);
+    json_decref(cfg);
+    json_decref(tc);
+    return n;
+}
+
+int64_t kc__model_save_size(kc_object *model, bool weights_only, const kc_save_options *o)
+{
+    bool with_opt = !weights_only && !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
+    return file_bytes(model, with_opt, weights_only ? 0 : config_bytes(model, with_opt));
 }
 
 static kc_status write_model(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err)
@@ -271,6 +295,12 @@ static kc_status write_weights_only(kc__h5 *h, kc_object *model, const kc_save_o
     (void)o;
     kc_status rc = reserve(h, model, false, 0, err);
     return rc == KC_OK ? kc__write_weights_tree(h, "/", model, version, err) : rc;
+}
+
+kc_status kc__model_write(kc__h5 *h, kc_object *model, const kc_save_options *opts, bool weights_only, kc_error *err)
+{
+    const char *version = opts && opts->keras_version ? opts->keras_version : DEFAULT_VERSION;
+    return (weights_only ? write_weights_only : write_model)(h, model, opts, version, err);
 }
 
 /* Keras 3's save_weights: the weights tree at the root, and a compiled

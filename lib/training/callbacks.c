@@ -1,10 +1,17 @@
 /* Callbacks: the wrapper every callback shares, dispatch over a list,
  * construction by Keras class name, the History callback, and the
  * monitor logic three built-ins share. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <math.h>
 #include <string.h>
+
+bool kc__callback_prints(const kc_object *model)
+{
+    const kc__compiled *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    return !c || !c->strategy || c->strategy->rank == 0;
+}
 
 kc_callback *kc__callback_wrap(const kc_callback_methods *m, void *user, kc_error *err)
 {

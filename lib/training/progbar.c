@@ -253,7 +253,10 @@ kc_callback *kc__progbar_logger_new(const json_t *cfg, const kc_config_ctx *ctx,
     }
     p->verbose = (int)verbose;
     kc_callback *cb = kc__callback_wrap(&progbar_methods, p, err);
-    if (cb) p->self = cb;
+    if (cb) {
+        p->self = cb;
+        cb->chief_only = true;
+    }
     return cb;
 }
 

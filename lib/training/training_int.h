@@ -18,6 +18,9 @@ typedef struct kc__metric_entry {
     char *log_name;    /* owned; the key in logs ("accuracy", "out_mae"), set at the first batch */
 } kc__metric_entry;
 
+/* A group of processes training together (<ckeras/distributed.h>). */
+typedef struct kc_strategy kc_strategy;
+
 typedef struct kc__compiled {
     kc_object *optimizer;  /* owned */
     /* what compile was given, for training_config (owned JSON) */
@@ -35,6 +38,7 @@ typedef struct kc__compiled {
     kc_object *loss_tracker;
     kc_object **output_loss_trackers;
     bool stop_training;   /* model.stop_training */
+    kc_strategy *strategy; /* borrowed: the data-parallel fit or evaluation running, or NULL */
     /* add_metric values of the forward passes, as Mean metrics by name */
     kc_object **added_metrics;
     char **added_names;
@@ -67,7 +71,13 @@ struct kc_callback {
     FILE *out;
     int stopped_epoch;
     double best;
+    bool chief_only; /* in a data-parallel fit, only the chief (rank 0) runs it: it writes
+                        output (progress bar, CSVLogger) that one process should write */
 };
+
+/* Whether a built-in callback prints here: in a data-parallel fit every
+ * process runs it, and only the chief prints. */
+bool kc__callback_prints(const kc_object *model);
 
 /* Make a callback around a built-in's state (takes user: destroyed by
  * methods->destroy on failure too). */
