@@ -261,6 +261,20 @@ START_TEST(keras3_operation_nodes_are_layers_only_when_equal)
         ck_assert_msg(strstr(err.context, "layers[1]") != NULL, "context: %s", err.context);
         json_decref(j);
     }
+    /* tf.keras 2's form of the same: TFOpLambda, refused with its reason */
+    json_t *j = json_loads(
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"model\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_input_shape\": [null, 4], \"name\": \"input_1\"}, \"name\": "
+        "\"input_1\", \"inbound_nodes\": []}, {\"class_name\": \"TFOpLambda\", \"config\": {\"name\": "
+        "\"tf.math.multiply\", \"function\": \"math.multiply\"}, \"name\": \"tf.math.multiply\", "
+        "\"inbound_nodes\": [[\"input_1\", 0, 0, {\"y\": 0.5, \"name\": null}]]}], \"input_layers\": "
+        "[[\"input_1\", 0, 0]], \"output_layers\": [[\"tf.math.multiply\", 0, 0]]}}",
+        0, NULL);
+    kc_object *m = NULL;
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err), KC_ENOTFOUND);
+    CK_ERR(err, KC_ENOTFOUND, "'TFOpLambda' is not supported by ckeras: tf.keras recorded a TensorFlow function");
+    json_decref(j);
 }
 END_TEST
 
