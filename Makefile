@@ -1,9 +1,12 @@
 # Thin wrapper over meson: the two commands of the README live here.
 #   make demo   install missing Debian packages, build, run the demo
-#   make test   install missing Debian packages, build, run every test suite,
-#               then the same suites again under AddressSanitizer + UBSan,
-#               then the MPI suites with parallel HDF5 (when installed),
-#               then build the Debian packages and try them (test-deb)
+#   make test   install missing Debian packages, set up keras-ref (the
+#               TensorFlow.js reference) when ../shared/conformance is there,
+#               build, run every test suite, then the same suites again under
+#               AddressSanitizer + UBSan, then the MPI suites with parallel
+#               HDF5 (when installed), then build the Debian packages and
+#               try them (test-deb), and print a summary (TensorFlow.js checks
+#               that ran, tests skipped and why, passed/failed/skipped)
 #   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
 #               in build-deb/ (scripts/deb.sh)
 BUILD      ?= build
@@ -17,13 +20,18 @@ ASAN_OPTS  ?= -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db
 PHDF5_BUILD ?= build-phdf5
 # (unoptimized: it only runs the small MPI suites, and compiles in a third of the time)
 PHDF5_OPTS  ?= -Dbuildtype=plain -Dwerror=true -Dparallel_hdf5=enabled
+CONFORMANCE ?= $(if $(CKERAS_CONFORMANCE_DIR),$(CKERAS_CONFORMANCE_DIR),../shared/conformance)
 
-.PHONY: all build deps test test-plain test-asan test-phdf5 test-deb deb demo bench clean
+.PHONY: all build deps conformance test test-plain test-asan test-phdf5 test-deb deb demo bench clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# keras-ref for the TensorFlow.js checks; when CI=true it must be there.
+conformance:
+	@scripts/conformance.sh "$(CONFORMANCE)"
 
 $(BUILD)/build.ninja:
 	@command -v meson >/dev/null || { echo "meson not found: run 'make deps' first"; exit 1; }
@@ -52,10 +60,12 @@ test-phdf5:
 	fi
 
 test: deps
+	@scripts/conformance.sh "$(CONFORMANCE)"
 	$(MAKE) test-plain
 	$(MAKE) test-asan
 	$(MAKE) test-phdf5
 	$(MAKE) test-deb
+	@scripts/test-summary.py $(BUILD) $(ASAN_BUILD) $(wildcard $(PHDF5_BUILD))
 
 # Build the packages (one more compile of the library, tests not rerun
 # inside), lintian, unpack them with dpkg -x and use them: tests/check-deb.sh.

@@ -4,6 +4,11 @@
 # otherwise it says what to install and fails.
 set -eu
 pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
+# Node.js and npm run keras-ref, the TensorFlow.js conformance checks. Looked
+# for as commands: a machine may have them from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
 # tools (make deb, make test-deb), h5py / numpy for the conformance
 # converter the Keras 3 oracle test runs, and MPI with the MPI build of HDF5

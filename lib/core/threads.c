@@ -5,9 +5,12 @@
 #include "internal.h"
 #include <ckeras/runtime.h>
 
+#include <stdatomic.h>
 #include <unistd.h>
 
-static int n_threads; /* 0 = not set yet: one per core */
+/* 0 = not set yet: one per core. Atomic: every parallel loop reads it, on
+ * any thread, while another thread may set it. */
+static atomic_int n_threads;
 
 static int cores(void)
 {
@@ -17,10 +20,15 @@ static int cores(void)
 
 void kc_set_num_threads(int n)
 {
-    n_threads = n < 1 ? cores() : n;
-    kc__blas_set_threads(n_threads);
+    int want = n < 1 ? cores() : n;
+    atomic_store_explicit(&n_threads, want, memory_order_relaxed);
+    kc__blas_set_threads(want);
 }
 
-int kc_get_num_threads(void) { return n_threads ? n_threads : cores(); }
+int kc_get_num_threads(void)
+{
+    int n = atomic_load_explicit(&n_threads, memory_order_relaxed);
+    return n ? n : cores();
+}
 
 int kc__num_threads(void) { return kc_get_num_threads(); }

@@ -24,7 +24,7 @@ struct kc__layer_state {
     size_t n_losses, cap_losses;
     kc_tensor **mvals;
     char **mnames;
-    size_t n_mvals, cap_mvals;
+    size_t n_mvals, cap_mvals, cap_mnames; /* grown apart: either grow may fail */
     /* weight lists in legacy order, recomputed when kc__layers_generation moves */
     kc_variable **cache_tr, **cache_ntr;
     int n_tr, n_ntr, cap_cache;

@@ -3,6 +3,7 @@
  * then a per-session counter: dense, dense_1, dense_2. InputLayers count
  * from 1 (input_1, input_2) and Functional models are "model", as in
  * tf.keras. kc_clear_session() resets the counters. */
+#include "../core/fork_safe.h"
 #include "layers_int.h"
 
 #include <ctype.h>
@@ -16,11 +17,12 @@ typedef struct counter {
 
 static counter *counters;
 static size_t n_counters, cap_counters;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* fork() must not leave it locked in a child (fork_safe.h) */
+KC__FORK_SAFE_MUTEX(lock)
 
 void kc_clear_session(void)
 {
-    pthread_mutex_lock(&lock);
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) kc__free(counters[i].base);
     kc__free(counters);
     counters = NULL;
@@ -32,7 +34,7 @@ void kc_clear_session(void)
 static long next_number(const char *base)
 {
     long n = -1;
-    pthread_mutex_lock(&lock);
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) {
         if (strcmp(counters[i].base, base) == 0) {
             n = counters[i].next++;
