@@ -7,8 +7,11 @@
 #               HDF5 (when installed), then build the Debian packages and
 #               try them (test-deb), and print a summary (TensorFlow.js checks
 #               that ran, tests skipped and why, passed/failed/skipped)
+#               -- and, before the summary, each fuzz harness for a minute
 #   make deb    the Debian packages libckeras0, libckeras-dev, ckeras-tools
 #               in build-deb/ (scripts/deb.sh)
+#   make fuzz SECONDS=N   build the libFuzzer harnesses (clang) and run each
+#               for N seconds (scripts/fuzz.sh, tests/fuzz/README.md)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 DEB_BUILD  ?= build-deb
@@ -21,8 +24,9 @@ PHDF5_BUILD ?= build-phdf5
 # (unoptimized: it only runs the small MPI suites, and compiles in a third of the time)
 PHDF5_OPTS  ?= -Dbuildtype=plain -Dwerror=true -Dparallel_hdf5=enabled
 CONFORMANCE ?= $(if $(CKERAS_CONFORMANCE_DIR),$(CKERAS_CONFORMANCE_DIR),../shared/conformance)
+SECONDS    ?= 60
 
-.PHONY: all build deps conformance test test-plain test-asan test-phdf5 test-deb deb demo bench clean
+.PHONY: all build deps conformance test test-plain test-asan test-phdf5 test-deb deb fuzz demo bench clean
 
 all: build
 
@@ -65,6 +69,7 @@ test: deps
 	$(MAKE) test-asan
 	$(MAKE) test-phdf5
 	$(MAKE) test-deb
+	$(MAKE) fuzz SECONDS=60
 	@scripts/test-summary.py $(BUILD) $(ASAN_BUILD) $(wildcard $(PHDF5_BUILD))
 
 # Build the packages (one more compile of the library, tests not rerun
@@ -75,6 +80,9 @@ test-deb:
 deb:
 	@scripts/deb.sh $(DEB_BUILD)
 
+fuzz:
+	@scripts/fuzz.sh $(SECONDS)
+
 demo: deps
 	$(MAKE) build
 	meson compile -C $(BUILD) demo-run
@@ -83,4 +91,4 @@ bench: build
 	meson compile -C $(BUILD) bench-run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(PHDF5_BUILD) $(DEB_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PHDF5_BUILD) $(DEB_BUILD) build-fuzz

@@ -10,7 +10,9 @@
  * The model is the demo's without its Dropout layer: each process draws the
  * dropout mask of its own share, so with dropout N processes train like one
  * only statistically. Every process calls the same functions with the same
- * data; only process 0 prints. */
+ * data; only process 0 prints.
+ *
+ * Lines: not a seed part (distributed training). */
 #include <ckeras.h>
 #include <ckeras/distributed.h>
 
@@ -38,22 +40,23 @@ static kc_object *digits_model(kc_error *err)
 {
     kc_clear_session();
     kc_set_random_seed(42);
-    kc_object *model = kc_sequential_new("digits", err);
-    kc_object *layers[3] = {
-        kc_input_layer(1, (int64_t[]){64}, "pixels", err),
-        kc_layer_create("Dense", "{\"units\": 64, \"activation\": \"relu\"}", err),
-        kc_layer_create("Dense", "{\"units\": 10, \"activation\": \"softmax\", \"name\": \"digit\"}", err),
-    };
-    bool ok = model != NULL;
-    for (int i = 0; i < 3; i++) {
-        ok = ok && layers[i] && kc_sequential_add(model, layers[i], err) == KC_OK;
-        kc_object_unref(layers[i]);
-    }
-    ok = ok && kc_model_compile(model,
-                                "{\"optimizer\": {\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.005}},"
-                                " \"loss\": \"categorical_crossentropy\", \"metrics\": [\"accuracy\"]}",
-                                NULL, err) == KC_OK;
-    if (!ok) {
+    kc_object *model = kc_sequential_new_take(
+        "digits",
+        (kc_object *[]){kc_layers_input_layer(&(kc_layers_args){.name = "pixels", .input_shape = KC_SHAPE(64)}, err),
+                        kc_layers_dense(&(kc_layers_dense_args){.units = 64, .activation = KC_NAME("relu")}, err),
+                        kc_layers_dense(&(kc_layers_dense_args){.units = 10, .activation = KC_NAME("softmax"),
+                                                                .name = "digit"},
+                                        err)},
+        3, err);
+    kc_object *adam = kc_optimizers_adam(&(kc_optimizers_adam_args){.learning_rate = 0.005}, err);
+    kc_status rc = model && adam ? kc_model_compile_specs(model,
+                                                          &(kc_compile_specs){.optimizer = KC_OBJECT(adam),
+                                                                              .loss = KC_NAME("categorical_crossentropy"),
+                                                                              .metrics = {KC_NAME("accuracy")}},
+                                                          err)
+                                 : KC_EINVAL;
+    kc_object_unref(adam);
+    if (rc != KC_OK) {
         kc_object_unref(model);
         return NULL;
     }

@@ -11,11 +11,14 @@ command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
 # tools (make deb, make test-deb), h5py / numpy for the conformance
-# converter the Keras 3 oracle test runs, and MPI with the MPI build of HDF5
-# (training on several processes; collective checkpoints in build-phdf5).
-# One that cannot be installed turns its feature off (its tests say SKIPPED
-# or are not built); it never fails this script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"
+# converter the Keras 3 oracle test runs, MPI with the MPI build of HDF5
+# (training on several processes; collective checkpoints in build-phdf5),
+# g++ for the C++ tour (ckeras.hpp), cmake for the CMake package test,
+# libseccomp (the isolated loader's system-call filter) and clang with its
+# libFuzzer runtime (make fuzz). One that cannot be installed turns its
+# feature off (its tests say SKIPPED or are not built); it never fails this
+# script.
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libopenmpi-dev openmpi-bin libhdf5-openmpi-dev g++ cmake libseccomp-dev clang libclang-rt-14-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

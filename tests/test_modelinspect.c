@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static kc_error err;
 static void setup(void) { kc_error_clear(&err); }
@@ -1328,6 +1329,56 @@ START_TEST(keras3_weights_files_and_models_without_inputs)
 }
 END_TEST
 
+/* Issue 15: model files are read in ckeras' sandbox unless --trusted. A
+ * file that crashes libhdf5 or hangs it is exit 2 and a message, for the
+ * commands that read (run whole in the sandbox), the ones that write
+ * (graph -o, resave, predict: their reading is isolated), and --trusted
+ * still reads good files in this process. */
+START_TEST(hostile_files_are_read_in_the_sandbox)
+{
+    char crash[4200], hang[4200];
+    snprintf(crash, sizeof crash, "%s/tests/fuzz/regressions/h5_file/hdf5-segv-global-heap.h5", getenv("CKERAS_SOURCE_ROOT"));
+    snprintf(hang, sizeof hang, "%s/tests/fuzz/regressions/h5_file/hdf5-hang-global-heap.h5", getenv("CKERAS_SOURCE_ROOT"));
+    /* the commands that reach the damaged string crash the parser: exit 2 */
+    const char *crashing[] = {"summary", "verify", "graph"};
+    char args[9000];
+    for (size_t i = 0; i < sizeof crashing / sizeof *crashing; i++) {
+        snprintf(args, sizeof args, "%s '%s'", crashing[i], crash);
+        EXPECT(args, 2, "crashed libhdf5");
+    }
+    /* the others end normally too (run_cmd checks that each exits) */
+    const char *others[] = {"config", "weights", "optimizer"};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        snprintf(args, sizeof args, "%s '%s'", others[i], crash);
+        int rc = run(args);
+        ck_assert_msg(rc == 0 || rc == 2, "%s: exit %d", args, rc);
+    }
+    snprintf(args, sizeof args, "diff '%s' '%s'", crash, crash);
+    ck_assert_int_eq(run(args), 2);
+    const char *out = su_path("crash.svg");
+    snprintf(args, sizeof args, "graph '%s' -o '%s'", crash, out);
+    EXPECT(args, 2, "crashed libhdf5");
+    ck_assert_int_ne(access(out, F_OK), 0); /* nothing written */
+    snprintf(args, sizeof args, "resave '%s' '%s'", crash, su_path("resaved_hostile.h5"));
+    EXPECT(args, 2, "crashed libhdf5");
+    ck_assert_int_ne(access(su_path("resaved_hostile.h5"), F_OK), 0);
+    /* a hang: the timeout, then exit 2 */
+    snprintf(args, sizeof args, "weights '%s' --timeout 1", hang);
+    EXPECT(args, 2, "did not finish within 1 s");
+    snprintf(args, sizeof args, "resave '%s' '%s' --timeout 1", hang, su_path("resaved_hostile.h5"));
+    EXPECT(args, 2, "did not finish within 1 s");
+    /* good files work both ways */
+    char good[4200];
+    snprintf(good, sizeof good, "%s/keras-ref/mlp.h5", TEST_DATA_DIR);
+    snprintf(args, sizeof args, "verify '%s'", good);
+    EXPECT(args, 0, "OK");
+    snprintf(args, sizeof args, "verify --trusted '%s'", good);
+    EXPECT(args, 0, "OK");
+    snprintf(args, sizeof args, "summary '%s' --timeout x", good);
+    EXPECT(args, 64, "--timeout needs");
+}
+END_TEST
+
 static Suite *modelinspect_suite(void)
 {
     Suite *s = suite_create("modelinspect");
@@ -1341,6 +1392,7 @@ static Suite *modelinspect_suite(void)
     tcase_add_test(tc, resave_keeps_weights_bit_for_bit);
     tcase_add_test(tc, every_command_has_help_and_usage_errors);
     tcase_add_test(tc, broken_files_exit_2_with_a_message);
+    tcase_add_test(tc, hostile_files_are_read_in_the_sandbox);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
     tcase_add_checked_fixture(tv, setup, NULL);

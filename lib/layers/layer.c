@@ -64,6 +64,7 @@ void kc__layer_base_fini(kc_object *self)
         kc__free(s->cache_tr);
         kc__free(s->cache_ntr);
         kc__free(s->build_shapes);
+        kc__layer_children_release(s);
         kc__free(s);
     }
     kc_object_unref(l->activity_regularizer);
@@ -229,10 +230,8 @@ kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const k
 
 kc_status kc__layer_check_methods(const kc_class *cls, const kc_layer_methods *m, kc_error *err)
 {
-    if (!m || !m->call || !m->compute_output_shape)
-        return kc__errf(err, KC_EINVAL,
-                        "layer class '%s' needs methods with call and compute_output_shape",
-                        cls->name);
+    if (!m || !m->call)
+        return kc__errf(err, KC_EINVAL, "layer class '%s' needs methods with call", cls->name);
     if (m->max_inputs && m->min_inputs > m->max_inputs)
         return kc__errf(err, KC_EINVAL, "layer class '%s': min_inputs > max_inputs", cls->name);
     return KC_OK;
@@ -338,16 +337,14 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
         kc__error_context(err, "layer '%s', weight '%s'", l->name, name);
         return NULL;
     }
-    size_t n = strlen(l->name) + strlen(name) + 4;
-    char *full = kc__malloc(n);
+    /* Keras names variables "<layer>/<weight>:0"; classes that nest (RNN
+     * cells) pass "cell/kernel" and get "lstm/lstm_cell/kernel:0", and a
+     * tracked layer's owners come first ("block/dense/kernel:0"). */
+    char *full = kc__layer_weight_name(layer, name, err);
     if (!full) {
         kc_tensor_unref(value);
-        kc__errf(err, KC_ENOMEM, "out of memory");
         return NULL;
     }
-    /* Keras names variables "<layer>/<weight>:0"; classes that nest (RNN
-     * cells) pass "cell/kernel" and get "lstm/lstm_cell/kernel:0". */
-    snprintf(full, n, "%s/%s:0", l->name, name);
     kc_variable *v = kc_variable_new_take(full, value, trainable && l->trainable, err);
     kc__free(full);
     if (!v) return NULL;
@@ -422,25 +419,31 @@ static void wlists_fini(wlists *w)
     kc__idmap_fini(&w->seen);
 }
 
-/* Linear in the weights of the layer and its sub-layers (times the nesting
- * depth): each variable is looked up in a hash set, not in the lists. */
-static void gather(const kc_object *layer, wlists *w)
+static void gather(const kc_object *layer, wlists *w);
+
+/* The sub-layers' lists, in order: all their trainable weights, then all
+ * non-trainable ones (a frozen owner lists both as non-trainable). Linear
+ * in the weights (times the nesting depth): each variable is looked up in
+ * a hash set, not in the lists. */
+static void gather_children(const kc_object *layer, wlists *w)
 {
     const kc_layer *l = kc__as_layer(layer);
     int n_sub = kc__sublayer_count(layer);
-    if (n_sub > 0 || layer->cls->kind == KC_KIND_MODEL) {
-        /* a model: each sub-layer's trainable list, then non-trainable lists */
-        wlists sub = {0};
-        kc__idmap_init(&sub.seen);
-        for (int i = 0; i < n_sub; i++) gather(kc__sublayer(layer, i), &sub);
-        for (int i = 0; i < sub.n_tr; i++)
-            if (!seen_var(w, sub.tr[i])) push(w, l->trainable, sub.tr[i]);
-        for (int i = 0; i < sub.n_ntr; i++)
-            if (!seen_var(w, sub.ntr[i])) push(w, false, sub.ntr[i]);
-        w->oom |= sub.oom;
-        wlists_fini(&sub);
-    }
-    /* the layer's own weights (a model may own some too) */
+    wlists sub = {0};
+    kc__idmap_init(&sub.seen);
+    for (int i = 0; i < n_sub; i++) gather(kc__sublayer(layer, i), &sub);
+    for (int i = 0; i < sub.n_tr; i++)
+        if (!seen_var(w, sub.tr[i])) push(w, l->trainable, sub.tr[i]);
+    for (int i = 0; i < sub.n_ntr; i++)
+        if (!seen_var(w, sub.ntr[i])) push(w, false, sub.ntr[i]);
+    w->oom |= sub.oom;
+    wlists_fini(&sub);
+}
+
+/* The layer's own weights. */
+static void gather_own(const kc_object *layer, wlists *w)
+{
+    const kc_layer *l = kc__as_layer(layer);
     const kc__layer_state *s = l->state;
     for (int i = 0; i < s->n_w; i++)
         if (s->w_trainable[i] && l->trainable) push(w, true, s->w[i]);
@@ -448,6 +451,18 @@ static void gather(const kc_object *layer, wlists *w)
         if (s->w_trainable[i] && !l->trainable) push(w, false, s->w[i]);
     for (int i = 0; i < s->n_w; i++)
         if (!s->w_trainable[i]) push(w, false, s->w[i]);
+}
+
+/* Keras' orders: a Model lists its sub-layers' weights before its own
+ * (Model.trainable_weights), a plain Layer its own before its tracked
+ * layers' (Layer.trainable_weights: self._trainable_weights +
+ * children's), in each of the trainable and non-trainable lists. */
+static void gather(const kc_object *layer, wlists *w)
+{
+    bool model = layer->cls->kind == KC_KIND_MODEL;
+    if (model) gather_children(layer, w);
+    gather_own(layer, w);
+    if (!model && kc__sublayer_count(layer) > 0) gather_children(layer, w);
 }
 
 /* Bring the layer's cached lists up to date. false when out of memory. */
@@ -723,7 +738,13 @@ kc_status kc__layer_output_shapes(kc_object *layer, const kc_shape *in, int n_in
         return KC_EINVAL;
     }
     *n_out = 0;
-    kc_status rc = m->compute_output_shape(layer, in, n_in, out, n_out, err);
+    kc_status rc = KC_OK;
+    if (m->compute_output_shape) {
+        rc = m->compute_output_shape(layer, in, n_in, out, n_out, err);
+    } else { /* the default: one output shaped like the first input */
+        out[0] = in[0];
+        *n_out = 1;
+    }
     if (rc == KC_OK && (*n_out < 1 || *n_out > KC_MAX_LAYER_OUTPUTS))
         rc = kc__errf(err, KC_EINTERNAL, "layer '%s' reported %d outputs", kc_layer_name(layer),
                       *n_out);
@@ -907,28 +928,5 @@ kc_tensor *kc_layer_call1(kc_object *layer, kc_tensor *x, bool training, kc_erro
 
 kc_object *kc_layer_create(const char *class_name, const char *config, kc_error *err)
 {
-    if (kc_init(err) != KC_OK) return NULL;
-    if (!class_name) {
-        kc__errf(err, KC_EINVAL, "kc_layer_create: class name is NULL");
-        return NULL;
-    }
-    const kc_class *cls = kc_find_class(KC_KIND_LAYER, class_name);
-    if (!cls) cls = kc_find_class(KC_KIND_MODEL, class_name);
-    if (!cls) {
-        kc__errf(err, KC_ENOTFOUND,
-                 "Unknown layer class '%s'. Register it (kc_register_class) or pass it in "
-                 "custom_objects.",
-                 class_name);
-        return NULL;
-    }
-    json_t *cfg = config ? kc_json_parse(config, strlen(config), 0, err) : json_object();
-    if (!cfg) {
-        if (!config) kc__errf(err, KC_ENOMEM, "out of memory");
-        return NULL;
-    }
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, class_name, NULL);
-    kc_object *o = kc_object_from_config(cls, cfg, &ctx, err);
-    json_decref(cfg);
-    return o;
+    return kc_layer_create_ex(class_name, config, NULL, err);
 }

@@ -53,6 +53,38 @@ static long next_number(const char *base)
     return n;
 }
 
+char *kc__name_counters_text(void)
+{
+    lock_take();
+    size_t n = 1;
+    for (size_t i = 0; i < n_counters; i++) n += strlen(counters[i].base) + 24;
+    char *t = kc__malloc(n), *p = t;
+    for (size_t i = 0; t && i < n_counters; i++)
+        p += snprintf(p, n - (size_t)(p - t), "%s %ld\n", counters[i].base, counters[i].next);
+    if (t) *p = '\0';
+    pthread_mutex_unlock(&lock);
+    return t;
+}
+
+void kc__name_counter_raise(const char *base, long next)
+{
+    if (next <= 0) return;
+    lock_take();
+    for (size_t i = 0; i < n_counters; i++) {
+        if (strcmp(counters[i].base, base) == 0) {
+            if (counters[i].next < next) counters[i].next = next;
+            pthread_mutex_unlock(&lock);
+            return;
+        }
+    }
+    char *b = kc__strdup(base);
+    if (b && kc__grow((void **)&counters, &cap_counters, n_counters + 1, sizeof(counter)))
+        counters[n_counters++] = (counter){b, next};
+    else
+        kc__free(b); /* a counter that stays behind only repeats a name */
+    pthread_mutex_unlock(&lock);
+}
+
 static char *numbered(const char *base, long n, bool one_based, kc_error *err)
 {
     size_t len = strlen(base) + 24;

@@ -71,10 +71,13 @@ bool kc_is_model(const kc_object *obj)
 
 int kc__sublayer_count(const kc_object *layer)
 {
-    return kc_is_model(layer) ? kc__mstate(layer)->n_layers : 0;
+    return kc_is_model(layer) ? kc__mstate(layer)->n_layers : kc__as_layer(layer)->state->n_children;
 }
 
-kc_object *kc__sublayer(const kc_object *layer, int i) { return kc__mstate(layer)->layers[i]; }
+kc_object *kc__sublayer(const kc_object *layer, int i)
+{
+    return kc_is_model(layer) ? kc__mstate(layer)->layers[i] : kc__as_layer(layer)->state->children[i].layer;
+}
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err)
 {

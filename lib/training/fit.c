@@ -144,10 +144,13 @@ static kc_status make_batch(const kc_fit_args *a, const dataset *d, const int64_
 
 static kc_status need_compiled(kc_object *model, kc__compiled **c, kc_error *err)
 {
-    *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    *c = NULL;
+    kc_status rc = kc__need_model(model, err);
+    if (rc != KC_OK) return rc;
+    *c = kc__model_compiled(model);
     if (!*c)
         return kc__errf(err, KC_ESTATE, "model '%s' must be compiled before training or evaluation (kc_model_compile)",
-                        kc_is_layer(model) ? kc_layer_name(model) : "?");
+                        kc_layer_name(model));
     return KC_OK;
 }
 

@@ -12,10 +12,13 @@
 
 static kc_status need_compiled(kc_object *model, kc__compiled **c, kc_error *err)
 {
-    *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    *c = NULL;
+    kc_status rc = kc__need_model(model, err);
+    if (rc != KC_OK) return rc;
+    *c = kc__model_compiled(model);
     if (!*c)
         return kc__errf(err, KC_ESTATE, "model '%s' is not compiled: call kc_model_compile first",
-                        kc_is_layer(model) ? kc_layer_name(model) : "?");
+                        kc_layer_name(model));
     return KC_OK;
 }
 

@@ -45,6 +45,15 @@ typedef struct kc__compiled {
     int n_added;
 } kc__compiled;
 
+/* KC_OK for a model; KC_EINVAL "not a model" naming what model is
+ * (NULL, a layer, another object) otherwise. */
+kc_status kc__need_model(const kc_object *model, kc_error *err);
+
+/* Make c the model's compile state (resolved now when the outputs are
+ * known); takes c, freed on failure. */
+kc_status kc__compiled_attach(kc_object *model, kc__compiled *c, kc_error *err);
+void kc__compiled_free(kc__compiled *c);
+
 /* The model's compile state, or NULL. */
 kc__compiled *kc__model_compiled(const kc_object *model);
 /* Resolve per-output losses and metric lists for n outputs (idempotent). */
@@ -71,9 +80,18 @@ struct kc_callback {
     FILE *out;
     int stopped_epoch;
     double best;
+    json_t *args;        /* a built-in's constructor arguments (owned; NULL for others) */
     bool chief_only; /* in a data-parallel fit, only the chief (rank 0) runs it: it writes
                         output (progress bar, CSVLogger) that one process should write */
 };
+
+/* A built-in callback by Keras class name from its arguments (what
+ * kc_callback_create parses; `where` names the caller in messages, NULL:
+ * the class name). The callback keeps a copy of the arguments. */
+kc_callback *kc__callback_create_json(const char *class_name, const json_t *cfg, const char *where,
+                                     kc_error *err);
+/* The arguments a built-in was made with (borrowed; NULL for others). */
+const json_t *kc__callback_args(const kc_callback *cb);
 
 /* Whether a built-in callback prints here: in a data-parallel fit every
  * process runs it, and only the chief prints. */
