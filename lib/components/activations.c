@@ -86,6 +86,7 @@ WRAP(act_gelu, kc_gelu(x, false, err))
 WRAP(act_leaky_relu, kc_leaky_relu(x, 0.2f, err))
 WRAP(act_relu6, kc_relu6(x, err))
 WRAP(act_mish, kc_mish(x, err))
+WRAP(act_hard_silu, kc_hard_swish(x, err))
 #undef WRAP
 
 #define FN(name, f) {KC_KIND_ACTIVATION, name, KC_FN(f)}
@@ -98,12 +99,13 @@ static const kc__builtin_fn functions[] = {
     FN("selu", act_selu),           FN("exponential", act_exponential),
     FN("swish", act_swish),         FN("gelu", act_gelu),
     FN("leaky_relu", act_leaky_relu), FN("relu6", act_relu6),
-    FN("mish", act_mish),
+    FN("mish", act_mish),           FN("hard_silu", act_hard_silu),
 };
 #undef FN
 
 static const kc__builtin_alias aliases[] = {
     {KC_KIND_ACTIVATION, "silu", "swish"},
+    {KC_KIND_ACTIVATION, "hard_swish", "hard_silu"}, /* Keras 3 */
     /* TensorFlow.js' camel-cased names, for files it wrote */
     {KC_KIND_ACTIVATION, "hardSigmoid", "hard_sigmoid"},
     {KC_KIND_ACTIVATION, "logSoftmax", "log_softmax"},
