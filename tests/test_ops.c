@@ -661,6 +661,32 @@ static int fork_and_run_chain(kc_tensor *x, const kc_tensor *want)
     return status;
 }
 
+/* Matrix products shared out over the pool give the values of one thread:
+ * by rows (tall A), by columns (wide B), and transposed operands. */
+START_TEST(parallel_matmul_matches_one_thread)
+{
+    static const int64_t shapes[][3] = {{300, 200, 180}, {20, 300, 900}, {517, 64, 96}};
+    for (size_t s = 0; s < 3; s++) {
+        for (int tr = 0; tr < 4; tr++) {
+            bool ta = tr & 1, tb = tr & 2;
+            int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+            kc_tensor *a = tu_random(2, ta ? D(k, m) : D(m, k), -1, 1, 40 + s);
+            kc_tensor *b = tu_random(2, tb ? D(n, k) : D(k, n), -1, 1, 50 + s);
+            kc_set_num_threads(1);
+            kc_tensor *one = kc_matmul(a, b, ta, tb, &err);
+            kc_set_num_threads(2);
+            kc_tensor *two = kc_matmul(a, b, ta, tb, &err);
+            CK_NN(one, err);
+            CK_NN(two, err);
+            ck_assert_msg(memcmp(kc_tensor_cdata(one), kc_tensor_cdata(two), kc_tensor_nbytes(one)) == 0,
+                          "shape %zu, transposes %d", s, tr);
+            kc_tensor_unref(a), kc_tensor_unref(b), kc_tensor_unref(one), kc_tensor_unref(two);
+        }
+    }
+    kc_set_num_threads(0);
+}
+END_TEST
+
 START_TEST(parallel_pool_survives_fork)
 {
     int64_t n = 1 << 20;
@@ -711,6 +737,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
+    tcase_add_test(tc, parallel_matmul_matches_one_thread);
     tcase_add_test(tc, parallel_pool_survives_fork);
     suite_add_tcase(s, tc);
     return s;

@@ -8,9 +8,12 @@
 
 KC_BEGIN_DECLS
 
-/* Number of threads for matrix products (OpenBLAS) and ckeras' own parallel
- * loops. n < 1 means "one per CPU core". Call it from the main thread,
- * outside of any running computation. */
+/* Number of threads for matrix products and ckeras' own parallel loops,
+ * which share one pool: ckeras cuts big products into blocks for its
+ * threads and keeps OpenBLAS on one thread (openblas_set_num_threads(1)
+ * at the first product), so the two never compete for the cores. n < 1
+ * means "one per CPU core". Call it from the main thread, outside of any
+ * running computation. */
 KC_API void kc_set_num_threads(int n);
 /* The current setting (>= 1). */
 KC_API int kc_get_num_threads(void);

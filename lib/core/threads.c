@@ -1,5 +1,7 @@
-/* Thread settings. OpenBLAS keeps its own pool; our setting is the one
- * number both follow, so a user never has to set OPENBLAS_NUM_THREADS. */
+/* Thread settings: the size of ckeras' worker pool (parallel.c), which
+ * runs the elementwise loops and also shares out matrix products
+ * (tensor_blas.c keeps OpenBLAS itself on one thread), so a user never has
+ * to set OPENBLAS_NUM_THREADS. */
 #define _DEFAULT_SOURCE
 #include "blas_int.h"
 #include "internal.h"
