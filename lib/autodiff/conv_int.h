@@ -63,6 +63,21 @@ void kc__conv_plan_init(const kc__conv_geom *g, kc__conv_plan *t);
  * or -1 where it reads padding. */
 void kc__conv_row_taps(const kc__conv_plan *t, int64_t r, int64_t *toff);
 
+/* The forward kernel behind kc__conv (conv_forward.c), shared with the
+ * inference path: y = conv(x, w) + b (b may be NULL), then act (NULL:
+ * none), over the worker pool. scratch: kc__parallel_slots() times
+ * kc__conv_scratch_bytes(t) bytes. The same values for any thread count. */
+struct kc__act;
+void kc__conv_forward(const kc__conv_plan *t, const float *x, const float *w, const float *b, float *y,
+                      const struct kc__act *act, void *scratch);
+size_t kc__conv_scratch_bytes(const kc__conv_plan *t);
+/* Rows of the output per block (depends on the geometry only). */
+int64_t kc__conv_block_rows(const kc__conv_plan *t);
+/* im2col rows r0 .. r0 + nr of channels c0 .. c0 + cg of every tap into
+ * col (nr x kg); toff: scratch for t->taps offsets. */
+void kc__im2col(const kc__conv_plan *t, const float *x, int64_t r0, int64_t nr, int64_t c0, float *col,
+                int64_t *toff);
+
 /* Convolution y = conv(x, w) + b. x: (batch, in..., cin); w: (k..., cin /
  * groups, cout), Keras' kernel layout; b: (cout,) or NULL. g describes the
  * sweep (g->cin, g->cout, g->groups set by the caller). Returns: new

@@ -8,6 +8,17 @@
 
 #include "autodiff_int.h"
 
+/* An activation fused into a kernel's output loop: a unary op and its
+ * parameters, as kc__unary_forward takes them; op KC__OP_COUNT is none. */
+typedef struct kc__act {
+    kc__op op;
+    double f[4];
+} kc__act;
+
+static inline bool kc__act_none(const kc__act *a) { return !a || a->op == KC__OP_COUNT; }
+/* y[0..n) = act(y) (nothing for none). */
+void kc__act_apply(const kc__act *act, float *y, int64_t n);
+
 /* True for the ops with an elementwise unary kernel (NEG .. CLIP). */
 bool kc__unary_op(kc__op op);
 /* y[0..n) = op(x) with the op's parameters f (NULL: none); the kernels of

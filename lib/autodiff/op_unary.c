@@ -171,6 +171,11 @@ void kc__unary_inplace(kc__op op, float *y, int64_t n, const double *f)
     kernels[op].inplace(y, n, f ? f : no_f);
 }
 
+void kc__act_apply(const kc__act *act, float *y, int64_t n)
+{
+    if (!kc__act_none(act) && n > 0) kernels[act->op].inplace(y, n, act->f);
+}
+
 /* The kernels are elementwise: ranges of a tensor go to worker threads. */
 typedef struct unary_job {
     const kc__op op;

@@ -115,6 +115,14 @@ int kc__num_threads(void);
  * Each chunk must write only its own range. */
 typedef void (*kc__range_fn)(void *ctx, int64_t begin, int64_t end);
 void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx);
+/* The same, telling each chunk the slot of the thread running it: 0 for
+ * the calling thread, 1.. for workers, always below kc__parallel_slots()
+ * (read when the loop starts). Scratch indexed by slot is private to the
+ * thread for the loop; a nested loop runs inline and sees slot 0, so only
+ * the outermost loop may index scratch by slot. */
+typedef void (*kc__slot_range_fn)(void *ctx, int64_t begin, int64_t end, int slot);
+void kc__parallel_for_slots(int64_t n, int64_t grain, kc__slot_range_fn fn, void *ctx);
+int kc__parallel_slots(void);
 /* Elements per chunk below which an elementwise loop is not worth a thread. */
 #define KC__GRAIN 32768
 

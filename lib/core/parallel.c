@@ -25,6 +25,7 @@
 
 typedef struct job {
     kc__range_fn fn;
+    kc__slot_range_fn slot_fn; /* instead of fn: also told the thread's slot */
     void *ctx;
     int64_t n, chunk;
     atomic_llong next;  /* next chunk start */
@@ -75,13 +76,16 @@ static void install_atfork(void)
     atfork_installed = pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0;
 }
 
-static void run_chunks(job *j)
+static void run_chunks(job *j, int slot)
 {
     for (;;) {
         int64_t b = atomic_fetch_add(&j->next, j->chunk);
         if (b >= j->n) break;
         int64_t e = b + j->chunk < j->n ? b + j->chunk : j->n;
-        j->fn(j->ctx, b, e);
+        if (j->slot_fn)
+            j->slot_fn(j->ctx, b, e, slot);
+        else
+            j->fn(j->ctx, b, e);
     }
 }
 
@@ -101,7 +105,7 @@ static void *worker_main(void *arg)
         seen = generation;
         job *j = current;
         pthread_mutex_unlock(&wake_lock);
-        run_chunks(j);
+        run_chunks(j, id + 1);
         pthread_mutex_lock(&wake_lock);
         if (atomic_fetch_sub(&j->pending, 1) == 1) pthread_cond_signal(&done);
     }
@@ -126,14 +130,23 @@ static int ensure_workers(int count)
     return n_workers < count ? n_workers : count;
 }
 
-void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx)
+static void run_inline(job *j)
 {
+    if (j->slot_fn)
+        j->slot_fn(j->ctx, 0, j->n, 0);
+    else
+        j->fn(j->ctx, 0, j->n);
+}
+
+static void parallel_run(job *j, int64_t grain)
+{
+    int64_t n = j->n;
     if (n <= 0) return;
     if (grain < 1) grain = 1;
     int threads = kc__num_threads();
     if (threads > MAX_WORKERS + 1) threads = MAX_WORKERS + 1;
     if (threads < 2 || n < 2 * grain || in_worker || pthread_mutex_trylock(&pool_lock) != 0) {
-        fn(ctx, 0, n);
+        run_inline(j);
         return;
     }
     int64_t chunks = n / grain;
@@ -143,25 +156,42 @@ void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx)
     pthread_mutex_unlock(&wake_lock);
     if (helpers < 1) {
         pthread_mutex_unlock(&pool_lock);
-        fn(ctx, 0, n);
+        run_inline(j);
         return;
     }
-    job j = {.fn = fn, .ctx = ctx, .n = n};
     /* a few chunks per thread, each at least a grain, evens out the load */
     int64_t per = n / ((int64_t)(helpers + 1) * 4);
-    j.chunk = per > grain ? per : grain;
-    atomic_init(&j.next, 0);
-    atomic_init(&j.pending, helpers);
+    j->chunk = per > grain ? per : grain;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->pending, helpers);
     pthread_mutex_lock(&wake_lock);
-    current = &j;
+    current = j;
     wanted = helpers;
     generation++;
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&wake_lock);
-    run_chunks(&j);
+    run_chunks(j, 0);
     pthread_mutex_lock(&wake_lock);
-    while (atomic_load(&j.pending) > 0) pthread_cond_wait(&done, &wake_lock);
+    while (atomic_load(&j->pending) > 0) pthread_cond_wait(&done, &wake_lock);
     current = NULL;
     pthread_mutex_unlock(&wake_lock);
     pthread_mutex_unlock(&pool_lock);
+}
+
+void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx)
+{
+    job j = {.fn = fn, .ctx = ctx, .n = n};
+    parallel_run(&j, grain);
+}
+
+void kc__parallel_for_slots(int64_t n, int64_t grain, kc__slot_range_fn fn, void *ctx)
+{
+    job j = {.slot_fn = fn, .ctx = ctx, .n = n};
+    parallel_run(&j, grain);
+}
+
+int kc__parallel_slots(void)
+{
+    int threads = kc__num_threads();
+    return threads > MAX_WORKERS + 1 ? MAX_WORKERS + 1 : threads < 1 ? 1 : threads;
 }
