@@ -4,6 +4,7 @@
 
 #include "defs.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 KC_BEGIN_DECLS
@@ -17,6 +18,17 @@ KC_BEGIN_DECLS
 KC_API void kc_set_num_threads(int n);
 /* The current setting (>= 1). */
 KC_API int kc_get_num_threads(void);
+
+/* Inference plans (on by default): kc_model_predict, predict_on_batch and
+ * calls of Sequential and Functional models with training off, outside a
+ * recording tape, run a plan compiled for the input shapes, with
+ * BatchNormalization folded into the kernel before it and activations
+ * fused into the kernels' output loops, and reused buffers. Off: such calls
+ * run layer by layer, as in training (the results differ only where
+ * BatchNormalization was folded, by float rounding). For comparisons and
+ * debugging; call it outside any running computation. */
+KC_API void kc_set_inference_plans(bool on);
+KC_API bool kc_get_inference_plans(void);
 
 KC_END_DECLS
 

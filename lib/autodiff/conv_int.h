@@ -98,6 +98,9 @@ kc_tensor *kc__conv_transpose(kc_tensor *x, kc_tensor *w, kc_tensor *b, const kc
  * padded) values in each window, as TensorFlow does. */
 typedef enum { KC__POOL_MAX, KC__POOL_AVG } kc__pool_kind;
 kc_tensor *kc__pool(kc_tensor *x, kc__pool_kind kind, const kc__conv_geom *g, kc_error *err);
+/* Its forward kernel (shared with the inference path): y from x over the
+ * windows of t; toff: scratch for t->taps offsets. */
+void kc__pool_forward(const kc__conv_plan *t, kc__pool_kind kind, const float *x, float *y, int64_t *toff);
 
 /* Bilinear resize of (batch, h, w, c) to (batch, out_h, out_w, c) with
  * half-pixel centers (tf.image.resize, method "bilinear", no antialias). */

@@ -246,7 +246,7 @@ static inline float kc__powf(float x, float y)
     p = p * r + 1.0;
     int64_t kbits, magic = 0x4338000000000000LL; /* the bits of 1.5 * 2^52: k is the difference */
     memcpy(&kbits, &kd, sizeof(kbits));
-    int64_t sbits = ((kbits - magic) + 1023) << 52;
+    uint64_t sbits = ((uint64_t)kbits - (uint64_t)magic + 1023u) << 52; /* unsigned: no UB for NaN t */
     double scale;
     memcpy(&scale, &sbits, sizeof(scale));
     float mag = (float)(p * scale);

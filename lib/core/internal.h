@@ -70,6 +70,7 @@ typedef struct kc__storage {
     void (*release)(void *ctx); /* external memory: called at the end */
     void *release_ctx;
     bool external;              /* data is not ours (kc_tensor_wrap) */
+    atomic_ulong version;       /* bumped by every writable access (kc_tensor_data, ...) */
 } kc__storage;
 
 struct kc_tensor {
@@ -83,6 +84,18 @@ struct kc_tensor {
     uint64_t id;           /* unique: how tapes recognise tensors */
     kc_variable *variable; /* borrowed back-pointer when this is a variable's value */
 };
+
+/* How many times the buffer has been handed out for writing (kc_tensor_data,
+ * kc_tensor_f32, kc_tensor_assign, kc_tensor_fill): a weight whose version
+ * moved may have changed (the inference plans refold then). */
+static inline unsigned long kc__tensor_version(const kc_tensor *t)
+{
+    return atomic_load_explicit(&t->storage->version, memory_order_relaxed);
+}
+static inline void kc__tensor_touch(kc_tensor *t)
+{
+    atomic_fetch_add_explicit(&t->storage->version, 1, memory_order_relaxed);
+}
 
 /* Validate ndim/dims and compute the element count. */
 kc_status kc__check_dims(int ndim, const int64_t *dims, int64_t *size, kc_error *err);

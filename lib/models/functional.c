@@ -15,6 +15,7 @@
  * frees each intermediate tensor after its last use. */
 #include "models_int.h"
 #include "../core/idmap.h"
+#include "../inference/inference.h"
 
 #include <string.h>
 
@@ -313,6 +314,11 @@ kc_object *kc_functional_new(kc_symbol *const *inputs, int n_inputs, kc_symbol *
     return m;
 }
 
+int kc__graph_num_inputs(const kc__graph *g) { return g->n_inputs; }
+int kc__graph_num_outputs(const kc__graph *g) { return g->n_outputs; }
+kc_symbol *kc__graph_input(const kc__graph *g, int i) { return g->inputs[i]; }
+kc_symbol *kc__graph_output(const kc__graph *g, int i) { return g->outputs[i]; }
+
 bool kc__graph_sequential_like(const kc__graph *g)
 {
     /* Keras: one node per depth with at most one input, and no layer with
@@ -340,6 +346,9 @@ bool kc__graph_sequential_like(const kc__graph *g)
 static kc_status functional_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
                                  kc_error *err)
 {
+    bool planned = false; /* the inference path; else node by node */
+    kc_status prc = kc__infer_call(self, a, out, n_out, &planned, err);
+    if (prc != KC_OK || planned) return prc;
     kc__graph *g = kc__mstate(self)->graph;
     size_t slots = (size_t)g->n_nodes * KC_MAX_LAYER_OUTPUTS;
     kc_tensor **val = kc__calloc(slots, sizeof(kc_tensor *)), **msk = kc__calloc(slots, sizeof(kc_tensor *));
