@@ -113,6 +113,7 @@ int main(int argc, char **argv)
     printf("sgemm ceiling %.2f ms (%.1f GFLOP/s), layer on the tape %.2f ms (%.1f GFLOP/s)\n", mb * 1e3,
            flops / mb * 1e-9, mo * 1e3, flops / mo * 1e-9);
     printf("ratio_vs_sgemm_ceiling: %.3f\n", mb / mo);
+    printf("backends: %s\n", kc_compute_backends());
     free(col), free(wt), free(y), free(g), free(dw);
     kc_tensor_unref(x);
     kc_object_unref(conv);

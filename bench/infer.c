@@ -376,6 +376,7 @@ static void run(const char *name, kc_object *m)
 int main(int argc, char **argv)
 {
     const char *all[] = {"mobilenet", "resnet", "lstm"};
+    printf("bench/infer: %s\n", kc_compute_backends());
     int n = argc > 1 ? argc - 1 : 3;
     for (int i = 0; i < n; i++) {
         const char *which = argc > 1 ? argv[i + 1] : all[i];

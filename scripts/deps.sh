@@ -4,26 +4,42 @@
 # otherwise it says what to install and fails.
 set -eu
 pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
+# Optional: the build turns the feature off when a package is missing, so a
+# failure to install one is only reported (libdnnl-dev: oneDNN convolutions).
+optional="libdnnl-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1
 fi
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=""
 for p in $pkgs; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        missing="$missing $p"
-    fi
+    installed "$p" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing"
+missing_optional=""
+for p in $optional; do
+    installed "$p" || missing_optional="$missing_optional $p"
+done
+[ -z "$missing$missing_optional" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     sudo=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     sudo="sudo"
+elif [ -z "$missing" ]; then
+    echo "deps: optional packages not installed (features off):$missing_optional" >&2
+    exit 0
 else
     echo "deps: missing Debian packages:$missing" >&2
     echo "deps: run 'make deps' as root (or with passwordless sudo), or: apt-get install$missing" >&2
     exit 1
 fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+if [ -n "$missing_optional" ]; then
+    echo "deps: installing (optional)$missing_optional"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing_optional ||
+        echo "deps: could not install$missing_optional; those features are off" >&2
+fi

@@ -200,7 +200,9 @@ START_TEST(convolutions_and_pooling_match)
     SEQ("SeparableConv2D", true, S(8, 8, 3),
         {"SeparableConv2D", "{\"filters\": 4, \"kernel_size\": 3, \"depth_multiplier\": 2, \"padding\": \"same\", \"activation\": \"elu\"}"});
     SEQ("SeparableConv1D", true, S(9, 3), {"SeparableConv1D", "{\"filters\": 2, \"kernel_size\": 2}"});
-    SEQ("ZeroPadding into convolutions", true, S(7, 6, 3), {"ZeroPadding2D", "{\"padding\": [[1, 2], [0, 1]]}"},
+    /* folded into the convolutions' padding: exact with ckeras' kernels, a
+     * rounding apart through oneDNN (another primitive for another shape) */
+    SEQ("ZeroPadding into convolutions", false, S(7, 6, 3), {"ZeroPadding2D", "{\"padding\": [[1, 2], [0, 1]]}"},
         {"DepthwiseConv2D", "{\"kernel_size\": 3, \"strides\": 2}"}, {"ZeroPadding2D", "{\"padding\": 1}"},
         {"Conv2D", "{\"filters\": 2, \"kernel_size\": 2}"});
     SEQ("ZeroPadding alone", true, S(6, 3), {"ZeroPadding1D", "{\"padding\": [2, 1]}"}, {"MaxPooling1D", NULL});

@@ -19,6 +19,11 @@ KC_API void kc_set_num_threads(int n);
 /* The current setting (>= 1). */
 KC_API int kc_get_num_threads(void);
 
+/* What computes: the BLAS (OpenBLAS' version and the kernels it chose for
+ * this CPU) and the convolution backend (oneDNN when ckeras was built with
+ * it, else ckeras' own kernels). Returns: static string. */
+KC_API const char *kc_compute_backends(void);
+
 /* Inference plans (on by default): kc_model_predict, predict_on_batch and
  * calls of Sequential and Functional models with training off, outside a
  * recording tape, run a plan compiled for the input shapes, with

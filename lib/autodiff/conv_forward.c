@@ -24,6 +24,7 @@
  * tiles). */
 #include "conv_int.h"
 #include "../core/blas_int.h"
+#include "../core/conv_backend.h"
 #include "kernels.h"
 #include "vmath.h"
 
@@ -37,6 +38,25 @@
 #define MIN_BLOCKS 8
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+void kc__conv_shape_of(const kc__conv_plan *t, kc__conv_shape *s)
+{
+    memset(s, 0, sizeof(*s));
+    int off = 3 - t->nsp;
+    s->nsp = t->nsp;
+    s->n = t->n;
+    s->cin = t->cin;
+    s->cout = t->cout;
+    s->groups = t->groups;
+    for (int i = 0; i < t->nsp; i++) {
+        s->in[i] = t->in[off + i];
+        s->out[i] = t->out[off + i];
+        s->k[i] = t->k[off + i];
+        s->stride[i] = t->s[off + i];
+        s->dilation[i] = t->d[off + i];
+        s->pad[i] = t->p[off + i];
+    }
+}
 
 static bool is_depthwise(const kc__conv_plan *t) { return t->cg == 1 && !t->direct; }
 

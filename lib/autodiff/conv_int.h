@@ -52,6 +52,7 @@ kc_status kc__conv_geom_init(kc__conv_geom *g, const int64_t *in, kc__padding pa
 /* The geometry with spatial axes right-aligned in three (leading axes of
  * size 1) and derived sizes: what the kernels loop over. */
 typedef struct kc__conv_plan {
+    int nsp;                              /* spatial axes of the geometry */
     int64_t n, in[3], out[3], k[3], s[3], d[3], p[3];
     int64_t cin, cout, groups, cg, coutg; /* channels per group: cg in, coutg out */
     int64_t taps, kg, m;                  /* taps = prod(k); kg = taps * cg; m = n * prod(out) */
@@ -71,6 +72,9 @@ struct kc__act;
 void kc__conv_forward(const kc__conv_plan *t, const float *x, const float *w, const float *b, float *y,
                       const struct kc__act *act, void *scratch);
 size_t kc__conv_scratch_bytes(const kc__conv_plan *t);
+/* The geometry as the compute backend takes it (core/conv_backend.h). */
+struct kc__conv_shape;
+void kc__conv_shape_of(const kc__conv_plan *t, struct kc__conv_shape *s);
 /* Rows of the output per block (depends on the geometry only). */
 int64_t kc__conv_block_rows(const kc__conv_plan *t);
 /* im2col rows r0 .. r0 + nr of channels c0 .. c0 + cg of every tap into

@@ -28,6 +28,7 @@
  * conv2d_backprop_input). */
 #include "conv_int.h"
 #include "../core/blas_int.h"
+#include "../core/conv_backend.h"
 
 #include <string.h>
 
@@ -97,6 +98,7 @@ void kc__conv_plan_init(const kc__conv_geom *g, kc__conv_plan *t)
         t->d[d + off] = g->dilation[d];
         t->p[d + off] = g->pad[d];
     }
+    t->nsp = g->nsp;
     t->n = g->batch;
     t->cin = g->cin;
     t->cout = g->cout;
@@ -348,6 +350,17 @@ static kc_status conv_forward_fn(void *ctx, kc_tensor *const *in, int n_in, kc_t
         conv_backward_input(&t, in[0]->data, in[1]->data, y->data, &s);
         scratch_fini(&s);
     } else {
+        /* the compute backend when there is one for it, else the own kernels */
+        kc__conv_shape cs;
+        kc__conv_shape_of(&t, &cs);
+        cs.bias = b != NULL;
+        bool done = false;
+        kc_status rc = kc__conv_backend_run_once(&cs, in[0]->data, in[1]->data, b, y->data, &done, err);
+        if (rc != KC_OK || done) {
+            if (rc != KC_OK) kc_tensor_unref(y);
+            else out[0] = y;
+            return rc;
+        }
         size_t cap;
         void *s = forward_scratch(&t, &cap);
         if (!s) {

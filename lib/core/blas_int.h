@@ -13,6 +13,10 @@ void kc__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                int64_t ldc);
 
+/* What OpenBLAS says of itself (version, build, the kernels it chose).
+ * Returns: static string. */
+const char *kc__blas_name(void);
+
 /* Called when the thread setting changes: OpenBLAS stays on one thread,
  * ckeras' pool shares out the products. */
 void kc__blas_set_threads(int n);

@@ -20,6 +20,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 
 /* MACs below which a product runs on one thread; also the least work per
@@ -29,6 +30,13 @@
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+const char *kc__blas_name(void)
+{
+    static char name[96];
+    snprintf(name, sizeof(name), "%s, %s kernels", openblas_get_config(), openblas_get_corename());
+    return name;
+}
 
 void kc__blas_set_threads(int n)
 {

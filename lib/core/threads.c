@@ -4,9 +4,11 @@
  * to set OPENBLAS_NUM_THREADS. */
 #define _DEFAULT_SOURCE
 #include "blas_int.h"
+#include "conv_backend.h"
 #include "internal.h"
 #include <ckeras/runtime.h>
 
+#include <stdio.h>
 #include <unistd.h>
 
 static int n_threads; /* 0 = not set yet: one per core */
@@ -24,5 +26,13 @@ void kc_set_num_threads(int n)
 }
 
 int kc_get_num_threads(void) { return n_threads ? n_threads : cores(); }
+
+const char *kc_compute_backends(void)
+{
+    static char text[256];
+    snprintf(text, sizeof(text), "matrix products: %s; convolutions: %s", kc__blas_name(),
+             kc__conv_backend_available() ? kc__conv_backend_name() : "ckeras (im2col + OpenBLAS, direct loops)");
+    return text;
+}
 
 int kc__num_threads(void) { return kc_get_num_threads(); }

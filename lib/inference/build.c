@@ -69,6 +69,8 @@ void kc__plan_free(kc__plan *p)
         kc__free(s->folded_w);
         kc__free(s->folded_b);
         kc__free(s->inv);
+        kc__conv_backend_free(s->backend);
+        if (s->backend_w) kc__buffer_free(s->backend_w, s->backend_w_cap);
     }
     kc__free(p->steps);
     kc__free(p->values);

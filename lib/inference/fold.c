@@ -174,6 +174,27 @@ static kc_status fold_bn(kc__plan *p, kc__pstep *s, kc_variable *kernel, kc_vari
     return rc;
 }
 
+/* The compute backend's primitive for the step, with the kernel (folded or
+ * not) reordered for it; that copy follows the kernel's version. */
+static kc_status prepare_backend(kc__plan *p, kc__pstep *s, kc_variable *kernel, kc_error *err)
+{
+    if (!s->backend) {
+        kc__conv_shape cs;
+        kc__conv_shape_of(&s->conv, &cs);
+        cs.bias = s->b != NULL;
+        if (!(s->backend = kc__conv_backend_new(&cs))) return KC_OK; /* the own kernels */
+    }
+    size_t need = kc__conv_backend_weights_bytes(s->backend);
+    if (need > s->backend_w_cap) {
+        if (s->backend_w) kc__buffer_free(s->backend_w, s->backend_w_cap);
+        s->backend_w_cap = 0;
+        if (!(s->backend_w = kc__buffer_alloc(need, &s->backend_w_cap)))
+            return kc__errf(err, KC_ENOMEM, "out of memory preparing a convolution");
+    }
+    kc_status rc = kc__conv_backend_weights(s->backend, s->w, s->backend_w, err);
+    return rc == KC_OK ? watch(p, kernel, err) : rc;
+}
+
 static kc_status prepare_conv(kc__plan *p, kc__pstep *s, kc_error *err)
 {
     const kc__pvalue *x = &p->values[s->in[0]], *y = &p->values[s->out[0]];
@@ -216,8 +237,8 @@ static kc_status prepare_conv(kc__plan *p, kc__pstep *s, kc_error *err)
     s->w = data_of(kernel);
     s->b = data_of(bias);
     s->scratch = kc__conv_scratch_bytes(&s->conv);
-    if (s->has_bn) return fold_bn(p, s, kernel, bias, s->conv.cout, err);
-    return KC_OK;
+    rc = s->has_bn ? fold_bn(p, s, kernel, bias, s->conv.cout, err) : KC_OK;
+    return rc == KC_OK ? prepare_backend(p, s, kernel, err) : rc;
 }
 
 static kc_status prepare_dense(kc__plan *p, kc__pstep *s, kc_error *err)

@@ -16,6 +16,7 @@
 #ifndef CKERAS_PLAN_INT_H
 #define CKERAS_PLAN_INT_H
 
+#include "../core/conv_backend.h"
 #include "../layers/layer_infer.h"
 #include "../models/models_int.h"
 
@@ -68,6 +69,9 @@ typedef struct kc__pstep {
     /* CONV, DENSE: what the kernel reads: the variables' data or folded copies */
     const float *w, *b;
     float *folded_w, *folded_b; /* owned */
+    kc__conv_backend *backend;  /* CONV: the compute backend's primitive, owned (or NULL) */
+    void *backend_w;            /* its kernel, reordered from w */
+    size_t backend_w_cap;
     /* AFFINE: inv = 1 / sqrt(var + eps) per channel, owned; [outer, c, inner] */
     float *inv;
     const float *mean, *gamma, *beta;

@@ -174,6 +174,8 @@ static void dense_rows(void *ctx, int64_t b, int64_t e)
 
 static int64_t rows_grain(int64_t row) { return 1 + KC__GRAIN / (row > 0 ? row : 1); }
 
+static void slice_act(void *act, float *y, int64_t n) { kc__act_apply(act, y, n); }
+
 /* ---- global pooling and the rest ---------------------------------------------------------------- */
 
 /* As kc_reduce_mean / kc_reduce_max over the positions: double sums in
@@ -287,7 +289,15 @@ static kc_status run_step(const run_ctx *r, const kc__pstep *s, bool *fallback, 
     step_job j = {s, x, y, 0, n_in};
     switch (s->kind) {
     case KC__ST_CONV:
-        kc__conv_forward(&s->conv, x[0], s->w, s->b, y, &s->act, p->scratch);
+        if (!s->backend) {
+            kc__conv_forward(&s->conv, x[0], s->w, s->b, y, &s->act, p->scratch);
+            break;
+        }
+        /* the backend's convolution (as the conv op's), each slice then
+         * getting the activation from the thread that computed it */
+        if (kc__conv_backend_run(s->backend, x[0], s->backend_w, s->b, y, kc__act_none(&s->act) ? NULL : slice_act,
+                                 (void *)&s->act, err) != KC_OK)
+            return kc__error_code(err, KC_EINTERNAL);
         break;
     case KC__ST_DENSE:
         kc__sgemm(false, false, s->outer, s->channels, s->inner, 1.0f, x[0], s->inner, s->w, s->channels, 0.0f, y,
