@@ -383,6 +383,25 @@ static kc_status conv_backward_fn(void *ctx, kc_tensor *const *in, int n_in,
     kc__conv_plan t;
     kc__conv_plan_init(&c->g, &t);
     const float *x = in[0]->data, *w = in[1]->data, *gy = gout[0]->data;
+    if (!c->transpose) { /* the compute backend when there is one for it */
+        kc__conv_shape cs;
+        kc__conv_shape_of(&t, &cs);
+        cs.bias = n_in > 2;
+        bool want_b = n_in > 2 && needs[2], done = false;
+        kc_tensor *gx = needs[0] ? kc__tensor_like(in[0], err) : NULL, *gw = needs[1] ? kc__tensor_like(in[1], err) : NULL;
+        kc_tensor *gb = want_b ? kc__tensor_like(in[2], err) : NULL;
+        kc_status rc = (needs[0] && !gx) || (needs[1] && !gw) || (want_b && !gb) ? kc__error_code(err, KC_ENOMEM)
+                       : kc__conv_backend_gradients(&cs, x, w, gy, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                                                    gb ? gb->data : NULL, &done, err);
+        if (rc == KC_OK && done) {
+            gin[0] = gx;
+            gin[1] = gw;
+            if (want_b) gin[2] = gb;
+            return KC_OK;
+        }
+        kc_tensor_unref(gx), kc_tensor_unref(gw), kc_tensor_unref(gb);
+        if (rc != KC_OK) return rc;
+    }
     scratch s;
     if (scratch_init(&s, &t, true, err) != KC_OK) return err ? err->code : KC_ENOMEM;
     kc_status rc = KC_OK;

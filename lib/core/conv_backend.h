@@ -54,6 +54,11 @@ kc_status kc__conv_backend_run(kc__conv_backend *b, const float *x, const void *
  * backend or it declines the geometry. */
 kc_status kc__conv_backend_run_once(const kc__conv_shape *s, const float *x, const float *keras_w, const float *bias,
                                     float *y, bool *done, kc_error *err);
+/* The gradients of y = conv(x, w) (+ bias) for output gradient dy: dx,
+ * dw (Keras layout) and db, each written when not NULL. *done false
+ * (KC_OK) when there is no backend or it declines the geometry. */
+kc_status kc__conv_backend_gradients(const kc__conv_shape *s, const float *x, const float *keras_w, const float *dy,
+                                     float *dx, float *dw, float *db, bool *done, kc_error *err);
 /* The backend's name ("oneDNN 2.6.3", or "none"). Returns: static string. */
 const char *kc__conv_backend_name(void);
 

@@ -22,7 +22,8 @@
 
 #ifdef KC_HAVE_ONEDNN
 
-#include <oneapi/dnnl/dnnl.h>
+#include "dnnl_int.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,9 +71,7 @@ static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool omp_single; /* this thread told OpenMP: one thread */
 
-/* oneDNN sizes its work for the threads OpenMP would give the calling
- * thread, when a primitive is made and when it runs: one, always. */
-static void one_thread(void)
+void kc__dnnl_one_thread(void)
 {
     if (!omp_single) {
         omp_set_num_threads(1);
@@ -83,6 +82,12 @@ static void one_thread(void)
 static void make_engine(void)
 {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+}
+
+dnnl_engine_t kc__dnnl_engine(void)
+{
+    pthread_once(&engine_once, make_engine);
+    return engine;
 }
 
 bool kc__conv_backend_available(void) { return true; }
@@ -116,10 +121,8 @@ void kc__conv_backend_free(kc__conv_backend *b)
     kc__free(b);
 }
 
-/* Descriptors of a geometry, in oneDNN's dimension order (N, C, spatial /
- * (G,) O, I, spatial) with ckeras' memory layouts as format tags. */
-static bool describe(const kc__conv_shape *s, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei_user,
-                     dnnl_memory_desc_t *wei_any, dnnl_memory_desc_t *bias, dnnl_memory_desc_t *dst)
+bool kc__dnnl_describe(const kc__conv_shape *s, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei_user,
+                       dnnl_memory_desc_t *wei_any, dnnl_memory_desc_t *bias, dnnl_memory_desc_t *dst)
 {
     int nsp = s->nsp;
     dnnl_dims_t sd, dd, wd, bd = {s->cout};
@@ -151,12 +154,9 @@ static bool describe(const kc__conv_shape *s, dnnl_memory_desc_t *src, dnnl_memo
            dnnl_memory_desc_init_by_tag(bias, 1, bd, dnnl_f32, dnnl_x) == dnnl_success;
 }
 
-/* The primitives of a slice geometry. */
-static bool make_kind(kind *k, const kc__conv_shape *s)
+void kc__dnnl_window(const kc__conv_shape *s, dnnl_dims_t strides, dnnl_dims_t dilates, dnnl_dims_t pad_l,
+                     dnnl_dims_t pad_r)
 {
-    dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
-    if (!describe(s, &src, &wei_user, &wei_any, &bias, &dst)) return false;
-    dnnl_dims_t strides, dilates, pad_l, pad_r;
     for (int i = 0; i < s->nsp; i++) {
         int64_t span = (s->k[i] - 1) * s->dilation[i] + 1;
         int64_t right = (s->out[i] - 1) * s->stride[i] + span - s->in[i] - s->pad[i];
@@ -165,6 +165,15 @@ static bool make_kind(kind *k, const kc__conv_shape *s)
         pad_l[i] = s->pad[i];
         pad_r[i] = right > 0 ? right : 0; /* the last window may stop short of the end */
     }
+}
+
+/* The primitives of a slice geometry. */
+static bool make_kind(kind *k, const kc__conv_shape *s)
+{
+    dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
+    if (!kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst)) return false;
+    dnnl_dims_t strides, dilates, pad_l, pad_r;
+    kc__dnnl_window(s, strides, dilates, pad_l, pad_r);
     dnnl_convolution_desc_t cd;
     if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei_any,
                                                    s->bias ? &bias : NULL, &dst, strides, dilates, pad_l, pad_r) !=
@@ -197,7 +206,7 @@ static const dnnl_memory_desc_t *weights_md(dnnl_primitive_t conv)
 static bool make_slice_memory(slice *sl, const kc__conv_shape *s, const dnnl_memory_desc_t *wq)
 {
     dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
-    return describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
+    return kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
            dnnl_memory_create(&sl->src, &src, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&sl->dst, &dst, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&sl->wei, wq, engine, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -256,9 +265,8 @@ static int cut(const kc__conv_shape *s, kc__conv_shape *sub, int64_t *x_off, int
 
 kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
 {
-    one_thread();
-    pthread_once(&engine_once, make_engine);
-    if (!engine || s->nsp < 1 || s->nsp > 3 || s->groups < 1 || s->cin % s->groups || s->cout % s->groups || s->n < 1)
+    kc__dnnl_one_thread();
+    if (!kc__dnnl_engine() || s->nsp < 1 || s->nsp > 3 || s->groups < 1 || s->cin % s->groups || s->cout % s->groups || s->n < 1)
         return NULL;
     kc__conv_shape sub[MAX_SLICES];
     int64_t x_off[MAX_SLICES], y_off[MAX_SLICES], y_len[MAX_SLICES];
@@ -306,7 +314,7 @@ static kc_status failed(kc_error *err, const char *what, dnnl_status_t st)
 
 kc_status kc__conv_backend_weights(kc__conv_backend *b, const float *keras_w, void *out, kc_error *err)
 {
-    one_thread();
+    kc__dnnl_one_thread();
     for (int i = 0; i < b->n_kinds; i++) { /* through the first slice of each geometry */
         slice *sl = NULL;
         for (int j = 0; j < b->n_slices && !sl; j++)
@@ -323,7 +331,7 @@ kc_status kc__conv_backend_weights(kc__conv_backend *b, const float *keras_w, vo
 
 static dnnl_status_t run_slice(kc__conv_backend *b, int i, const float *x, const char *w, const float *bias, float *y)
 {
-    one_thread();
+    kc__dnnl_one_thread();
     slice *sl = &b->slices[i];
     dnnl_status_t st = dnnl_memory_set_data_handle(sl->src, (void *)(x + sl->x_off));
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(sl->wei, (void *)(w + b->kinds[sl->kind].w_offset));
