@@ -44,8 +44,10 @@ typedef struct kind {            /* one slice geometry */
 typedef struct slice {
     int kind;
     int64_t x_off, y_off, y_len; /* floats into x and y; floats it writes */
-    dnnl_memory_t src, wei, wei_user, bias, dst;
+    dnnl_memory_t src, wei, wei_user, bias, dst, scratch;
     dnnl_stream_t stream;
+    void *scratch_buf;           /* this slice's own scratchpad */
+    size_t scratch_cap;
 } slice;
 
 struct kc__conv_backend {
@@ -79,9 +81,28 @@ void kc__dnnl_one_thread(void)
     }
 }
 
+static dnnl_primitive_attr_t attr;
+
 static void make_engine(void)
 {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success)
+        engine = NULL; /* no safe way to run slices at once: no backend */
+}
+
+dnnl_primitive_attr_t kc__dnnl_attr(void)
+{
+    pthread_once(&engine_once, make_engine);
+    return attr;
+}
+
+size_t kc__dnnl_scratch_bytes(dnnl_primitive_t p)
+{
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_get_primitive_desc(p, &pd) != dnnl_success) return 0;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
 dnnl_engine_t kc__dnnl_engine(void)
@@ -113,10 +134,11 @@ void kc__conv_backend_free(kc__conv_backend *b)
     }
     for (int i = 0; i < b->n_slices; i++) {
         slice *s = &b->slices[i];
-        dnnl_memory_t mems[] = {s->src, s->wei, s->wei_user, s->bias, s->dst};
+        dnnl_memory_t mems[] = {s->src, s->wei, s->wei_user, s->bias, s->dst, s->scratch};
         for (size_t k = 0; k < sizeof(mems) / sizeof(mems[0]); k++)
             if (mems[k]) dnnl_memory_destroy(mems[k]);
         if (s->stream) dnnl_stream_destroy(s->stream);
+        if (s->scratch_buf) kc__buffer_free(s->scratch_buf, s->scratch_cap);
     }
     kc__free(b);
 }
@@ -180,7 +202,7 @@ static bool make_kind(kind *k, const kc__conv_shape *s)
         dnnl_success)
         return false;
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    bool ok = dnnl_primitive_desc_create(&pd, &cd, NULL, engine, NULL) == dnnl_success;
+    bool ok = dnnl_primitive_desc_create(&pd, &cd, kc__dnnl_attr(), engine, NULL) == dnnl_success;
     const dnnl_memory_desc_t *wq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     const dnnl_memory_desc_t *dq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0) : NULL;
     const dnnl_memory_desc_t *sq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0) : NULL;
@@ -203,10 +225,16 @@ static const dnnl_memory_desc_t *weights_md(dnnl_primitive_t conv)
     return dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 }
 
-static bool make_slice_memory(slice *sl, const kc__conv_shape *s, const dnnl_memory_desc_t *wq)
+static bool make_slice_memory(slice *sl, const kc__conv_shape *s, const dnnl_memory_desc_t *wq, dnnl_primitive_t conv)
 {
     dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
-    return kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_get_primitive_desc(conv, &pd) != dnnl_success) return false;
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t sp_bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
+    if (sp_bytes && !(sl->scratch_buf = kc__buffer_alloc(sp_bytes, &sl->scratch_cap))) return false;
+    return (!sp_bytes || dnnl_memory_create(&sl->scratch, sp, engine, sl->scratch_buf) == dnnl_success) &&
+           kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
            dnnl_memory_create(&sl->src, &src, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&sl->dst, &dst, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&sl->wei, wq, engine, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -295,7 +323,7 @@ kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
             sl->kind = b->n_kinds++;
         }
         const dnnl_memory_desc_t *wq = weights_md(b->kinds[sl->kind].conv);
-        ok = wq && make_slice_memory(sl, &sub[i], wq);
+        ok = wq && make_slice_memory(sl, &sub[i], wq, b->kinds[sl->kind].conv);
         b->n_slices = i + 1;
     }
     if (!ok) {
@@ -337,9 +365,11 @@ static dnnl_status_t run_slice(kc__conv_backend *b, int i, const float *x, const
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(sl->wei, (void *)(w + b->kinds[sl->kind].w_offset));
     if (st == dnnl_success) st = dnnl_memory_set_data_handle(sl->dst, y + sl->y_off);
     if (st == dnnl_success && b->bias) st = dnnl_memory_set_data_handle(sl->bias, (void *)bias);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sl->src}, {DNNL_ARG_WEIGHTS, sl->wei}, {DNNL_ARG_DST, sl->dst},
-                               {DNNL_ARG_BIAS, sl->bias}};
-    if (st == dnnl_success) st = dnnl_primitive_execute(b->kinds[sl->kind].conv, sl->stream, b->bias ? 4 : 3, args);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, sl->src}, {DNNL_ARG_WEIGHTS, sl->wei}, {DNNL_ARG_DST, sl->dst}};
+    int n = 3;
+    if (sl->scratch) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sl->scratch};
+    if (b->bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, sl->bias};
+    if (st == dnnl_success) st = dnnl_primitive_execute(b->kinds[sl->kind].conv, sl->stream, n, args);
     if (st == dnnl_success) st = dnnl_stream_wait(sl->stream);
     return st;
 }

@@ -32,6 +32,9 @@ typedef struct group {
     int kind;
     int64_t x_off, y_off; /* floats into x / dx and into dy */
     dnnl_memory_t src, diff_src, diff_dst, wei, diff_wei, diff_wei_user, diff_bias, wei_user;
+    dnnl_memory_t scratch_data, scratch_weights; /* its own scratchpad, for each primitive */
+    void *scratch_buf;
+    size_t scratch_cap;
     dnnl_stream_t stream;
     float *dw, *db;       /* this group's kernel and bias gradients (Keras layout) */
 } group;
@@ -63,11 +66,12 @@ static void grad_free(grad *g)
     }
     for (int i = 0; i < g->n_groups; i++) {
         group *q = &g->groups[i];
-        dnnl_memory_t ms[] = {q->src, q->diff_src, q->diff_dst, q->wei, q->diff_wei, q->diff_wei_user, q->diff_bias,
-                              q->wei_user};
+        dnnl_memory_t ms[] = {q->src,       q->diff_src, q->diff_dst,     q->wei,           q->diff_wei,
+                              q->diff_wei_user, q->diff_bias, q->wei_user, q->scratch_data, q->scratch_weights};
         for (size_t k = 0; k < sizeof(ms) / sizeof(ms[0]); k++)
             if (ms[k]) dnnl_memory_destroy(ms[k]);
         if (q->stream) dnnl_stream_destroy(q->stream);
+        if (q->scratch_buf) kc__buffer_free(q->scratch_buf, q->scratch_cap);
     }
     if (g->w) kc__buffer_free(g->w, g->w_cap);
     if (g->dw_raw) kc__buffer_free(g->dw_raw, g->dw_raw_cap);
@@ -102,11 +106,11 @@ static bool make_kind(gkind *k, const kc__conv_shape *s)
     ok = ok &&
          dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src, &wei_any, &dst, strides,
                                                           dilates, pad_l, pad_r) == dnnl_success &&
-         dnnl_primitive_desc_create(&dpd, &dd, NULL, eng, fpd) == dnnl_success;
+         dnnl_primitive_desc_create(&dpd, &dd, kc__dnnl_attr(), eng, fpd) == dnnl_success;
     ok = ok &&
          dnnl_dilated_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src, &wei_any, &bias, &dst,
                                                              strides, dilates, pad_l, pad_r) == dnnl_success &&
-         dnnl_primitive_desc_create(&wpd, &wd, NULL, eng, fpd) == dnnl_success;
+         dnnl_primitive_desc_create(&wpd, &wd, kc__dnnl_attr(), eng, fpd) == dnnl_success;
     const dnnl_memory_desc_t *w_data = ok ? dnnl_primitive_desc_query_md(dpd, dnnl_query_weights_md, 0) : NULL;
     const dnnl_memory_desc_t *dw = ok ? dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0) : NULL;
     const dnnl_memory_desc_t *ds = ok ? dnnl_primitive_desc_query_md(dpd, dnnl_query_diff_src_md, 0) : NULL;
@@ -135,7 +139,14 @@ static bool make_group_memory(group *q, const gkind *k, const kc__conv_shape *s)
 {
     dnnl_engine_t eng = kc__dnnl_engine();
     dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
-    return kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
+    const dnnl_memory_desc_t *sd = md_of(k->data, dnnl_query_scratchpad_md),
+                             *sw = md_of(k->weights, dnnl_query_scratchpad_md);
+    size_t bd = sd ? dnnl_memory_desc_get_size(sd) : 0, bw = sw ? dnnl_memory_desc_get_size(sw) : 0;
+    size_t need = bd > bw ? bd : bw; /* the two run one after the other */
+    if (need && !(q->scratch_buf = kc__buffer_alloc(need, &q->scratch_cap))) return false;
+    return (!bd || dnnl_memory_create(&q->scratch_data, sd, eng, q->scratch_buf) == dnnl_success) &&
+           (!bw || dnnl_memory_create(&q->scratch_weights, sw, eng, q->scratch_buf) == dnnl_success) &&
+           kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst) &&
            dnnl_memory_create(&q->src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&q->diff_src, &src, eng, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&q->diff_dst, &dst, eng, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -239,20 +250,19 @@ static dnnl_status_t run_group(grad_job *j, int i)
     if (st == dnnl_success && j->dx) {
         st = dnnl_memory_set_data_handle(q->wei, g->w + w_off);
         if (st == dnnl_success) st = dnnl_memory_set_data_handle(q->diff_src, j->dx + q->x_off);
-        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, q->diff_dst}, {DNNL_ARG_WEIGHTS, q->wei}, {DNNL_ARG_DIFF_SRC, q->diff_src}};
-        if (st == dnnl_success) st = dnnl_primitive_execute(k->data, q->stream, 3, a);
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, q->diff_dst}, {DNNL_ARG_WEIGHTS, q->wei}, {DNNL_ARG_DIFF_SRC, q->diff_src},
+                                {DNNL_ARG_SCRATCHPAD, q->scratch_data}};
+        if (st == dnnl_success) st = dnnl_primitive_execute(k->data, q->stream, q->scratch_data ? 4 : 3, a);
+        if (st == dnnl_success) st = dnnl_stream_wait(q->stream);
     }
     if (st == dnnl_success && j->want_w) {
         st = dnnl_memory_set_data_handle(q->src, (void *)(j->x + q->x_off));
         if (st == dnnl_success) st = dnnl_memory_set_data_handle(q->diff_wei, g->dw_raw + dw_off);
         if (st == dnnl_success) st = dnnl_memory_set_data_handle(q->diff_bias, q->db);
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, q->src}, {DNNL_ARG_DIFF_DST, q->diff_dst},
-                                {DNNL_ARG_DIFF_WEIGHTS, q->diff_wei}, {DNNL_ARG_DIFF_BIAS, q->diff_bias}};
-        if (st == dnnl_success) st = dnnl_primitive_execute(k->weights, q->stream, 4, a);
-        /* this group's kernel gradient in Keras' layout */
-        if (st == dnnl_success) st = dnnl_memory_set_data_handle(q->diff_wei_user, q->dw);
-        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, q->diff_wei}, {DNNL_ARG_TO, q->diff_wei_user}};
-        if (st == dnnl_success) st = dnnl_primitive_execute(k->dw_to_user, q->stream, 2, r);
+        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, q->src}, {DNNL_ARG_DIFF_DST, q->diff_dst},
+                                {DNNL_ARG_DIFF_WEIGHTS, q->diff_wei}, {DNNL_ARG_DIFF_BIAS, q->diff_bias},
+                                {DNNL_ARG_SCRATCHPAD, q->scratch_weights}};
+        if (st == dnnl_success) st = dnnl_primitive_execute(k->weights, q->stream, q->scratch_weights ? 5 : 4, a);
     }
     if (st == dnnl_success) st = dnnl_stream_wait(q->stream);
     return st;
@@ -307,6 +317,16 @@ kc_status kc__conv_backend_gradients(const kc__conv_shape *s, const float *x, co
         atomic_init(&j.failed, 0);
         kc__parallel_for(g->n_groups, 1, run_groups, &j);
         if (atomic_load(&j.failed)) rc = kc__errf(err, KC_EINTERNAL, "oneDNN convolution gradient failed");
+    }
+    /* each group's kernel gradient in Keras' layout (reorders use oneDNN's
+     * shared scratchpad: one at a time) */
+    for (int i = 0; rc == KC_OK && (dw || db) && i < g->n_groups; i++) {
+        group *q = &g->groups[i];
+        dnnl_status_t st = dnnl_memory_set_data_handle(q->diff_wei_user, q->dw);
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, q->diff_wei}, {DNNL_ARG_TO, q->diff_wei_user}};
+        if (st == dnnl_success) st = dnnl_primitive_execute(g->kinds[q->kind].dw_to_user, q->stream, 2, r);
+        if (st == dnnl_success) st = dnnl_stream_wait(q->stream);
+        if (st != dnnl_success) rc = kc__errf(err, KC_EINTERNAL, "oneDNN kernel gradient reorder failed (status %d)", (int)st);
     }
     if (rc == KC_OK && (dw || db)) { /* the groups' sums, in group order */
         int64_t nw = s->cout * (s->cin / s->groups);
