@@ -3,10 +3,13 @@
 # Runs apt-get as root, or through sudo when that works without a password;
 # otherwise it says what to install and fails.
 set -eu
-pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev"
-# Optional: the build turns the feature off when a package is missing, so a
-# failure to install one is only reported (libdnnl-dev: oneDNN convolutions).
-optional="libdnnl-dev"
+pkgs="gcc libc6-dev libhdf5-dev hdf5-tools libjansson-dev check meson ninja-build pkg-config libopenblas-dev libzip-dev"
+# Optional: modelinspect's pictures (Graphviz, Cairo), the Debian packaging
+# tools (make deb, make test-deb), and h5py / numpy for the conformance
+# converter the Keras 3 oracle test runs, oneDNN for convolutions. One that
+# cannot be installed turns its feature off (its tests say SKIPPED); it never
+# fails this script.
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libdnnl-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1
@@ -25,10 +28,8 @@ if [ "$(id -u)" = 0 ]; then
     sudo=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     sudo="sudo"
-elif [ -z "$missing" ]; then
-    echo "deps: optional packages not installed (features off):$missing_optional" >&2
-    exit 0
 else
+    [ -z "$missing" ] && { echo "deps: optional packages not installed:$missing_optional"; exit 0; }
     echo "deps: missing Debian packages:$missing" >&2
     echo "deps: run 'make deps' as root (or with passwordless sudo), or: apt-get install$missing" >&2
     exit 1
@@ -38,8 +39,8 @@ if [ -n "$missing" ]; then
     echo "deps: installing$missing"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
-if [ -n "$missing_optional" ]; then
-    echo "deps: installing (optional)$missing_optional"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing_optional ||
-        echo "deps: could not install$missing_optional; those features are off" >&2
-fi
+for p in $missing_optional; do
+    echo "deps: installing $p (optional)"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$p" ||
+        echo "deps: could not install $p: its feature is off" >&2
+done

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shared library exports exactly the functions the public headers
-# declare with KC_API: nothing internal leaks, nothing declared is missing.
+# declare with KC_API: nothing internal leaks (no function or variable made
+# global by mistake, whatever its name), nothing declared is missing.
 # Usage: check-exports.sh LIBCKERAS.so INCLUDE_DIR
 set -eu
 lib=$1
@@ -12,9 +13,20 @@ trap 'rm -rf "$tmp"' EXIT
 cat "$inc"/ckeras.h "$inc"/ckeras/*.h | perl -0777 -pe 's{/\*.*?\*/}{}gs' | grep -v '^ *#' |
     tr '\n' ' ' | sed 's/;/;\n/g' | grep 'KC_API' |
     perl -ne 'print "$1\n" if /KC_API.*?\b(kc_\w+)\s*\(/' | sort -u > "$tmp/declared"
-nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sort -u > "$tmp/exported"
-if ! diff -u "$tmp/declared" "$tmp/exported"; then
-    echo "check-exports: headers (-) and $lib (+) disagree" >&2
+# every defined dynamic symbol, functions (T) and data (D, B, R, ...) alike;
+# AddressSanitizer adds an __odr_asan.NAME indicator next to each exported
+# variable NAME, which is reported itself
+nm -D --defined-only "$lib" | awk 'NF == 3 && $3 !~ /^__odr_asan[.]/ { print $3, $2 }' | sort -u > "$tmp/exported_typed"
+cut -d' ' -f1 "$tmp/exported_typed" | sort -u > "$tmp/exported"
+leaked=$(comm -13 "$tmp/declared" "$tmp/exported")
+missing=$(comm -23 "$tmp/declared" "$tmp/exported")
+if [ -n "$leaked" ] || [ -n "$missing" ]; then
+    for s in $leaked; do
+        echo "check-exports: $lib exports $s ($(grep "^$s " "$tmp/exported_typed" | cut -d' ' -f2)), which no public header declares with KC_API: make it static or hidden, or declare it with KC_API in include/ckeras/ if it is public" >&2
+    done
+    for s in $missing; do
+        echo "check-exports: $s is declared with KC_API in $inc but $lib does not export it: define it in lib/, or remove the declaration" >&2
+    done
     exit 1
 fi
 echo "check-exports: $(wc -l < "$tmp/exported") functions, headers and library agree"

@@ -26,9 +26,36 @@ void su_model_inputs(kc_object *model, int64_t batch, int int_range, uint64_t se
 /* kc_model_predict with every output checked; returns the count. */
 int su_predict(kc_object *model, kc_tensor *const *ins, kc_tensor **outs);
 
+/* Save, load (with custom objects) and check config and weights bit for
+ * bit (the config as su_round_trip says). Returns the loaded model. */
+kc_object *su_save_load(kc_object *model, const char *file, const kc_custom_objects *co);
 /* Save, load (with custom objects) and check config, weights and
- * predictions on `ins` bit for bit. Returns the loaded model. */
+ * predictions on `ins` bit for bit (to a .keras file: the config less the
+ * batch_input_shape of layers other than InputLayers, which Keras 3's
+ * form does not have). Returns the loaded model. */
 kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
                          kc_tensor *const *ins);
+
+/* A JSON file (fails the test when unreadable). New reference. */
+json_t *su_load_json(const char *path);
+/* Predict io_path's inputs (kept in ins[0..*n_in), new references) and
+ * compare with its outputs (rtol 1e-4, atol 1e-5). */
+void su_check_golden(kc_object *m, const char *io_path, kc_tensor **ins, int *n_in);
+
+/* Split a Markdown table row "| `file` | a | b |" into its cells (in
+ * place); 0 for lines that are not rows of a file table. */
+int su_table_row(char *line, char **cols, int max);
+/* README.md (at $CKERAS_SOURCE_ROOT) contains sentence. */
+void su_assert_readme_says(const char *sentence);
+
+/* A model from its config JSON (fails the test on error). New reference. */
+kc_object *su_model_from_json(const char *json);
+/* kc_layer_create, failing the test on error. New reference. */
+kc_object *su_layer(const char *cls, const char *cfg);
+/* kc_apply, failing the test on error; drops the caller's reference to l. */
+kc_symbol *su_apply(kc_object *l, kc_symbol *const *in, int n);
+
+/* keras-ref's io.json: the model's inputs and outputs, named. */
+void su_write_io(const char *path, kc_object *m, kc_tensor *const *ins, int n_in, kc_tensor *const *outs, int n_out);
 
 #endif

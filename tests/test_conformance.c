@@ -16,18 +16,6 @@ static void setup(void) { kc_error_clear(&err); }
 
 /* ---- builders ---------------------------------------------------------------------------------- */
 
-static kc_object *from_json(const char *json)
-{
-    json_t *j = kc_json_parse(json, strlen(json), 0, &err);
-    CK_NN(j, err);
-    kc_object *m = NULL;
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, "model", NULL);
-    kc_status rc = kc_deserialize(KC_KIND_MODEL, j, &ctx, &m, &err);
-    json_decref(j);
-    ck_assert_msg(rc == KC_OK, "%s (%s)", err.message, err.context);
-    return m;
-}
 
 /* A Sequential from an input shape (without batch) and layer configs. */
 static kc_object *sequential(const char *input_shape, const char *const *layers, int n)
@@ -39,7 +27,7 @@ static kc_object *sequential(const char *input_shape, const char *const *layers,
                        input_shape, strstr(layers[0], "Embedding") ? ", \"dtype\": \"int32\"" : "");
     for (int i = 0; i < n; i++) len += snprintf(json + len, sizeof json - (size_t)len, ", %s", layers[i]);
     snprintf(json + len, sizeof json - (size_t)len, "]}}");
-    return from_json(json);
+    return su_model_from_json(json);
 }
 
 #define SEQ(shape, ...)                                                                            \
@@ -127,46 +115,33 @@ static kc_object *conv1d_stack(void)
                L("AveragePooling1D", "{\"pool_size\": 2}"), L("GlobalMaxPooling1D", "{}"), L("Dense", "{\"units\": 2}"));
 }
 
-static kc_object *layer(const char *cls, const char *cfg)
-{
-    kc_object *l = kc_layer_create(cls, cfg, &err);
-    CK_NN(l, err);
-    return l;
-}
 
-static kc_symbol *apply(kc_object *l, kc_symbol *const *in, int n)
-{
-    kc_symbol *s = kc_apply(l, in, n, &err);
-    CK_NN(s, err);
-    kc_object_unref(l);
-    return s;
-}
 
 /* Two inputs, every merge layer TensorFlow.js has, a nested Sequential and a
  * shared layer; two outputs. */
 static kc_object *merges_and_nesting(void)
 {
     kc_symbol *a = kc_input(1, (int64_t[]){4}, "a", &err), *b = kc_input(1, (int64_t[]){4}, "b", &err);
-    kc_object *shared = layer("Dense", "{\"units\": 5, \"activation\": \"tanh\", \"name\": \"shared\"}");
+    kc_object *shared = su_layer("Dense", "{\"units\": 5, \"activation\": \"tanh\", \"name\": \"shared\"}");
     kc_symbol *ha = kc_apply(shared, &a, 1, &err), *hb = kc_apply(shared, &b, 1, &err);
     kc_object_unref(shared);
     kc_symbol *ab[2] = {ha, hb};
-    kc_symbol *m[7] = {apply(layer("Add", "{}"), ab, 2), apply(layer("Multiply", "{}"), ab, 2),
-                       apply(layer("Average", "{}"), ab, 2), apply(layer("Maximum", "{}"), ab, 2),
-                       apply(layer("Minimum", "{}"), ab, 2), apply(layer("Concatenate", "{}"), ab, 2),
-                       apply(layer("Dot", "{\"axes\": 1, \"normalize\": false}"), ab, 2)};
-    kc_symbol *all = apply(layer("Concatenate", "{\"axis\": -1}"), m, 7);
+    kc_symbol *m[7] = {su_apply(su_layer("Add", "{}"), ab, 2), su_apply(su_layer("Multiply", "{}"), ab, 2),
+                       su_apply(su_layer("Average", "{}"), ab, 2), su_apply(su_layer("Maximum", "{}"), ab, 2),
+                       su_apply(su_layer("Minimum", "{}"), ab, 2), su_apply(su_layer("Concatenate", "{}"), ab, 2),
+                       su_apply(su_layer("Dot", "{\"axes\": 1, \"normalize\": false}"), ab, 2)};
+    kc_symbol *all = su_apply(su_layer("Concatenate", "{\"axis\": -1}"), m, 7);
     kc_object *inner = kc_sequential_new("inner", &err);
-    kc_object *in = kc_input_layer(1, (int64_t[]){36}, NULL, &err), *d1 = layer("Dense", "{\"units\": 4, \"activation\": \"elu\"}"),
-              *d2 = layer("Dense", "{\"units\": 3}");
+    kc_object *in = kc_input_layer(1, (int64_t[]){36}, NULL, &err), *d1 = su_layer("Dense", "{\"units\": 4, \"activation\": \"elu\"}"),
+              *d2 = su_layer("Dense", "{\"units\": 3}");
     CK_OK(kc_sequential_add(inner, in, &err));
     CK_OK(kc_sequential_add(inner, d1, &err));
     CK_OK(kc_sequential_add(inner, d2, &err));
     kc_object_unref(in);
     kc_object_unref(d1);
     kc_object_unref(d2);
-    kc_symbol *o1 = apply(inner, &all, 1);
-    kc_symbol *o2 = apply(layer("Dense", "{\"units\": 2, \"activation\": \"softmax\"}"), &hb, 1);
+    kc_symbol *o1 = su_apply(inner, &all, 1);
+    kc_symbol *o2 = su_apply(su_layer("Dense", "{\"units\": 2, \"activation\": \"softmax\"}"), &hb, 1);
     kc_symbol *ins[2] = {a, b}, *outs[2] = {o1, o2};
     kc_object *model = kc_functional_new(ins, 2, outs, 2, "merges", &err);
     CK_NN(model, err);
@@ -174,6 +149,18 @@ static kc_object *merges_and_nesting(void)
     for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) kc_symbol_unref(syms[i]);
     for (int i = 0; i < 7; i++) kc_symbol_unref(m[i]);
     return model;
+}
+
+/* The preprocessing layers TensorFlow.js computes as Keras does: Rescaling
+ * (per-channel lists) and CenterCrop for sizes where its crop (a nearest
+ * cropAndResize on normalized boxes) picks Keras' pixels. The identity
+ * Permute gives CenterCrop a fresh shape array: TensorFlow.js' CenterCrop
+ * writes into the one it gets, which would otherwise be the model input's. */
+static kc_object *preprocessing(void)
+{
+    return SEQ("8, 10, 3", L("Rescaling", "{\"scale\": [0.5, 0.25, 2.0], \"offset\": [-1.0, 0.0, 0.5]}"),
+               L("Permute", "{\"dims\": [1, 2, 3]}"), L("CenterCrop", "{\"height\": 6, \"width\": 6}"),
+               L("Rescaling", "{\"scale\": 0.5}"), L("Flatten", "{}"), L("Dense", "{\"units\": 3}"));
 }
 
 typedef struct kind {
@@ -193,30 +180,12 @@ static const kind kinds[] = {
     {"merges_and_nesting", merges_and_nesting, 0},
     {"conv2d_stack", conv2d_stack, 0},
     {"conv1d_stack", conv1d_stack, 0},
+    {"preprocessing", preprocessing, 0},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
 /* ---- the check ----------------------------------------------------------------------------------- */
 
-static void write_io(const char *path, kc_object *m, kc_tensor *const *ins, int n_in, kc_tensor *const *outs,
-                     int n_out)
-{
-    json_t *root = json_object(), *ji = json_array(), *jo = json_array();
-    for (int i = 0; i < n_in; i++) {
-        json_t *t;
-        CK_OK(kc_tensor_to_json(ins[i], kc_model_input_name(m, i), &t, &err));
-        json_array_append_new(ji, t);
-    }
-    for (int i = 0; i < n_out; i++) {
-        json_t *t;
-        CK_OK(kc_tensor_to_json(outs[i], kc_model_output_name(m, i), &t, &err));
-        json_array_append_new(jo, t);
-    }
-    json_object_set_new(root, "inputs", ji);
-    json_object_set_new(root, "outputs", jo);
-    ck_assert_int_eq(json_dump_file(root, path, JSON_REAL_PRECISION(9)), 0);
-    json_decref(root);
-}
 
 START_TEST(ckeras_files_load_in_tensorflow_js)
 {
@@ -234,7 +203,7 @@ START_TEST(ckeras_files_load_in_tensorflow_js)
     snprintf(h5, sizeof h5, "conf_%s.h5", k->name);
     snprintf(io, sizeof io, "conf_%s.io.json", k->name);
     CK_OK(kc_model_save(m, su_path(h5), NULL, &err));
-    write_io(su_path(io), m, ins, n_in, outs, n_out);
+    su_write_io(su_path(io), m, ins, n_in, outs, n_out);
     snprintf(args, sizeof args, "check '%s' '%s' --rtol 1e-4 --atol 1e-5", su_path(h5), su_path(io));
     int rc = kr_run(args, out, sizeof out);
     ck_assert_msg(rc == 0, "%s: keras-ref check exit %d:\n%s", k->name, rc, out);

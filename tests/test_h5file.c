@@ -163,8 +163,8 @@ END_TEST
 START_TEST(weights_only_file_has_its_tree_at_the_root)
 {
     kc_object *m = net(0);
-    CK_OK(kc_model_save_weights(m, su_path("net.weights.h5"), NULL, &err));
-    kc_h5file *f = open_ok(su_path("net.weights.h5"));
+    CK_OK(kc_model_save_weights(m, su_path("net_weights.h5"), NULL, &err));
+    kc_h5file *f = open_ok(su_path("net_weights.h5"));
     ck_assert_int_eq(kc_h5file_contents(f), KC_H5FILE_WEIGHTS);
     ck_assert_str_eq(kc_h5file_weights_group(f), "/");
     ck_assert_str_eq(kc_h5file_keras_version(f), "2.15.0");
@@ -582,6 +582,70 @@ START_TEST(allocation_failures_fail_cleanly)
 }
 END_TEST
 
+/* Keras 3's files: an archive whose classes are known lists its weights
+ * as an .h5 does; with a class unknown, by their place in the tree; a
+ * .weights.h5 always by place. config.json is the model_config,
+ * compile_config the training_config. */
+START_TEST(keras3_files_are_listed_by_model_or_by_place)
+{
+    kc_object *m = kc_sequential_new("k3", &err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){3}, NULL, &err);
+    kc_object *lstm = kc_layer_create("LSTM", "{\"units\": 2, \"name\": \"rec\"}", &err);
+    kc_object *d = kc_layer_create("Dense", "{\"units\": 1, \"name\": \"head\"}", &err);
+    kc_object *r = kc_layer_create("Reshape", "{\"target_shape\": [1, 3]}", &err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    CK_OK(kc_sequential_add(m, r, &err));
+    CK_OK(kc_sequential_add(m, lstm, &err));
+    CK_OK(kc_sequential_add(m, d, &err));
+    kc_object *objs[] = {in, lstm, d, r};
+    for (int i = 0; i < 4; i++) kc_object_unref(objs[i]);
+    CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"mse\"}", NULL, &err));
+    CK_OK(kc_model_save(m, su_path("k3.keras"), NULL, &err));
+    kc_h5file *f = open_ok(su_path("k3.keras"));
+    ck_assert_str_eq(kc_h5file_format(f), "keras");
+    ck_assert_int_eq(kc_h5file_contents(f), KC_H5FILE_MODEL);
+    ck_assert_str_eq(kc_h5file_keras_version(f), "3.10.0");
+    json_t *mc, *tc;
+    CK_OK(kc_h5file_attr_json(f, "model_config", &mc, &err));
+    CK_OK(kc_h5file_attr_json(f, "training_config", &tc, &err));
+    ck_assert_str_eq(json_string_value(json_object_get(mc, "module")), "keras");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(tc, "optimizer_config"), "class_name")), "Adam");
+    json_decref(mc);
+    json_decref(tc);
+    const kc_h5file_layer *layers;
+    const kc_h5file_weight *w;
+    size_t nl, nw;
+    CK_OK(kc_h5file_layers(f, &layers, &nl, &err));
+    CK_OK(kc_h5file_weights(f, &w, &nw, &err));
+    ck_assert_int_eq(nl, 3);
+    ck_assert_str_eq(layers[1].name, "rec");
+    ck_assert_int_eq(layers[1].n_weights, 3);
+    assert_weight(&w[1], "rec", "rec/lstm_cell/recurrent_kernel:0", "/layers/lstm/cell/vars/1", 2, (int64_t[]){2, 8},
+                  "float32");
+    assert_weight(&w[3], "head", "head/kernel:0", "/layers/dense/vars/0", 2, (int64_t[]){2, 1}, "float32");
+    const kc_h5file_weight *ow;
+    size_t no;
+    CK_OK(kc_h5file_optimizer_weights(f, &ow, &no, &err));
+    ck_assert_int_eq(no, 2); /* never stepped: iteration and learning rate (O6) */
+    ck_assert_str_eq(ow[0].name, "iteration");
+    kc_h5file_close(f);
+
+    /* as stored when the model cannot be built: a class name nobody knows */
+    CK_OK(kc_model_save_weights(m, su_path("k3.weights.h5"), NULL, &err));
+    f = open_ok(su_path("k3.weights.h5"));
+    ck_assert_str_eq(kc_h5file_format(f), "weights.h5");
+    ck_assert_int_eq(kc_h5file_contents(f), KC_H5FILE_WEIGHTS);
+    CK_OK(kc_h5file_weights(f, &w, &nw, &err));
+    ck_assert_int_eq(nw, 5);
+    assert_weight(&w[0], "layers/dense", "vars/0", "/layers/dense/vars/0", 2, (int64_t[]){2, 1}, "float32");
+    assert_weight(&w[2], "layers/lstm/cell", "vars/0", "/layers/lstm/cell/vars/0", 2, (int64_t[]){3, 8}, "float32");
+    CK_OK(kc_h5file_optimizer_weights(f, &ow, &no, &err));
+    ck_assert_int_eq(no, 2);
+    kc_h5file_close(f);
+    kc_object_unref(m);
+}
+END_TEST
+
 static Suite *h5file_suite(void)
 {
     Suite *s = suite_create("h5file");
@@ -591,6 +655,7 @@ static Suite *h5file_suite(void)
     tcase_add_test(tc, model_file_lists_what_kc_model_save_wrote);
     tcase_add_test(tc, weights_only_file_has_its_tree_at_the_root);
     tcase_add_test(tc, keras_file_with_unknown_classes_is_listed);
+    tcase_add_test(tc, keras3_files_are_listed_by_model_or_by_place);
     tcase_add_test(tc, stored_dtypes_are_named_and_read_converted);
     tcase_add_test(tc, huge_declared_shapes_are_listed_but_not_read);
     tcase_add_test(tc, broken_trees_give_named_errors);

@@ -101,7 +101,7 @@ START_TEST(usage_errors_exit_64)
     EXPECT("verify --bogus x.h5", 64, "unknown option '--bogus'");
     EXPECT("predict a.h5 in.json", 64, "need FILE, INPUT.json and OUTPUT.json");
     EXPECT("predict a.h5 in.json out.json --batch-size 0", 64, "--batch-size");
-    EXPECT("resave a.h5", 64, "need IN.h5 and OUT.h5");
+    EXPECT("resave a.h5", 64, "need IN and OUT");
     EXPECT("--help", 0, "verify FILE");
     EXPECT("verify --help", 0, "ckeras_plugin_init");
 }
@@ -811,13 +811,13 @@ START_TEST(diff_names_what_changed)
                   "%s", out_text);
 
     /* weights only one file has; a weights-only file against a model */
-    CK_OK(kc_model_save_weights(a, su_path("a.weights.h5"), NULL, &err));
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    CK_OK(kc_model_save_weights(a, su_path("a_weights.h5"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "note: contents: \"model\" -> \"weights\"\n");
     ck_assert_msg(strstr(out_text, "config: model_config: {\"class_name\": \"Sequential\""), "%s", out_text);
     ck_assert_msg(strstr(out_text, " -> (absent)\n"), "%s", out_text);
     ck_assert_msg(!strstr(out_text, "weight: hidden"), "%s", out_text); /* same weights */
-    hid_t f = H5Fopen(su_path("a.weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t f = H5Fopen(su_path("a_weights.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
     ck_assert_int_ge(H5Ldelete(f, "/out/out/bias:0", H5P_DEFAULT), 0);
     H5Adelete_by_name(f, "/out", "weight_names", H5P_DEFAULT);
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -831,7 +831,7 @@ START_TEST(diff_names_what_changed)
     hid_t d = H5Dcreate2(f, "/out/out/extra:0", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, (const float[]){1, 2});
     H5Dclose(d), H5Sclose(s), H5Fclose(f);
-    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a.weights.h5"));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("a.h5"), su_path("a_weights.h5"));
     EXPECT(args, 1, "weight: out/out/bias:0: only in A\nweight: out/out/extra:0: only in B\n");
 
     /* a real Keras file against its resave: the config is rewritten, the weights are the same */
@@ -857,26 +857,52 @@ END_TEST
 
 START_TEST(graph_draws_the_architecture)
 {
-    /* from model_config alone: GarNet is unknown, the input shapes come from the config */
+    /* from model_config alone (GarNet is unknown), with plot_model's defaults:
+     * a node per layer showing its class, Keras' graph attributes */
+#define GRAPH_HEAD                                                                                 \
+    "digraph \"model\" {\n"                                                                        \
+    "  rankdir=TB;\n"                                                                              \
+    "  concentrate=true;\n"                                                                        \
+    "  dpi=200;\n"                                                                                 \
+    "  splines=ortho;\n"                                                                           \
+    "  node [shape=record, fontname=\"Helvetica\", margin=0];\n"                                   \
+    "  edge [penwidth=2];\n"
+#define TABLE "<<table border=\"0\" cellborder=\"1\" bgcolor=\"black\" cellpadding=\"10\">"
+#define TITLE(span) "<tr><td colspan=\"" #span "\" bgcolor=\"black\"><font point-size=\"16\" color=\"white\">"
+#define CELL(what) "<td bgcolor=\"white\"><font point-size=\"14\">" what "</font></td>"
     expect_golden(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5", NULL), NULL,
-                  "digraph \"model\" {\n"
-                  "  rankdir=TB;\n"
-                  "  concentrate=true;\n"
-                  "  node [shape=record];\n"
-                  "  \"input_1\" [label=\"{{input_1|InputLayer}|{input:|output:}|{{(None, 128, 4)}|{(None, 128, 4)}}}\"];\n"
-                  "  \"input_2\" [label=\"{{input_2|InputLayer}|{input:|output:}|{{(None, 1)}|{(None, 1)}}}\"];\n"
-                  "  \"gar_1\" [label=\"{gar_1|GarNet}\"];\n"
-                  "  \"dense\" [label=\"{dense|Dense}\"];\n"
-                  "  \"dense_1\" [label=\"{dense_1|Dense}\"];\n"
+                  GRAPH_HEAD
+                  "  \"input_1\" [label=" TABLE TITLE(1) "<b>InputLayer</b></font></td></tr></table>>];\n"
+                  "  \"input_2\" [label=" TABLE TITLE(1) "<b>InputLayer</b></font></td></tr></table>>];\n"
+                  "  \"gar_1\" [label=" TABLE TITLE(1) "<b>GarNet</b></font></td></tr></table>>];\n"
+                  "  \"dense\" [label=" TABLE TITLE(1) "<b>Dense</b></font></td></tr></table>>];\n"
+                  "  \"dense_1\" [label=" TABLE TITLE(1) "<b>Dense</b></font></td></tr></table>>];\n"
                   "  \"input_1\" -> \"gar_1\";\n"
                   "  \"input_2\" -> \"gar_1\";\n"
                   "  \"gar_1\" -> \"dense\";\n"
                   "  \"dense\" -> \"dense_1\";\n"
                   "}\n");
+    /* the switches: names, shapes (only the inputs' are known here), dtypes, direction */
+    EXPECT(cmd_on("graph", "func_garnet_multiin_k2.2.4-tf_custom.h5",
+                  "--show-layer-names --show-shapes --show-dtype --rankdir LR"), 0,
+           "  \"gar_1\" [label=" TABLE TITLE(3) "<b>gar_1</b> (GarNet)</font></td></tr><tr>"
+           CELL("Input shape: <b>[(None, 128, 4), (None, 1)]</b>") CELL("Output shape: <b>?</b>")
+           CELL("Output dtype: <b>float32</b>") "</tr></table>>];\n");
+    ck_assert_msg(strstr(out_text, "  rankdir=LR;\n"), "%s", out_text);
+    /* an InputLayer has no input cell; its dtype is the input's */
+    ck_assert_msg(strstr(out_text, "  \"input_2\" [label=" TABLE TITLE(2) "<b>input_2</b> (InputLayer)</font></td></tr><tr>"
+                                   CELL("Output shape: <b>(None, 1)</b>") CELL("Output dtype: <b>int32</b>")),
+                  "%s", out_text);
     /* a model that loads: shapes on every node; Add joins two branches */
-    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0,
-           "  \"add\" [label=\"{{add|Add}|{input:|output:}|{{(None, 32, 32, 16), (None, 32, 32, 16)}|{(None, 32, 32, 16)}}}\"];\n");
+    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", "--show-shapes --show-layer-names"), 0,
+           "  \"add\" [label=" TABLE TITLE(2) "<b>add</b> (Add)</font></td></tr><tr>"
+           CELL("Input shape: <b>[(None, 32, 32, 16), (None, 32, 32, 16)]</b>")
+           CELL("Output shape: <b>(None, 32, 32, 16)</b>") "</tr></table>>];\n");
     ck_assert_msg(strstr(out_text, "  \"batch_normalization_2\" -> \"add\";\n"), "%s", out_text);
+    /* an activation row for layers that have one */
+    EXPECT(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", "--show-layer-activations"), 0,
+           "  \"activation\" [label=" TABLE TITLE(1) "<b>Activation</b></font></td></tr>"
+           "<tr><td bgcolor=\"white\" colspan=\"1\"><font point-size=\"14\">Activation: <b>relu</b></font></td></tr></table>>];\n");
     json_t *j = run_json(cmd_on("graph", "func_resnet8_add_k2.4.0.h5", NULL), 0);
     json_t *nodes = jget(j, "nodes", NULL), *edges = jget(j, "edges", NULL);
     int adds = 0, into_add = 0;
@@ -891,7 +917,8 @@ START_TEST(graph_draws_the_architecture)
     ck_assert_str_eq(JSTR(nodes, "#0", "output_shape"), "(None, 32, 32, 3)");
     json_decref(j);
 
-    /* a nested model is a cluster; edges enter its input and leave its output */
+    /* a nested model: one node; with --expand-nested a dashed cluster whose
+     * input and output the edges enter and leave */
     kc_object *inner = small_net(8, "tanh");
     kc_symbol *x = kc_input(1, (int64_t[]){4}, "outer_in", &err);
     kc_symbol *y = kc_apply(inner, &x, 1, &err);
@@ -903,15 +930,21 @@ START_TEST(graph_draws_the_architecture)
     CK_NN(outer, err);
     CK_OK(kc_model_save(outer, su_path("nested.h5"), NULL, &err));
     char args[16384];
-    snprintf(args, sizeof args, "graph '%s'", su_path("nested.h5"));
-    EXPECT(args, 0, "  subgraph \"cluster_small\" {\n    label=\"small (Sequential)\";\n");
-    ck_assert_msg(strstr(out_text, "    \"small/mid\" [label=\"{{mid|Dense}|{input:|output:}|{{(None, 3)}|{(None, 8)}}}\"];\n"),
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names --show-shapes", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"small\" [label=" TABLE TITLE(2) "<b>small</b> (Sequential)</font></td></tr><tr>"
+                    CELL("Input shape: <b>(None, 4)</b>") CELL("Output shape: <b>(None, 2)</b>") "</tr></table>>];\n");
+    ck_assert_msg(strstr(out_text, "  \"outer_in\" -> \"small\";\n  \"small\" -> \"head\";\n"), "%s", out_text);
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names --show-shapes --expand-nested", su_path("nested.h5"));
+    EXPECT(args, 0, "  subgraph \"cluster_small\" {\n    style=dashed;\n    label=\"small\";\n    labeljust=l;\n");
+    ck_assert_msg(strstr(out_text, "    \"small/mid\" [label=" TABLE TITLE(2) "<b>mid</b> (Dense)</font></td></tr><tr>"
+                                   CELL("Input shape: <b>(None, 3)</b>") CELL("Output shape: <b>(None, 8)</b>")),
                   "%s", out_text);
     ck_assert_msg(strstr(out_text, "    \"small/hidden\" -> \"small/mid\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"outer_in\" -> \"small/x\";\n"), "%s", out_text);
     ck_assert_msg(strstr(out_text, "  \"small/out\" -> \"head\";\n"), "%s", out_text);
     /* Keras numbers the nested model's calls from 1 (call 0 built it): head's input is small[1][0] */
-    ck_assert_msg(strstr(out_text, "  \"head\" [label=\"{{head|Dense}|{input:|output:}|{{(None, 2)}|{(None, 1)}}}\"];\n"),
+    ck_assert_msg(strstr(out_text, "  \"head\" [label=" TABLE TITLE(2) "<b>head</b> (Dense)</font></td></tr><tr>"
+                                   CELL("Input shape: <b>(None, 2)</b>") CELL("Output shape: <b>(None, 1)</b>")),
                   "%s", out_text);
     kc_symbol_unref(x), kc_symbol_unref(y), kc_symbol_unref(z);
     kc_object_unref(head), kc_object_unref(outer), kc_object_unref(inner);
@@ -934,10 +967,26 @@ START_TEST(graph_draws_the_architecture)
                     "    (a nested model with unknown classes: Mystery)\n"
                     "head (Dense)                 3  (2, 1) (1,)                          ['small[1][0]']\n");
     ck_assert_msg(strstr(out_text, "unknown classes: Mystery (register"), "%s", out_text);
-    snprintf(args, sizeof args, "graph '%s'", su_path("nested.h5"));
-    EXPECT(args, 0, "    \"small/mid\" [label=\"{mid|Mystery}\"];\n");
+    snprintf(args, sizeof args, "graph '%s' --expand-nested --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "    \"small/mid\" [label=" TABLE TITLE(1) "<b>mid</b> (Mystery)</font></td></tr></table>>];\n");
+
+    /* HTML markup in a name is escaped, in the label and in the id */
+    set_model_config(su_path("nested.h5"),
+                     "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"m\", \"layers\": ["
+                     "{\"class_name\": \"Dense\", \"config\": {\"name\": \"a<b>&\\\"c\", \"units\": 1}}]}}");
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"a<b>&\\\"c\" [label=" TABLE TITLE(1) "<b>a&lt;b&gt;&amp;&quot;c</b> (Dense)</font></td></tr></table>>];\n");
+
+    /* a subclassed model (no layer list) is one node, as in Keras */
+    set_model_config(su_path("nested.h5"), "{\"class_name\": \"MyModel\", \"config\": {\"name\": \"custom\", \"units\": 3}}");
+    snprintf(args, sizeof args, "graph '%s' --show-layer-names", su_path("nested.h5"));
+    EXPECT(args, 0, "  \"custom\" [label=" TABLE TITLE(1) "<b>custom</b> (MyModel)</font></td></tr></table>>];\n}\n");
 
     EXPECT(cmd_on("graph", "weightsonly_dense_k2.0.0.h5", NULL), 2, "holds only weights (model.save_weights)");
+#undef GRAPH_HEAD
+#undef TABLE
+#undef TITLE
+#undef CELL
 }
 END_TEST
 
@@ -1100,6 +1149,111 @@ START_TEST(every_command_has_help_and_usage_errors)
 }
 END_TEST
 
+/* ---- Keras 3 files ---------------------------------------------------------------------------------- */
+
+/* Every command on a real .keras archive; resave converts it to .h5 and
+ * back, and diff finds the three files equal across formats. */
+START_TEST(keras3_archives_work_with_every_command)
+{
+    char keras[4096], io[4096], args[16384];
+    snprintf(keras, sizeof keras, "%s", tu_data("keras-wild/seq_dense_k3.7.0.keras"));
+    snprintf(io, sizeof io, "%s", tu_data("keras-wild/seq_dense_k3.7.0.io.json"));
+    snprintf(args, sizeof args, "summary '%s'", keras);
+    EXPECT(args, 0, "keras_version: 3.7.0");
+    ck_assert_msg(strstr(out_text, "Model: \"sequential\"") && strstr(out_text, "Total params: 12929"), "%s", out_text);
+    snprintf(args, sizeof args, "config '%s' --pointer /config/layers/1/class_name", keras);
+    EXPECT(args, 0, "\"Dense\"");
+    snprintf(args, sizeof args, "config '%s' --training", keras);
+    EXPECT(args, 0, "\"binary_crossentropy\"");
+    snprintf(args, sizeof args, "weights '%s'", keras);
+    EXPECT(args, 0, "dense_3  dense_3/kernel:0  (32, 1)");
+    snprintf(args, sizeof args, "weights '%s' --dump dense_3/bias:0", keras);
+    EXPECT(args, 0, "dense_3/dense_3/bias:0  shape (1,)  float32\n");
+    snprintf(args, sizeof args, "graph '%s'", keras);
+    EXPECT(args, 0, "digraph");
+    snprintf(args, sizeof args, "optimizer '%s'", keras);
+    EXPECT(args, 0, "state: 18 weights in /optimizer/vars");
+    ck_assert_msg(strstr(out_text, "iterations: 6500") && strstr(out_text, "optimizer: adam"), "%s", out_text);
+    snprintf(args, sizeof args, "verify '%s'", keras);
+    EXPECT(args, 0, "OK: Sequential 'sequential', 4 layers, 12929 parameters, 1 input, 1 output, compiled");
+    snprintf(args, sizeof args, "predict '%s' '%s' '%s'", keras, io, su_path("k3_out.json"));
+    EXPECT(args, 0, "");
+    json_t *want = su_load_json(io), *got = su_load_json(su_path("k3_out.json"));
+    kc_tensor *a, *b;
+    CK_OK(kc_tensor_from_json(json_array_get(json_object_get(got, "outputs"), 0), &a, &err));
+    CK_OK(kc_tensor_from_json(json_array_get(json_object_get(want, "outputs"), 0), &b, &err));
+    tu_assert_tensors_close(a, b, 1e-4, 1e-5, "predict on a .keras");
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    json_decref(want);
+    json_decref(got);
+
+    /* .keras -> .h5 -> .keras, by OUT's extension; all three the same */
+    snprintf(args, sizeof args, "resave '%s' '%s'", keras, su_path("k3.h5"));
+    EXPECT(args, 0, "");
+    snprintf(args, sizeof args, "resave '%s' '%s'", su_path("k3.h5"), su_path("k3_back.keras"));
+    EXPECT(args, 0, "");
+    kc_h5file *f = kc_h5file_open(su_path("k3.h5"), &err);
+    CK_NN(f, err);
+    ck_assert_str_eq(kc_h5file_format(f), "h5");
+    kc_h5file_close(f);
+    f = kc_h5file_open(su_path("k3_back.keras"), &err);
+    CK_NN(f, err);
+    ck_assert_str_eq(kc_h5file_format(f), "keras");
+    kc_h5file_close(f);
+    snprintf(args, sizeof args, "diff '%s' '%s'", keras, su_path("k3.h5"));
+    EXPECT(args, 0, "are equal");
+    ck_assert_msg(strstr(out_text, "note: model_config: \"Keras 3 form, compared by what it builds\""), "%s", out_text);
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("k3.h5"), su_path("k3_back.keras"));
+    EXPECT(args, 0, "are equal");
+    /* a changed optimizer moment is found across formats, under ckeras' name */
+    kc_object *m = kc_model_load(su_path("k3.h5"), NULL, &err);
+    CK_NN(m, err);
+    char name[256];
+    kc_tensor *moment = kc_optimizer_weight(kc_model_optimizer(m), 3, name, sizeof name);
+    kc_tensor_f32(moment)[0] += 1.0f;
+    CK_OK(kc_model_save(m, su_path("k3_changed.keras"), NULL, &err));
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("k3.h5"), su_path("k3_changed.keras"));
+    char needle[300];
+    snprintf(needle, sizeof needle, "weight: optimizer/%s: max abs diff 1", name);
+    EXPECT(args, 1, needle);
+    kc_object_unref(m);
+}
+END_TEST
+
+/* A Keras 3 .weights.h5 lists its tree as stored (no config names its
+ * layers); a model that loads but has no inputs fails verify. */
+START_TEST(keras3_weights_files_and_models_without_inputs)
+{
+    kc_object *m = small_net(3, "tanh");
+    CK_OK(kc_model_save_weights(m, su_path("small.weights.h5"), NULL, &err));
+    char args[16384];
+    snprintf(args, sizeof args, "weights '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 0, "layers/dense_1  vars/0");
+    snprintf(args, sizeof args, "summary '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 0, "weights only");
+    snprintf(args, sizeof args, "diff '%s' '%s'", su_path("small.weights.h5"), su_path("small.weights.h5"));
+    EXPECT(args, 0, "are equal");
+    snprintf(args, sizeof args, "verify '%s'", su_path("small.weights.h5"));
+    EXPECT(args, 2, "Keras 3 save_weights");
+    kc_object_unref(m);
+
+    /* Input(4) -> Dropout, saved, then its config stripped of the input */
+    kc_object *d = kc_sequential_new("noin", &err);
+    kc_object *in = kc_input_layer(1, (int64_t[]){4}, NULL, &err), *drop = kc_layer_create("Dropout", "{\"rate\": 0.5}", &err);
+    CK_OK(kc_sequential_add(d, in, &err));
+    CK_OK(kc_sequential_add(d, drop, &err));
+    kc_object_unref(in);
+    kc_object_unref(drop);
+    CK_OK(kc_model_save(d, su_path("noin.h5"), NULL, &err));
+    kc_object_unref(d);
+    set_model_config(su_path("noin.h5"), "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"noin\", \"layers\": "
+                                         "[{\"class_name\": \"Dropout\", \"config\": {\"rate\": 0.5}}]}}");
+    snprintf(args, sizeof args, "verify '%s'", su_path("noin.h5"));
+    EXPECT(args, 2, "Sequential 'noin' has no inputs");
+}
+END_TEST
+
 static Suite *modelinspect_suite(void)
 {
     Suite *s = suite_create("modelinspect");
@@ -1128,6 +1282,8 @@ static Suite *modelinspect_suite(void)
     tcase_add_test(tv, graph_draws_the_architecture);
     tcase_add_test(tv, keras3_inbound_nodes_are_read);
     tcase_add_test(tv, optimizer_shows_config_and_state);
+    tcase_add_test(tv, keras3_archives_work_with_every_command);
+    tcase_add_test(tv, keras3_weights_files_and_models_without_inputs);
     suite_add_tcase(s, tv);
     return s;
 }

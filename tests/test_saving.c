@@ -83,6 +83,22 @@ static void assert_same_optimizer_state(kc_object *a, kc_object *b)
     json_decref(cb);
 }
 
+/* The two formats whole models are saved in: the round trips run in
+ * each (the test's loop index picks one). */
+static const char *const formats[] = {".h5", ".keras"};
+#define N_FORMATS 2
+
+/* stem + the loop's extension, in one of a few rotating buffers. */
+static const char *fmt_name(const char *stem, int i)
+{
+    static char bufs[4][256];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof bufs[0], "%s%s", stem, formats[i]);
+    return b;
+}
+#define F(stem) fmt_name(stem, _i)
+
 /* ---- round trips ------------------------------------------------------------------------------- */
 
 static kc_object *mlp_with_bn(void)
@@ -108,26 +124,26 @@ START_TEST(sequential_compiled_round_trip_is_bit_identical)
     optimizer_step(m, 5);
     optimizer_step(m, 6);
     kc_tensor *x = tu_random(2, (int64_t[]){5, 6}, -2, 2, 3);
-    kc_object *back = su_round_trip(m, "mlp.h5", NULL, &x);
+    kc_object *back = su_round_trip(m, F("mlp"), NULL, &x);
     ck_assert(kc_model_is_compiled(back));
     ck_assert_int_eq(kc_optimizer_iterations(kc_model_optimizer(back)), 2);
     assert_same_optimizer_state(m, back);
 
     /* and once more: a file ckeras wrote, loaded and saved again, is the same */
-    kc_object *again = su_round_trip(back, "mlp2.h5", NULL, &x);
+    kc_object *again = su_round_trip(back, F("mlp2"), NULL, &x);
     assert_same_optimizer_state(m, again);
 
     /* include_optimizer=False: no training_config, a model that is not compiled */
     kc_save_options so = {.exclude_optimizer = true};
-    CK_OK(kc_model_save(m, su_path("mlp_noopt.h5"), &so, &err));
-    kc_object *plain = kc_model_load(su_path("mlp_noopt.h5"), NULL, &err);
+    CK_OK(kc_model_save(m, su_path(F("mlp_noopt")), &so, &err));
+    kc_object *plain = kc_model_load(su_path(F("mlp_noopt")), NULL, &err);
     CK_NN(plain, err);
     ck_assert(!kc_model_is_compiled(plain));
     su_assert_same_weights(m, plain);
 
     /* compile=False ignores a stored training_config */
     kc_load_options lo = {.no_compile = true};
-    kc_object *nc = kc_model_load(su_path("mlp.h5"), &lo, &err);
+    kc_object *nc = kc_model_load(su_path(F("mlp")), &lo, &err);
     CK_NN(nc, err);
     ck_assert(!kc_model_is_compiled(nc));
 
@@ -169,7 +185,7 @@ START_TEST(functional_shared_nested_multi_output_round_trip)
 
     kc_tensor *x[2];
     su_model_inputs(m, 7, 0, 9, x);
-    kc_object *back = su_round_trip(m, "two_heads.h5", NULL, x);
+    kc_object *back = su_round_trip(m, F("two_heads"), NULL, x);
     ck_assert_int_eq(kc_model_num_outputs(back), 3);
     ck_assert_str_eq(kc_model_input_name(back, 1), "right_in");
 
@@ -216,7 +232,7 @@ START_TEST(embedding_masking_and_frozen_layers_round_trip)
     su_randomize_weights(m, 31);
     kc_tensor *x;
     su_model_inputs(m, 4, 12, 2, &x);
-    kc_object *back = su_round_trip(m, "embed.h5", NULL, &x);
+    kc_object *back = su_round_trip(m, F("embed"), NULL, &x);
     ck_assert(!kc_layer_trainable(kc_model_layer(back, 2)));
     ck_assert_int_eq(kc_layer_num_trainable_weights(back), kc_layer_num_trainable_weights(m));
     kc_object_unref(back);
@@ -346,17 +362,12 @@ static int read_status_table(fixture_row *rows, int max)
     char line[2048];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "| `", 3) != 0) continue;
+        char *cols[6] = {0};
+        int nc = su_table_row(line, cols, 6);
+        if (nc == 0) continue;
         ck_assert_int_lt(n, max);
         fixture_row *r = &rows[n++];
         memset(r, 0, sizeof *r);
-        char *cols[6] = {0};
-        int nc = 0;
-        for (char *p = line + 1; nc < 6 && p && *p; nc++) {
-            cols[nc] = p;
-            p = strchr(p, '|');
-            if (p) *p++ = '\0';
-        }
         ck_assert_int_ge(nc, 5);
         ck_assert_int_eq(sscanf(cols[0], " `%127[^`]`", r->file), 1);
         const char *st = cols[2] + strspn(cols[2], " ");
@@ -378,33 +389,6 @@ static int read_status_table(fixture_row *rows, int max)
     return n;
 }
 
-static json_t *load_json(const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
-    ck_assert_msg(j != NULL, "%s: %s", path, je.text);
-    return j;
-}
-
-static void check_golden(kc_object *m, const char *io_path, kc_tensor **ins, int *n_in)
-{
-    json_t *io = load_json(io_path);
-    json_t *jin = json_object_get(io, "inputs"), *jout = json_object_get(io, "outputs");
-    *n_in = (int)json_array_size(jin);
-    ck_assert_int_eq(*n_in, kc_model_num_inputs(m));
-    for (int i = 0; i < *n_in; i++) CK_OK(kc_tensor_from_json(json_array_get(jin, (size_t)i), &ins[i], &err));
-    kc_tensor *outs[KC_MAX_LAYER_OUTPUTS];
-    int n_out = su_predict(m, ins, outs);
-    ck_assert_int_eq(n_out, (int)json_array_size(jout));
-    for (int i = 0; i < n_out; i++) {
-        kc_tensor *want;
-        CK_OK(kc_tensor_from_json(json_array_get(jout, (size_t)i), &want, &err));
-        tu_assert_tensors_close(outs[i], want, 1e-4, 1e-5, io_path);
-        kc_tensor_unref(want);
-    }
-    free_tensors(outs, n_out);
-    json_decref(io);
-}
 
 static kc_tensor *hinge_mse(kc_tensor *y_true, kc_tensor *y_pred, void *params, kc_error *e)
 {
@@ -430,19 +414,11 @@ static kc_custom_objects *fixture_custom_objects(void)
  * the 17 TensorFlow.js goldens" must match the table. */
 static void check_readme_counts(int n_files, int loads, int goldens, int matched)
 {
-    const char *root = getenv("CKERAS_SOURCE_ROOT");
-    if (!root) return;
-    char path[4096], text[1 << 16], want[200];
-    snprintf(path, sizeof path, "%s/README.md", root);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    char want[200];
     snprintf(want, sizeof want, "loads %d of the %d real Keras files", loads, n_files);
-    ck_assert_msg(strstr(text, want), "README.md should say \"%s\"", want);
+    su_assert_readme_says(want);
     snprintf(want, sizeof want, "reproduces %d of the %d TensorFlow.js goldens", matched, goldens);
-    ck_assert_msg(strstr(text, want), "README.md should say \"%s\"", want);
+    su_assert_readme_says(want);
 }
 
 START_TEST(real_keras_fixtures_match_status_table)
@@ -484,7 +460,7 @@ START_TEST(real_keras_fixtures_match_status_table)
         kc_tensor *ins[KC_MAX_LAYER_OUTPUTS];
         int n_in = 0;
         if (r->golden) {
-            check_golden(m, io_path, ins, &n_in);
+            su_check_golden(m, io_path, ins, &n_in);
             matched++;
         } else {
             n_in = kc_model_num_inputs(m);
@@ -530,7 +506,7 @@ START_TEST(keras_ref_fixtures_reproduce_tensorflow_js)
     snprintf(io_path, sizeof io_path, "%s", tu_data(io_rel));
     kc_tensor *ins[KC_MAX_LAYER_OUTPUTS];
     int n_in = 0;
-    check_golden(m, io_path, ins, &n_in);
+    su_check_golden(m, io_path, ins, &n_in);
     kc_object *back = su_round_trip(m, "ref_resave.h5", NULL, ins);
     free_tensors(ins, n_in);
     kc_object_unref(back);
@@ -607,7 +583,7 @@ START_TEST(seed_custom_classes_survive_through_custom_objects)
     kc_object *m = seed_model(co);
     compile_seed(m, co);
     kc_tensor *x = tu_random(2, (int64_t[]){5, 4}, -3, 3, 6);
-    kc_object *back = su_round_trip(m, "seed.h5", co, &x);
+    kc_object *back = su_round_trip(m, F("seed"), co, &x);
 
     /* the loss class kept its threshold, the metric class its own */
     kc_object *loss, *metrics[4];
@@ -621,24 +597,24 @@ START_TEST(seed_custom_classes_survive_through_custom_objects)
     ck_assert_double_eq_tol(config_float(metrics[0], "threshold"), 0.5, 1e-12);
 
     /* without custom_objects: the unknown-class error names the class */
-    ck_assert_ptr_null(kc_model_load(su_path("seed.h5"), NULL, &err));
+    ck_assert_ptr_null(kc_model_load(su_path(F("seed")), NULL, &err));
     CK_ERR(err, KC_ENOTFOUND, "'MyDense'");
     /* the custom activation is needed as well */
     kc_custom_objects *partial = kc_custom_objects_new(&err);
     CK_OK(kc_custom_objects_add_class(partial, NULL, &seed_my_dense_class, &err));
     kc_load_options lo = {.custom_objects = partial};
     kc_error_clear(&err);
-    ck_assert_ptr_null(kc_model_load(su_path("seed.h5"), &lo, &err));
+    ck_assert_ptr_null(kc_model_load(su_path(F("seed")), &lo, &err));
     CK_ERR(err, KC_ENOTFOUND, "my_softplus");
     /* and the loss class, found while compiling from training_config */
     CK_OK(kc_custom_objects_add_function(partial, KC_KIND_ACTIVATION, "my_softplus", (kc_fn)seed_my_softplus, NULL,
                                          NULL, &err));
     kc_error_clear(&err);
-    ck_assert_ptr_null(kc_model_load(su_path("seed.h5"), &lo, &err));
+    ck_assert_ptr_null(kc_model_load(su_path(F("seed")), &lo, &err));
     CK_ERR(err, KC_ENOTFOUND, "HuberLoss");
     /* compile=False does not need the training objects */
     lo.no_compile = true;
-    kc_object *nc = kc_model_load(su_path("seed.h5"), &lo, &err);
+    kc_object *nc = kc_model_load(su_path(F("seed")), &lo, &err);
     CK_NN(nc, err);
     kc_object_unref(nc);
 
@@ -657,10 +633,10 @@ START_TEST(bound_loss_function_is_rebound_at_load)
     kc_custom_objects *co2 = seed_custom_objects(2.0f, &err), *co3 = seed_custom_objects(3.0f, &err);
     kc_object *m = seed_model(co2);
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"sgd\", \"loss\": \"huber_fn\"}", co2, &err));
-    CK_OK(kc_model_save(m, su_path("huber_fn.h5"), NULL, &err));
+    CK_OK(kc_model_save(m, su_path(F("huber_fn")), NULL, &err));
 
     kc_load_options lo = {.custom_objects = co3};
-    kc_object *back = kc_model_load(su_path("huber_fn.h5"), &lo, &err);
+    kc_object *back = kc_model_load(su_path(F("huber_fn")), &lo, &err);
     CK_NN(back, err);
     kc_object *loss;
     CK_OK(kc_model_compiled_loss(back, 0, &loss, &err));
@@ -685,7 +661,7 @@ START_TEST(bound_loss_function_is_rebound_at_load)
     CK_OK(kc_custom_objects_add_function(no_loss, KC_KIND_ACTIVATION, "my_softplus", (kc_fn)seed_my_softplus, NULL,
                                          NULL, &err));
     lo.custom_objects = no_loss;
-    ck_assert_ptr_null(kc_model_load(su_path("huber_fn.h5"), &lo, &err));
+    ck_assert_ptr_null(kc_model_load(su_path(F("huber_fn")), &lo, &err));
     CK_ERR(err, KC_ENOTFOUND, "huber_fn");
 
     kc_custom_objects_free(no_loss);
@@ -714,7 +690,7 @@ START_TEST(subclassed_model_with_add_loss_saves_and_loads)
     kc_custom_objects *co = seed_custom_objects(1.0f, &err);
     kc_object *m = regressor(co);
     /* not built yet: saving says so */
-    ck_assert_int_eq(kc_model_save(m, su_path("unbuilt.h5"), NULL, &err), KC_ESTATE);
+    ck_assert_int_eq(kc_model_save(m, su_path(F("unbuilt")), NULL, &err), KC_ESTATE);
     CK_ERR(err, KC_ESTATE, "not built");
     kc_error_clear(&err);
     kc_shape in = kc_shape_make(2, (int64_t[]){-1, 5});
@@ -732,7 +708,7 @@ START_TEST(subclassed_model_with_add_loss_saves_and_loads)
     optimizer_step(m, 3);
 
     kc_tensor *x = tu_random(2, (int64_t[]){4, 5}, -1, 1, 12);
-    kc_object *back = su_round_trip(m, "regressor.h5", co, &x);
+    kc_object *back = su_round_trip(m, F("regressor"), co, &x);
     assert_same_optimizer_state(m, back);
     /* add_loss runs again in the loaded model */
     kc_tensor *y = kc_layer_call1(back, x, false, &err);
@@ -755,16 +731,17 @@ START_TEST(subclassed_model_with_add_loss_saves_and_loads)
     kc_tensor_unref(y);
 
     /* weights-only files work for subclassed models too, once built */
-    CK_OK(kc_model_save_weights(m, su_path("regressor_w.h5"), NULL, &err));
+    const char *wfile = _i == 0 ? "regressor_w.h5" : "regressor_w.weights.h5"; /* Keras 2's layout, Keras 3's */
+    CK_OK(kc_model_save_weights(m, su_path(wfile), NULL, &err));
     kc_object *fresh = regressor(co);
-    ck_assert_int_eq(kc_model_load_weights(fresh, su_path("regressor_w.h5"), NULL, &err), KC_ESTATE);
+    ck_assert_int_eq(kc_model_load_weights(fresh, su_path(wfile), NULL, &err), KC_ESTATE);
     CK_ERR(err, KC_ESTATE, "not built");
     kc_error_clear(&err);
     CK_OK(kc_model_build(fresh, &in, 1, &err));
-    CK_OK(kc_model_load_weights(fresh, su_path("regressor_w.h5"), NULL, &err));
+    CK_OK(kc_model_load_weights(fresh, su_path(wfile), NULL, &err));
     su_assert_same_weights(m, fresh);
 
-    ck_assert_ptr_null(kc_model_load(su_path("regressor.h5"), NULL, &err));
+    ck_assert_ptr_null(kc_model_load(su_path(F("regressor")), NULL, &err));
     CK_ERR(err, KC_ENOTFOUND, "'ReconstructingRegressor'");
 
     kc_object_unref(fresh);
@@ -1067,18 +1044,18 @@ static Suite *saving_suite(void)
     TCase *tc = tcase_create("round_trips");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, sequential_compiled_round_trip_is_bit_identical);
-    tcase_add_test(tc, functional_shared_nested_multi_output_round_trip);
-    tcase_add_test(tc, embedding_masking_and_frozen_layers_round_trip);
+    tcase_add_loop_test(tc, sequential_compiled_round_trip_is_bit_identical, 0, N_FORMATS);
+    tcase_add_loop_test(tc, functional_shared_nested_multi_output_round_trip, 0, N_FORMATS);
+    tcase_add_loop_test(tc, embedding_masking_and_frozen_layers_round_trip, 0, N_FORMATS);
     tcase_add_test(tc, lambda_layers_save_by_function_name);
     tcase_add_test(tc, bytecode_lambda_fixture_loads_with_c_functions);
     tcase_add_test(tc, real_keras_fixtures_match_status_table);
     tcase_add_test(tc, fixture_training_config_compiles);
     tcase_add_loop_test(tc, keras_ref_fixtures_reproduce_tensorflow_js, 0,
                         (int)(sizeof ref_kinds / sizeof ref_kinds[0]));
-    tcase_add_test(tc, seed_custom_classes_survive_through_custom_objects);
-    tcase_add_test(tc, bound_loss_function_is_rebound_at_load);
-    tcase_add_test(tc, subclassed_model_with_add_loss_saves_and_loads);
+    tcase_add_loop_test(tc, seed_custom_classes_survive_through_custom_objects, 0, N_FORMATS);
+    tcase_add_loop_test(tc, bound_loss_function_is_rebound_at_load, 0, N_FORMATS);
+    tcase_add_loop_test(tc, subclassed_model_with_add_loss_saves_and_loads, 0, N_FORMATS);
     tcase_add_test(tc, weights_only_positional_by_name_and_skip_mismatch);
     tcase_add_test(tc, keras_weights_only_fixture_loads);
     tcase_add_test(tc, long_name_lists_are_split_and_read);

@@ -1,6 +1,14 @@
-/* ckeras: looking inside a Keras .h5 file without building the model.
+/* ckeras: looking inside a Keras file without building the model.
  *
  * kc_model_load needs every class of the model; a file inspector does not.
+ * Besides .h5 files this reads Keras 3's .keras archives (config.json is
+ * their model_config, compile_config their training_config) and
+ * .weights.h5 files. Keras 3's weights tree does not name layers: when the
+ * archive's config builds with the classes at hand, its weights are listed
+ * as an .h5 lists them (by layer, with Keras 2 names such as
+ * "dense/kernel:0"), so that files of both formats compare; otherwise by
+ * their place in the tree (layer "layers/dense", weight "vars/0"). An
+ * archive's optimizer weights are "iteration", "vars/1", "vars/2", ...
  * This read-only API gives what the file itself holds: the root attributes
  * (keras_version, backend, model_config and training_config as JSON), the
  * list of stored weights (layer group, weight name, shape, stored dtype,
@@ -83,8 +91,13 @@ KC_API kc_h5file_content kc_h5file_contents(const kc_h5file *f);
 KC_API const char *kc_h5file_keras_version(const kc_h5file *f);
 KC_API const char *kc_h5file_backend(const kc_h5file *f);
 /* The group holding the weights tree: "/model_weights" for a model, "/"
- * for weights only; NULL when a model file has no /model_weights group. */
+ * for weights only and Keras 3's files; NULL when a model file has no
+ * /model_weights group. */
 KC_API const char *kc_h5file_weights_group(const kc_h5file *f);
+/* The file's format, told by its content: "h5" (Keras 2's layout, any
+ * Keras), "keras" (a .keras archive) or "weights.h5" (Keras 3's
+ * save_weights). Static string. */
+KC_API const char *kc_h5file_format(const kc_h5file *f);
 
 /* Parse a root JSON attribute ("model_config", "training_config") as Keras
  * writes it (NaN / Infinity tokens accepted, depth capped). *out receives a

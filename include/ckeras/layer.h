@@ -192,6 +192,47 @@ KC_API KC_NODISCARD kc_status kc_layer_regularization_loss(const kc_object *laye
  * sub-layers). Models do it at the start of every forward pass. */
 KC_API void kc_layer_clear_call_losses(kc_object *layer);
 
+/* --- Keras 3 files: where a layer's variables are stored --------------------------
+ *
+ * Keras 3 (.keras archives, .weights.h5) stores each saveable object's own
+ * variables as datasets "<path>/vars/0", "1", ... (Layer.save_own_variables:
+ * the variables created trainable first, then the others, each in creation
+ * order), and the objects a layer owns under "<path>/<attribute>": an RNN
+ * layer's cell under "cell", Bidirectional's under "forward_layer" and
+ * "backward_layer", TimeDistributed's under "layer", MultiHeadAttention's
+ * four projections under "query_dense", "key_dense", "value_dense",
+ * "output_dense". A layer whose Keras class has such sub-objects gives its
+ * class a keras3_layout hook (kc_class, ABI 2) that says where its weights
+ * go, with the calls below; without a hook all its weights are its own
+ * vars. The tree passed to the hook stands for the layer at its path and
+ * for the weights it places: its own weights in creation order (for a
+ * layer built inside a wrapper, the slice of the wrapper's weights that it
+ * created). Every weight must be placed exactly once.
+ *
+ *     static kc_status lstm_keras3_layout(kc_object *self, kc_keras3_tree *t, kc_error *err)
+ *     {   // all weights are the cell's: <path>/cell/vars/0..2
+ *         return kc_keras3_tree_add_vars(t, "cell", 0, kc_keras3_tree_num_weights(t), err);
+ *     }
+ *
+ * docs: doc/keras3-format.md has the whole layout. */
+
+/* How many weights the tree's layer places (indices 0 .. n-1). */
+KC_API int kc_keras3_tree_num_weights(const kc_keras3_tree *tree);
+/* Weight i of them, in creation order. Borrowed. */
+KC_API kc_variable *kc_keras3_tree_weight(const kc_keras3_tree *tree, int i);
+/* Store weights [first, first + n) as the variables of the sub-object at
+ * "<path>/<sub>" (sub NULL or "": the layer itself), in Keras 3's order
+ * (those created trainable first). KC_EINVAL when the range is bad or a
+ * weight was already placed. */
+KC_API KC_NODISCARD kc_status kc_keras3_tree_add_vars(kc_keras3_tree *tree, const char *sub, int first,
+                                                      int n, kc_error *err);
+/* Lay out `layer`, a sub-object the tree's layer owns, at "<path>/<sub>"
+ * by the layout of its own class (its hook, or its vars), placing weights
+ * [first, first + n) of the tree's layer (the weights `layer` created). */
+KC_API KC_NODISCARD kc_status kc_keras3_tree_add_layer(kc_keras3_tree *tree, const char *sub,
+                                                       kc_object *layer, int first, int n,
+                                                       kc_error *err);
+
 /* Reset the automatic name counters (keras.backend.clear_session()): the
  * next Dense is "dense" again. */
 KC_API void kc_clear_session(void);

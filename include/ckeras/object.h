@@ -56,6 +56,7 @@ KC_API const char *kc_kind_name(kc_kind kind);
 
 typedef struct kc_class kc_class;
 typedef struct kc_config_ctx kc_config_ctx; /* config.h */
+typedef struct kc_keras3_tree kc_keras3_tree; /* layer.h */
 
 /* The base of every instance. A class's instance struct embeds its kind's
  * base struct first (which embeds this one first). */
@@ -65,7 +66,7 @@ typedef struct kc_object {
 } kc_object;
 
 /* Bumped whenever slots are appended to kc_class. */
-#define KC_CLASS_ABI 1
+#define KC_CLASS_ABI 2
 
 /* A class: static, constant data describing a kind of object. Only the
  * kc_object_* functions call the slots (they check the ABI and NULLs). */
@@ -91,6 +92,12 @@ struct kc_class {
     /* The kind's method table (kc_layer_methods, kc_activation_methods,
      * ...), or NULL where the kind's defaults apply. */
     const void *methods;
+    /* ABI 2 */
+    /* Optional, layers: where Keras 3 files (.keras, .weights.h5) keep the
+     * layer's variables, for layers that own sub-objects (an RNN's cell, a
+     * wrapper's layer, attention's projections); see kc_keras3_tree in
+     * layer.h. NULL: all its weights as <layer>/vars/0, 1, ... */
+    kc_status (*keras3_layout)(kc_object *self, kc_keras3_tree *tree, kc_error *err);
 };
 
 /* --- objects -------------------------------------------------------------- */

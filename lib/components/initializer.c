@@ -116,6 +116,10 @@ static const kc__builtin_alias aliases[] = {
     A("lecun_normal", "LecunNormal"), A("lecun_uniform", "LecunUniform"),
     A("LeCunNormal", "LecunNormal"), A("LeCunUniform", "LecunUniform"),
     A("orthogonal", "Orthogonal"),
+    /* Keras 3.0-3.6 wrote the Orthogonal class under its Python name (the
+     * only Keras 3 class name that differs from Keras 2's and later 3.x's;
+     * IdentityInitializer is an export alias, never written) */
+    A("OrthogonalInitializer", "Orthogonal"), A("IdentityInitializer", "Identity"),
     /* TensorFlow.js' camel-cased names */
     A("glorotNormal", "GlorotNormal"), A("glorotUniform", "GlorotUniform"),
     A("heNormal", "HeNormal"), A("heUniform", "HeUniform"),

@@ -882,3 +882,13 @@ const kc__builtins kc__optimizer_builtins = {
     .aliases = aliases,
     .n_aliases = sizeof(aliases) / sizeof(aliases[0]),
 };
+
+/* ---- for the savers (lib/saving/optimizer_state.c) ------------------------------------------ */
+
+int kc__optimizer_num_slot_kinds(const kc_object *opt) { return peek(opt) ? class_n_slots(opt) : 0; }
+
+int kc__optimizer_num_states(const kc_object *opt)
+{
+    const kc_optimizer *o = peek(opt);
+    return o ? (int)o->state->n_states : 0;
+}

@@ -34,4 +34,9 @@ kc_status kc__opt_refuse_weight_decay(const kc_config_ctx *ctx, const json_t *cf
 void kc__opt_put_float(json_t *cfg, const char *key, double v, kc_status *rc, kc_error *err);
 void kc__opt_put_bool(json_t *cfg, const char *key, bool v, kc_status *rc, kc_error *err);
 
+/* For the savers, before the optimizer is built: slot kinds per variable
+ * and optimizer-level state weights (Nadam's momentum_cache). */
+int kc__optimizer_num_slot_kinds(const kc_object *opt);
+int kc__optimizer_num_states(const kc_object *opt);
+
 #endif /* CKERAS_OPTIMIZER_INT_H */

@@ -31,6 +31,15 @@ extern const kc_class kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__g
     kc__simple_rnn_cell_class, kc__lstm_cell_class, kc__gru_cell_class, kc__bidirectional_class,
     kc__time_distributed_class;
 
+/* preprocessing layers (layer_rescaling.c, layer_resizing.c,
+ * layer_normalization_pre.c, layer_augment_geometry.c, layer_augment_color.c,
+ * layer_category.c) */
+extern const kc_class kc__rescaling_class, kc__resizing_class, kc__center_crop_class,
+    kc__normalization_class, kc__random_flip_class, kc__random_rotation_class,
+    kc__random_zoom_class, kc__random_translation_class, kc__random_crop_class,
+    kc__random_contrast_class, kc__random_brightness_class, kc__category_encoding_class,
+    kc__discretization_class;
+
 static const kc_class *const layer_classes[] = {
     &kc__input_layer_class,
     &kc__dense_class,
@@ -104,11 +113,45 @@ static const kc_class *const layer_classes[] = {
     &kc__gru_cell_class,
     &kc__bidirectional_class,
     &kc__time_distributed_class,
+    &kc__rescaling_class,
+    &kc__resizing_class,
+    &kc__center_crop_class,
+    &kc__normalization_class,
+    &kc__random_flip_class,
+    &kc__random_rotation_class,
+    &kc__random_zoom_class,
+    &kc__random_translation_class,
+    &kc__random_crop_class,
+    &kc__random_contrast_class,
+    &kc__random_brightness_class,
+    &kc__category_encoding_class,
+    &kc__discretization_class,
+};
+
+/* Keras preprocessing layers that work on strings or on vocabularies and
+ * hash tables Keras keeps outside the model's weights: a model that
+ * starts with one loads only without it. */
+#define KC__NO_STRINGS                                                                             \
+    "it preprocesses strings, and ckeras has no string tensors. Load the model without its "     \
+    "preprocessing layers (in Keras, save the part of the model after them) and give it the "   \
+    "preprocessed inputs"
+#define KC__NO_TABLES                                                                              \
+    "it maps values through a vocabulary or hash that Keras keeps outside the model's weights. " \
+    "Load the model without its preprocessing layers (in Keras, save the part of the model "    \
+    "after them) and give it the preprocessed inputs"
+static const kc__builtin_unsupported layer_unsupported[] = {
+    {KC_KIND_LAYER, "TextVectorization", KC__NO_STRINGS},
+    {KC_KIND_LAYER, "StringLookup", KC__NO_STRINGS},
+    {KC_KIND_LAYER, "Hashing", KC__NO_TABLES},
+    {KC_KIND_LAYER, "HashedCrossing", KC__NO_TABLES},
+    {KC_KIND_LAYER, "IntegerLookup", KC__NO_TABLES},
 };
 
 const kc__builtins kc__layer_builtins = {
     .classes = layer_classes,
     .n_classes = sizeof(layer_classes) / sizeof(layer_classes[0]),
+    .unsupported = layer_unsupported,
+    .n_unsupported = sizeof(layer_unsupported) / sizeof(layer_unsupported[0]),
 };
 
 static const kc_class *const model_classes[] = {

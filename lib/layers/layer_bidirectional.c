@@ -322,6 +322,17 @@ static const kc_layer_methods bidir_methods = {
     .convert_weights = bidir_convert,
 };
 
+/* Keras 3 files: the forward and backward RNNs are the attributes
+ * "forward_layer" and "backward_layer" (bidirectional.py), each with its
+ * cell; the forward one created the first half of the weights. */
+static kc_status bidir_keras3_layout(kc_object *self, kc_keras3_tree *tree, kc_error *err)
+{
+    bidir *b = (bidir *)self;
+    int half = kc_keras3_tree_num_weights(tree) / 2;
+    kc_status rc = kc_keras3_tree_add_layer(tree, "forward_layer", &b->fwd->base.base, 0, half, err);
+    return rc == KC_OK ? kc_keras3_tree_add_layer(tree, "backward_layer", &b->bwd->base.base, half, half, err) : rc;
+}
+
 const kc_class kc__bidirectional_class = {
     .abi = KC_CLASS_ABI,
     .kind = KC_KIND_LAYER,
@@ -333,6 +344,7 @@ const kc_class kc__bidirectional_class = {
     .get_config = bidir_get_config,
     .from_config = bidir_from_config,
     .methods = &bidir_methods,
+    .keras3_layout = bidir_keras3_layout,
 };
 
 bool kc__is_bidirectional(const kc_object *o) { return o && o->cls == &kc__bidirectional_class; }

@@ -337,6 +337,14 @@ static const kc_layer_methods rnn_methods = {
     .convert_weights = rnn_convert,
 };
 
+/* Keras 3 files keep an RNN layer's weights with its cell (rnn.py: the
+ * attribute "cell"): <path>/cell/vars/0.. = kernel, recurrent_kernel, bias. */
+static kc_status rnn_keras3_layout(kc_object *self, kc_keras3_tree *tree, kc_error *err)
+{
+    return kc_keras3_tree_add_layer(tree, "cell", &((kc__rnn *)self)->cell->base.base, 0,
+                                    kc_keras3_tree_num_weights(tree), err);
+}
+
 #define RNN_CLASS(var, cname, fc)                                                                  \
     const kc_class var = {                                                                         \
         .abi = KC_CLASS_ABI,                                                                       \
@@ -349,6 +357,7 @@ static const kc_layer_methods rnn_methods = {
         .get_config = rnn_get_config,                                                              \
         .from_config = fc,                                                                         \
         .methods = &rnn_methods,                                                                   \
+        .keras3_layout = rnn_keras3_layout,                                                        \
     }
 RNN_CLASS(kc__rnn_class, "RNN", generic_from_config);
 RNN_CLASS(kc__simple_rnn_class, "SimpleRNN", simple_from_config);

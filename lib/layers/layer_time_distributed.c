@@ -176,6 +176,13 @@ static const kc_layer_methods td_methods = {
     .convert_weights = td_convert,
 };
 
+/* Keras 3 files: the wrapped layer is the attribute "layer" (wrapper.py). */
+static kc_status td_keras3_layout(kc_object *self, kc_keras3_tree *tree, kc_error *err)
+{
+    return kc_keras3_tree_add_layer(tree, "layer", ((timedist *)self)->layer, 0, kc_keras3_tree_num_weights(tree),
+                                    err);
+}
+
 const kc_class kc__time_distributed_class = {
     .abi = KC_CLASS_ABI,
     .kind = KC_KIND_LAYER,
@@ -187,4 +194,5 @@ const kc_class kc__time_distributed_class = {
     .get_config = td_get_config,
     .from_config = td_from_config,
     .methods = &td_methods,
+    .keras3_layout = td_keras3_layout,
 };

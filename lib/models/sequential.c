@@ -2,7 +2,8 @@
  *
  * As in tf.keras, the InputLayer is kept apart from model.layers (and from
  * the weight file) but written first in the config; a first layer given a
- * batch_input_shape gets an InputLayer named "<layer>_input". Once the input
+ * batch_input_shape, or a nested model with one input, gets an InputLayer
+ * named "<layer>_input". Once the input
  * shape is known every added layer is built at once, so a wrong shape is
  * reported by the add that causes it. */
 #include "models_int.h"
@@ -99,14 +100,18 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
             return kc__errf(err, KC_EINVAL, "layer '%s' is already in Sequential '%s'",
                             kc_layer_name(layer), kc_layer_name(model));
     const kc_layer *l = kc__as_layer(layer);
-    if (!s->n_layers && !s->input_layer && l->has_batch_input_shape) {
-        /* tf.keras: a first layer with an input shape brings an InputLayer */
+    /* tf.keras: a first layer with an input shape brings an InputLayer; a
+     * nested model with one input lends its shape (Keras 2's
+     * get_input_shape_and_dtype, Keras 3's _maybe_rebuild) */
+    const kc_shape *first = l->has_batch_input_shape ? &l->batch_input_shape : NULL;
+    if (!first && kc_is_model(layer) && kc__mstate(layer)->io_known && kc__mstate(layer)->n_inputs == 1)
+        first = &kc__mstate(layer)->in_shapes[0];
+    if (!s->n_layers && !s->input_layer && first && first->ndim >= 1) {
         char name[300];
         snprintf(name, sizeof(name), "%s_input", kc_layer_name(layer));
-        kc_object *in = kc_input_layer(l->batch_input_shape.ndim - 1, l->batch_input_shape.dims + 1,
-                                       name, err);
+        kc_object *in = kc_input_layer(first->ndim - 1, first->dims + 1, name, err);
         if (!in) return kc__error_code(err, KC_ENOMEM);
-        kc__as_layer(in)->batch_input_shape = l->batch_input_shape;
+        kc__as_layer(in)->batch_input_shape = *first;
         kc_object_unref(s->input_layer);
         s->input_layer = in;
         kc__as_layer(in)->built = true;

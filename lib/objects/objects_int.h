@@ -49,6 +49,15 @@ typedef struct kc__builtin_alias {
     const char *target; /* e.g. "GlorotUniform" (a class or a function) */
 } kc__builtin_alias;
 
+/* A Keras class ckeras deliberately lacks: loading it fails with this
+ * reason rather than the generic "register it" advice. A class a user
+ * registers (or passes in custom_objects) under the name still wins. */
+typedef struct kc__builtin_unsupported {
+    kc_kind kind;
+    const char *name;   /* e.g. "TextVectorization" */
+    const char *reason; /* one sentence: why, and what to do instead */
+} kc__builtin_unsupported;
+
 typedef struct kc__builtins {
     const kc_class *const *classes;
     size_t n_classes;
@@ -56,13 +65,20 @@ typedef struct kc__builtins {
     size_t n_functions;
     const kc__builtin_alias *aliases;
     size_t n_aliases;
+    const kc__builtin_unsupported *unsupported;
+    size_t n_unsupported;
 } kc__builtins;
+
+/* The reason (kind, name) is a known unsupported Keras class, or NULL. */
+const char *kc__registry_unsupported(kc_kind kind, const char *name);
 
 /* Registry lookups used by the deserializer. Each returns KC_OK and sets
  * exactly one of *cls / *fn_obj when (kind, name) is known (directly or by
  * alias), or KC_ENOTFOUND. *fn_obj is borrowed. */
 kc_status kc__registry_lookup(kc_kind kind, const char *name, const kc_class **cls,
                               kc_object **fn_obj);
+/* Is cls one of ckeras' own classes (not a user's)? */
+bool kc__class_is_builtin(const kc_class *cls);
 /* The same against a custom-objects map. */
 bool kc__custom_lookup(const kc_custom_objects *co, kc_kind kind, const char *name,
                        const kc_class **cls, kc_object **obj);

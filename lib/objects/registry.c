@@ -186,6 +186,17 @@ kc_status kc__registry_lookup(kc_kind kind, const char *name, const kc_class **c
     return KC_OK;
 }
 
+const char *kc__registry_unsupported(kc_kind kind, const char *name)
+{
+    for (size_t t = 0; name && t < sizeof(builtin_tables) / sizeof(builtin_tables[0]); t++) {
+        const kc__builtins *b = builtin_tables[t];
+        for (size_t i = 0; i < b->n_unsupported; i++)
+            if (b->unsupported[i].kind == kind && strcmp(b->unsupported[i].name, name) == 0)
+                return b->unsupported[i].reason;
+    }
+    return NULL;
+}
+
 const kc_class *kc_find_class(kc_kind kind, const char *name)
 {
     const kc_class *cls;
@@ -209,4 +220,12 @@ bool kc_registry_entry(size_t i, kc_kind *kind, const char **name, const kc_clas
     if (cls) *cls = entries[i].cls;
     if (alias_of) *alias_of = entries[i].alias_of;
     return true;
+}
+
+bool kc__class_is_builtin(const kc_class *cls)
+{
+    for (size_t t = 0; cls && t < sizeof(builtin_tables) / sizeof(builtin_tables[0]); t++)
+        for (size_t i = 0; i < builtin_tables[t]->n_classes; i++)
+            if (builtin_tables[t]->classes[i] == cls) return true;
+    return false;
 }

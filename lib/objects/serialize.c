@@ -44,7 +44,11 @@ static bool lookup(kc_kind kind, const char *name, const kc_config_ctx *ctx, con
 static kc_status not_found(kc_kind kind, const char *name, bool as_class,
                            const kc_config_ctx *ctx, kc_error *err)
 {
-    if (as_class)
+    const char *reason = kc__registry_unsupported(kind, name);
+    if (reason)
+        kc__errf(err, KC_ENOTFOUND, "%s class '%s' is not supported by ckeras: %s",
+                 kind == KC_KIND_LAYER ? "Layer" : kc_kind_name(kind), name, reason);
+    else if (as_class)
         kc__errf(err, KC_ENOTFOUND,
                  "Unknown %s class '%s'. Register it (kc_register_class) or pass it in "
                  "custom_objects.",

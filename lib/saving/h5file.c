@@ -1,4 +1,5 @@
-/* Read-only inspection of Keras .h5 files (include/ckeras/h5file.h).
+/* Read-only inspection of Keras files (include/ckeras/h5file.h): .h5 in
+ * Keras 2's layout, and Keras 3's .keras archives and .weights.h5.
  *
  * The loader turns a file into a model and needs every class of it; this
  * reads what the file holds without interpreting it, so an inspector can
@@ -10,14 +11,23 @@
  *
  * Listings are read once, on first use, and kept with the handle: tools
  * ask for them several times (summary, weights, diff). A failed listing is
- * not kept, so asking again reports the same error. */
+ * not kept, so asking again reports the same error.
+ *
+ * Keras 3's weights tree names no layers (doc/keras3-format.md, L3): when
+ * the archive's config builds with the classes at hand, the tree is listed
+ * as the legacy layout lists it -- under each layer's name, each weight by
+ * its Keras 2 name ("dense/kernel:0") -- so that files of both formats
+ * compare; otherwise as stored, each "<owner path>" group with its
+ * "vars/<i>" datasets. An archive's config.json is its model_config, and
+ * its compile_config, in a training_config's form, its training_config. */
 #define _POSIX_C_SOURCE 200809L
-#include "saving_int.h"
+#include "keras3.h"
 
 #include <ckeras/h5file.h>
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_JSON_DEPTH 512
 /* reads larger than this and 16 x the file are refused (see kc_h5file_read) */
@@ -28,7 +38,7 @@
 typedef struct listing {
     bool done;
     kc_h5file_layer *layers;
-    size_t n_layers;
+    size_t n_layers, cap_layers;
     kc_h5file_weight *weights;
     size_t n_weights, cap_weights;
     char **strings; /* every string the entries point to, owned here */
@@ -39,6 +49,9 @@ struct kc_h5file {
     kc__h5 *h;
     char *path;
     kc_h5file_content content;
+    const char *format;            /* "h5", "keras" or "weights.h5" */
+    bool keras3;                   /* the weights tree is Keras 3's */
+    json_t *config, *training;     /* archives: config.json, compile_config as a training_config */
     char *keras_version, *backend; /* NULL when absent */
     const char *wgroup;            /* "/model_weights", "/" or NULL */
     int64_t file_bytes;
@@ -170,9 +183,125 @@ static kc_status missing_group(kc__h5 *h, const char *name, const char *lg, kc_e
                     why.message[0] ? ": " : "", why.message);
 }
 
+/* ---- Keras 3's weights tree ------------------------------------------------------------------- */
+
+static kc_status add_layer(listing *l, const char *name, size_t first, kc_error *err)
+{
+    if (!kc__grow((void **)&l->layers, &l->cap_layers, l->n_layers + 1, sizeof(kc_h5file_layer)))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    l->layers[l->n_layers++] = (kc_h5file_layer){.name = name, .first_weight = first,
+                                                  .n_weights = l->n_weights - first};
+    return KC_OK;
+}
+
+/* The datasets 0 .. n-1 of a vars group g, named "vars/<i>". */
+static kc_status add_vars_group(kc__h5 *h, listing *l, const char *layer, const char *g, kc_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    kc_status rc = kc__h5_list_group(h, g, &names, &n, err);
+    kc__free_strings(names, n);
+    for (size_t i = 0; rc == KC_OK && i < n; i++) {
+        char dp[4200], name[32];
+        snprintf(dp, sizeof dp, "%s/%zu", g, i);
+        snprintf(name, sizeof name, "vars/%zu", i);
+        rc = kc__h5_exists(h, dp) ? add_weight(h, l, layer, name, dp, err)
+                                  : kc__errf(err, KC_EFORMAT, "'%s' holds %zu entries but no dataset '%zu'", g, n, i);
+    }
+    return rc;
+}
+
+/* As stored: every "<owner>/vars" group (but the optimizer's) is a layer
+ * group named by its owner's path, depth first in HDF5's order. */
+static kc_status walk_raw(kc_h5file *f, const char *group, int depth, kc_error *err)
+{
+    listing *l = &f->tree;
+    if (depth > 64) return kc__errf(err, KC_ELIMIT, "the weights tree is nested more than 64 deep at '%s'", group);
+    char **names = NULL;
+    size_t n = 0;
+    kc_status rc = kc__h5_list_group(f->h, group, &names, &n, err);
+    for (size_t i = 0; rc == KC_OK && i < n; i++) {
+        char *p = child_path(group, names[i]);
+        if (!p) {
+            rc = kc__errf(err, KC_ENOMEM, "out of memory");
+            break;
+        }
+        if (kc__h5_is_group(f->h, p) && !(depth == 0 && strcmp(names[i], "optimizer") == 0)) {
+            if (strcmp(names[i], "vars") == 0) {
+                const char *owner = group[1] ? keep(l, kc__strdup(group + 1)) : "(model)";
+                size_t first = l->n_weights;
+                rc = owner ? add_vars_group(f->h, l, owner, p, err) : kc__errf(err, KC_ENOMEM, "out of memory");
+                if (rc == KC_OK) rc = add_layer(l, owner, first, err);
+            } else {
+                rc = walk_raw(f, p, depth + 1, err);
+            }
+        }
+        kc__free(p);
+    }
+    kc__free_strings(names, n);
+    return rc;
+}
+
+/* As the legacy tree: the model built from config.json places every
+ * variable (L1-L6); each model.layers entry is a layer group, each weight
+ * has its Keras 2 name. *built false (KC_OK) when the config does not
+ * build with the classes at hand. */
+static kc_status list_by_model(kc_h5file *f, bool *built, kc_error *err)
+{
+    *built = false;
+    json_t *cfg = f->config ? json_deep_copy(f->config) : NULL;
+    kc_object *model = NULL;
+    kc_error ignore = {0};
+    if (cfg) kc__model_from_json(cfg, "config.json", NULL, kc__load_budget(NULL, f->file_bytes), true, &model, &ignore);
+    json_decref(cfg);
+    kc__k3_layout lay;
+    if (!model || kc__keras3_layout(model, &lay, &ignore) != KC_OK) {
+        kc_object_unref(model);
+        return KC_OK;
+    }
+    *built = true;
+    listing *l = &f->tree;
+    kc_status rc = KC_OK;
+    int n = kc_model_num_layers(model);
+    for (int k = -1; rc == KC_OK && k < n; k++) { /* k = -1: the model's own variables */
+        const char *lname = k < 0 ? "" : kc_layer_name(kc_model_layer(model, k));
+        const char *kept = k < 0 ? "top_level_model_weights" : keep(l, kc__strdup(lname));
+        size_t first = l->n_weights;
+        if (!kept) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+        for (size_t o = 0; rc == KC_OK && o < lay.n; o++) {
+            const kc__k3_object *ob = &lay.objects[o];
+            if (strcmp(ob->layer, lname) != 0 || ob->n_vars == 0) continue;
+            bool oom;
+            char *g = kc__keras3_find_vars(f->h, ob->path, &oom);
+            if (!g) rc = oom ? kc__errf(err, KC_ENOMEM, "out of memory")
+                             : kc__errf(err, KC_EFORMAT, "the weights of '%s' (layer '%s') are missing: no group '%s/vars'",
+                                        ob->path, ob->layer, ob->path);
+            for (int v = 0; rc == KC_OK && v < ob->n_vars; v++) {
+                char dp[4200];
+                snprintf(dp, sizeof dp, "%s/%d", g, v);
+                rc = add_weight(f->h, l, kept, kc_variable_name(ob->vars[v]), dp, err);
+            }
+            kc__free(g);
+        }
+        if (rc == KC_OK && (k >= 0 || l->n_weights > first)) rc = add_layer(l, kept, first, err);
+    }
+    kc__keras3_layout_free(&lay);
+    kc_object_unref(model);
+    return rc;
+}
+
+static kc_status list_keras3(kc_h5file *f, kc_error *err)
+{
+    bool built;
+    kc_status rc = list_by_model(f, &built, err);
+    if (rc == KC_OK && !built) rc = walk_raw(f, "/", 0, err);
+    return finish(f, &f->tree, rc, err);
+}
+
 static kc_status list_tree(kc_h5file *f, kc_error *err)
 {
     listing *l = &f->tree;
+    if (f->keras3) return list_keras3(f, err);
     if (!f->wgroup) {
         l->done = true;
         return KC_OK;
@@ -221,6 +350,20 @@ static kc_status list_optimizer(kc_h5file *f, kc_error *err)
 {
     listing *l = &f->opt;
     kc_status rc = KC_OK;
+    if (f->keras3) { /* O3: optimizer/vars/0, 1, ...; 0 is the iteration count */
+        char **names = NULL;
+        size_t n = 0;
+        if (kc__h5_is_group(f->h, "/optimizer/vars")) rc = kc__h5_list_group(f->h, "/optimizer/vars", &names, &n, err);
+        for (size_t i = 0; rc == KC_OK && i < n; i++) {
+            char dp[64], name[32];
+            snprintf(dp, sizeof dp, "/optimizer/vars/%zu", i);
+            snprintf(name, sizeof name, i == 0 ? "iteration" : "vars/%zu", i);
+            rc = kc__h5_exists(f->h, dp) ? add_weight(f->h, l, "", name, dp, err)
+                                         : kc__errf(err, KC_EFORMAT, "/optimizer/vars has no dataset '%zu'", i);
+        }
+        kc__free_strings(names, n);
+        return finish(f, l, rc, err);
+    }
     if (f->content == KC_H5FILE_MODEL && kc__h5_is_group(f->h, "/optimizer_weights"))
         rc = add_group_weights(f->h, l, "", "/optimizer_weights", true, err);
     return finish(f, l, rc, err);
@@ -235,43 +378,86 @@ static kc_status opt_string(kc__h5 *h, const char *obj, const char *name, char *
     return kc__h5_read_attr_string(h, obj, name, out, &present, err);
 }
 
-kc_h5file *kc_h5file_open(const char *path, kc_error *err)
+/* An archive: config.json, metadata.json's version, model.weights.h5. */
+static kc_status open_archive(kc_h5file *f, int64_t file_bytes, kc_error *err)
 {
-    kc__h5 *h = kc__h5_open_read(path, err);
-    if (!h) {
-        kc__error_context(err, "%s", path ? path : "(null)");
-        return NULL;
+    kc__archive a;
+    kc_status rc = kc__archive_open(f->path, true, kc__archive_weights_limit(kc__load_budget(NULL, file_bytes)), &a, err);
+    if (rc == KC_OK) {
+        f->h = a.weights, a.weights = NULL;
+        f->config = a.config, a.config = NULL;
+        f->keras_version = a.keras_version, a.keras_version = NULL;
+        f->content = KC_H5FILE_MODEL;
+        f->format = "keras";
+        f->keras3 = true;
+        f->wgroup = "/";
+        const json_t *cc = json_object_get(f->config, "compile_config");
+        if (json_is_object(cc)) {
+            char *opt = kc__archive_optimizer_name(f->h);
+            f->training = kc__keras3_training_config(cc, opt, err);
+            kc__free(opt);
+            if (!f->training) rc = kc__error_code(err, KC_ENOMEM);
+        }
     }
-    kc_h5file *f = kc__calloc(1, sizeof(*f));
-    kc_status rc = KC_OK;
-    if (!f || !(f->path = kc__strdup(path))) {
-        rc = kc__errf(err, KC_ENOMEM, "out of memory");
-        goto out;
-    }
+    kc__archive_close(&a);
+    return rc;
+}
+
+static kc_status open_h5(kc_h5file *f, kc_error *err)
+{
+    kc__h5 *h = kc__h5_open_read(f->path, err);
+    if (!h) return kc__error_code(err, KC_EFORMAT);
     f->h = h;
-    struct stat st;
-    f->file_bytes = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+    f->format = "h5";
+    kc_status rc = KC_OK;
     if (kc__h5_has_attr(h, "/", "model_config")) {
         f->content = KC_H5FILE_MODEL;
         f->wgroup = kc__h5_is_group(h, "/model_weights") ? "/model_weights" : NULL;
     } else if (kc__h5_has_attr(h, "/", "layer_names") || kc__h5_has_attr(h, "/", "layer_names0")) {
         f->content = KC_H5FILE_WEIGHTS;
         f->wgroup = "/";
+    } else if (kc__keras3_is_weights_tree(h)) {
+        f->content = KC_H5FILE_WEIGHTS;
+        f->format = "weights.h5";
+        f->keras3 = true;
+        f->wgroup = "/";
+        return KC_OK;
     } else {
-        rc = kc__errf(err, KC_EFORMAT,
-                      "HDF5 but not a Keras file: the root has neither model_config (a model) nor layer_names (weights)");
-        goto out;
+        return kc__errf(err, KC_EFORMAT,
+                        "HDF5 but not a Keras file: the root has neither model_config (a model) nor layer_names "
+                        "(weights) nor a Keras 3 weights tree");
     }
     rc = opt_string(h, "/", "keras_version", &f->keras_version, err);
     if (rc == KC_OK) rc = opt_string(h, "/", "backend", &f->backend, err);
     if (rc == KC_OK && !f->keras_version && f->wgroup)
         rc = opt_string(h, f->wgroup, "keras_version", &f->keras_version, err);
     if (rc == KC_OK && !f->backend && f->wgroup) rc = opt_string(h, f->wgroup, "backend", &f->backend, err);
-out:
+    return rc;
+}
+
+kc_h5file *kc_h5file_open(const char *path, kc_error *err)
+{
+    int fd;
+    int64_t size = 0;
+    kc_status rc = kc__open_regular(path, &fd, &size, err);
     if (rc != KC_OK) {
-        if (f) f->h = NULL;
+        kc__error_context(err, "%s", path ? path : "(null)");
+        return NULL;
+    }
+    unsigned char head[4] = {0};
+    ssize_t got = read(fd, head, sizeof head);
+    close(fd);
+    kc_h5file *f = kc__calloc(1, sizeof(*f));
+    if (!f || !(f->path = kc__strdup(path))) {
+        kc__free(f);
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    f->file_bytes = size;
+    bool zip = got == 4 && head[0] == 'P' && head[1] == 'K' && ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6));
+    rc = zip ? open_archive(f, size, err) : open_h5(f, err);
+    if (rc != KC_OK) {
         kc_h5file_close(f);
-        kc__h5_close(h, NULL);
         kc__error_context(err, "%s", path);
         return NULL;
     }
@@ -284,6 +470,8 @@ void kc_h5file_close(kc_h5file *f)
     kc__h5_close(f->h, NULL); /* read-only: closing cannot lose data */
     listing_free(&f->tree);
     listing_free(&f->opt);
+    json_decref(f->config);
+    json_decref(f->training);
     kc__free(f->keras_version);
     kc__free(f->backend);
     kc__free(f->path);
@@ -295,11 +483,18 @@ kc_h5file_content kc_h5file_contents(const kc_h5file *f) { return f->content; }
 const char *kc_h5file_keras_version(const kc_h5file *f) { return f->keras_version; }
 const char *kc_h5file_backend(const kc_h5file *f) { return f->backend; }
 const char *kc_h5file_weights_group(const kc_h5file *f) { return f->wgroup; }
+const char *kc_h5file_format(const kc_h5file *f) { return f->format; }
 
 kc_status kc_h5file_attr_json(kc_h5file *f, const char *name, json_t **out, kc_error *err)
 {
     *out = NULL;
     if (!name || !name[0]) return kc__errf(err, KC_EINVAL, "kc_h5file_attr_json: no attribute name");
+    if (strcmp(f->format, "h5") != 0) { /* archives: config.json and compile_config */
+        const json_t *v = strcmp(name, "model_config") == 0 ? f->config
+                        : strcmp(name, "training_config") == 0 ? f->training : NULL;
+        if (v && !(*out = json_deep_copy(v))) return kc__errf(err, KC_ENOMEM, "out of memory");
+        return KC_OK;
+    }
     char *text = NULL;
     bool present;
     kc_status rc = kc__h5_read_attr_string(f->h, "/", name, &text, &present, err);

@@ -27,10 +27,14 @@ typedef struct open_dataset_entry {
 } open_dataset_entry;
 #define MAX_KEPT_OPEN 4096
 
+typedef struct image_ud image_ud;
+
 struct kc__h5 {
     hid_t file;
     char *path;
     bool writable;
+    bool in_memory;     /* the core driver, no backing file */
+    image_ud *image;    /* an image opened in place (kc__h5_open_image), owned */
     char checked[1024]; /* the last group path walk() found made of hard links */
     open_dataset_entry *kept;
     size_t n_kept, cap_kept, cursor;
@@ -110,6 +114,23 @@ static int has_hdf5_signature(FILE *f)
     return 0;
 }
 
+static kc__h5 *wrap(hid_t file, const char *path, bool writable, kc_error *err)
+{
+    kc__h5 *h = kc__calloc(1, sizeof(*h));
+    char *p = kc__strdup(path);
+    if (!h || !p) {
+        kc__free(h);
+        kc__free(p);
+        H5Fclose(file);
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    h->file = file;
+    h->path = p;
+    h->writable = writable;
+    return h;
+}
+
 kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
 {
     quiet();
@@ -133,18 +154,7 @@ kc__h5 *kc__h5_open_read(const char *path, kc_error *err)
         H5Eclear2(H5E_DEFAULT);
         return NULL;
     }
-    kc__h5 *h = kc__calloc(1, sizeof(*h));
-    char *p = kc__strdup(path);
-    if (!h || !p) {
-        kc__free(h);
-        kc__free(p);
-        H5Fclose(file);
-        kc__errf(err, KC_ENOMEM, "out of memory");
-        return NULL;
-    }
-    h->file = file;
-    h->path = p;
-    return h;
+    return wrap(file, path, false, err);
 }
 
 kc__h5 *kc__h5_create(const char *path, kc_error *err)
@@ -156,19 +166,164 @@ kc__h5 *kc__h5_create(const char *path, kc_error *err)
         h5fail(err, KC_EIO, "cannot create '%s'", path);
         return NULL;
     }
-    kc__h5 *h = kc__calloc(1, sizeof(*h));
-    char *p = kc__strdup(path);
-    if (!h || !p) {
-        kc__free(h);
-        kc__free(p);
-        H5Fclose(file);
+    return wrap(file, path, true, err);
+}
+
+/* ---- files in memory ------------------------------------------------------------- */
+
+/* HDF5 copies a file image twice by default (into the property list, then
+ * into the driver). These callbacks hand it the caller's buffer instead,
+ * read only, as H5LTopen_file_image's DONT_COPY mode does: every "copy" is
+ * the same pointer, reference counted per holder (property lists, the open
+ * file), and the buffer is freed when the last holder lets go. */
+struct image_ud {
+    void *buf;      /* the image, kc__malloc'd */
+    size_t size;
+    int fapl_refs;  /* property lists holding it */
+    int vfd_refs;   /* open files holding it */
+    int refs;       /* holders of this struct: us, and HDF5's udata copies */
+};
+
+static void image_release(image_ud *u)
+{
+    if (!u || --u->refs > 0) return;
+    kc__free(u->buf);
+    kc__free(u);
+}
+
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    image_ud *u = udata;
+    if (size != u->size) return NULL;
+    switch (op) {
+    case H5FD_FILE_IMAGE_OP_PROPERTY_LIST_SET:
+    case H5FD_FILE_IMAGE_OP_PROPERTY_LIST_COPY:
+        u->fapl_refs++;
+        return u->buf;
+    case H5FD_FILE_IMAGE_OP_FILE_OPEN:
+        u->vfd_refs++;
+        return u->buf;
+    default:
+        return NULL; /* PROPERTY_LIST_GET: nobody may take a copy away */
+    }
+}
+
+static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    image_ud *u = udata;
+    (void)op;
+    return dest == u->buf && src == u->buf && size == u->size ? dest : NULL;
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr, (void)size, (void)op, (void)udata;
+    return NULL; /* opened read-only: never resized */
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    image_ud *u = udata;
+    if (ptr != u->buf) return -1;
+    if (op == H5FD_FILE_IMAGE_OP_PROPERTY_LIST_CLOSE && u->fapl_refs > 0) u->fapl_refs--;
+    else if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && u->vfd_refs > 0) u->vfd_refs--;
+    else return -1;
+    return 0;
+}
+
+static void *image_udata_copy(void *udata)
+{
+    ((image_ud *)udata)->refs++;
+    return udata;
+}
+
+static herr_t image_udata_free(void *udata)
+{
+    image_release(udata);
+    return 0;
+}
+
+kc__h5 *kc__h5_open_image(void *image, size_t n, const char *label, kc_error *err)
+{
+    quiet();
+    image_ud *u = kc__calloc(1, sizeof(*u));
+    if (!u) {
+        kc__free(image);
         kc__errf(err, KC_ENOMEM, "out of memory");
         return NULL;
     }
-    h->file = file;
-    h->path = p;
-    h->writable = true;
+    *u = (image_ud){.buf = image, .size = n, .refs = 1};
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      image_udata_copy, image_udata_free, u};
+    static const unsigned char magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    hid_t file = H5I_INVALID_HID;
+    if (n < 8 || memcmp(image, magic, 8) != 0) {
+        /* the superblock may also sit at 512, 1024, ... (a user block); HDF5 finds it */
+        bool found = false;
+        for (size_t off = 512; off + 8 <= n && !found; off *= 2) found = memcmp((char *)image + off, magic, 8) == 0;
+        if (!found) {
+            kc__errf(err, KC_EFORMAT, "'%s' is not an HDF5 file", label);
+            image_release(u);
+            return NULL;
+        }
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
+        H5Pset_file_image_callbacks(fapl, &cb) >= 0 && H5Pset_file_image(fapl, image, n) >= 0)
+        file = H5Fopen(label, H5F_ACC_RDONLY, fapl);
+    if (file < 0) h5fail(err, KC_EFORMAT, "cannot open HDF5 file '%s' (damaged or truncated?)", label);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file < 0) {
+        image_release(u);
+        return NULL;
+    }
+    kc__h5 *h = wrap(file, label, false, err);
+    if (!h) {
+        image_release(u);
+        return NULL;
+    }
+    h->in_memory = true;
+    h->image = u;
     return h;
+}
+
+kc__h5 *kc__h5_create_image(const char *label, kc_error *err)
+{
+    quiet();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = H5I_INVALID_HID;
+    /* no backing store: nothing touches the disk, whatever label says */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0)
+        file = H5Fcreate(label, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (file < 0) h5fail(err, KC_ENOMEM, "cannot create an HDF5 file in memory for '%s'", label);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (file < 0) return NULL;
+    kc__h5 *h = wrap(file, label, true, err);
+    if (h) h->in_memory = true;
+    return h;
+}
+
+kc_status kc__h5_close_image(kc__h5 *h, void **image, size_t *n, kc_error *err)
+{
+    quiet();
+    *image = NULL;
+    *n = 0;
+    kc_status rc = KC_OK;
+    ssize_t size = H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(h->file, NULL, 0) : -1;
+    char *buf = size > 0 ? kc__malloc((size_t)size) : NULL;
+    if (size <= 0) rc = h5fail(err, KC_EIO, "cannot take the image of '%s'", h->path);
+    else if (!buf) rc = kc__errf(err, KC_ENOMEM, "out of memory (%lld bytes for '%s')", (long long)size, h->path);
+    else if (H5Fget_file_image(h->file, buf, (size_t)size) != size)
+        rc = h5fail(err, KC_EIO, "cannot take the image of '%s'", h->path);
+    h->writable = false; /* flushed above */
+    kc_status crc = kc__h5_close(h, rc == KC_OK ? err : NULL);
+    if (rc == KC_OK) rc = crc;
+    if (rc != KC_OK) {
+        kc__free(buf);
+        return rc;
+    }
+    *image = buf;
+    *n = (size_t)size;
+    return KC_OK;
 }
 
 kc_status kc__h5_close(kc__h5 *h, kc_error *err)
@@ -184,6 +339,7 @@ kc_status kc__h5_close(kc__h5 *h, kc_error *err)
     if (h->writable && H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
         rc = h5fail(err, KC_EIO, "cannot write '%s'", h->path);
     if (H5Fclose(h->file) < 0 && rc == KC_OK) rc = h5fail(err, KC_EIO, "cannot close '%s'", h->path);
+    image_release(h->image);
     kc__free(h->path);
     kc__free(h);
     return rc;
@@ -195,6 +351,7 @@ kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err)
 {
     void *handle = NULL;
     quiet();
+    if (h->in_memory) return KC_OK;
     if (bytes <= 0 || H5Fget_vfd_handle(h->file, H5P_DEFAULT, &handle) < 0 || !handle) {
         H5Eclear2(H5E_DEFAULT);
         return KC_OK; /* nothing to reserve, or not a POSIX file: write as we go */

@@ -17,6 +17,15 @@ typedef struct kc__h5 kc__h5;
 kc__h5 *kc__h5_open_read(const char *path, kc_error *err);
 /* Create a new file (it must not exist). */
 kc__h5 *kc__h5_create(const char *path, kc_error *err);
+/* Open an HDF5 file held in memory (a .keras archive's model.weights.h5):
+ * image (kc__malloc'd) is taken over on every path and read in place, not
+ * copied; label names the file in messages. */
+kc__h5 *kc__h5_open_image(void *image, size_t n, const char *label, kc_error *err);
+/* A new file in memory; kc__h5_close_image gives its bytes. */
+kc__h5 *kc__h5_create_image(const char *label, kc_error *err);
+/* Flush and close h (every path), and hand back the file's bytes
+ * (kc__malloc'd) in *image / *n. */
+kc_status kc__h5_close_image(kc__h5 *h, void **image, size_t *n, kc_error *err);
 /* Flush and close; reports a failure to write the last bytes. NULL-safe. */
 kc_status kc__h5_close(kc__h5 *h, kc_error *err);
 const char *kc__h5_path(const kc__h5 *h);

@@ -121,11 +121,52 @@ static void rename_keys(json_t *cfg, const rename_t *r)
     }
 }
 
+static kc_status translate_layer(json_t *layer, kc_error *err);
+
+/* Keras 1's TimeDistributedDense(output_dim) is TimeDistributed(Dense(units))
+ * in Keras 2: the Dense arguments translate as Dense's, the input shape
+ * (batch_input_shape, or input_length and input_dim) goes to the wrapper,
+ * and the stored W and b are the wrapped kernel and bias, in that order. */
+static kc_status time_distributed_dense(json_t *layer, kc_error *err)
+{
+    json_t *cfg = json_object_get(layer, "config");
+    json_t *inner = json_pack("{s:s, s:O}", "class_name", "Dense", "config", cfg);
+    if (!inner) return kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = translate_layer(inner, err);
+    json_t *icfg = json_object_get(inner, "config");
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    json_t *outer = json_object();
+    if (rc == KC_OK && !outer) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    if (rc == KC_OK && name) {
+        char inner_name[512];
+        snprintf(inner_name, sizeof inner_name, "%s_dense", name);
+        rc = set(outer, "name", json_string(name), err);
+        if (rc == KC_OK) rc = set(icfg, "name", json_string(inner_name), err);
+    }
+    json_t *trainable = json_object_get(icfg, "trainable");
+    if (rc == KC_OK && trainable) rc = set(outer, "trainable", json_incref(trainable), err);
+    json_t *bis = json_object_get(icfg, "batch_input_shape");
+    json_t *len = json_object_get(icfg, "input_length"), *dim = json_object_get(icfg, "input_dim");
+    if (rc == KC_OK && bis) rc = set(outer, "batch_input_shape", json_incref(bis), err);
+    else if (rc == KC_OK && json_is_integer(dim))
+        rc = set(outer, "batch_input_shape", json_pack("[n, O, O]", len && !json_is_null(len) ? len : json_null(), dim),
+                 err);
+    static const char *const moved[] = {"batch_input_shape", "input_length", "input_dim", "input_shape"};
+    for (size_t i = 0; i < sizeof moved / sizeof *moved; i++) json_object_del(icfg, moved[i]);
+    if (rc == KC_OK) rc = set(outer, "layer", json_incref(inner), err);
+    if (rc == KC_OK) rc = set(layer, "class_name", json_string("TimeDistributed"), err);
+    if (rc == KC_OK) rc = set(layer, "config", json_incref(outer), err);
+    json_decref(outer);
+    json_decref(inner);
+    return rc;
+}
+
 static kc_status translate_layer(json_t *layer, kc_error *err)
 {
     json_t *cn = json_object_get(layer, "class_name"), *cfg = json_object_get(layer, "config");
     if (!json_is_string(cn) || !json_is_object(cfg)) return kc__errf(err, KC_EFORMAT, "a Keras 1 layer needs class_name and config");
     const char *name = json_string_value(cn);
+    if (!strcmp(name, "TimeDistributedDense")) return time_distributed_dense(layer, err);
     const k1_class *k = NULL;
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && !k; i++)
         if (!strcmp(classes[i].k1, name)) k = &classes[i];

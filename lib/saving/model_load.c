@@ -14,7 +14,7 @@
  * convert_weights hook (Keras 1 and Theano layouts) get the stored arrays
  * first and hand back their own weights. */
 #define _POSIX_C_SOURCE 200809L
-#include "saving_int.h"
+#include "keras3.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -345,9 +345,10 @@ static kc_status load_tree(kc__h5 *h, const char *g, kc_object *model, const kc_
 
 /* ---- optimizer state ------------------------------------------------------------------------------ */
 
-static kc_status restore_optimizer(kc__h5 *h, kc_object *model, kc_error *err)
+/* /optimizer_weights in whichever of the three layouts wrote it (O1-O3):
+ * the names say which. */
+static kc_status restore_optimizer(kc__h5 *h, kc_object *model, const char *version, int64_t budget, kc_error *err)
 {
-    kc_object *opt = kc_model_optimizer(model);
     char **names = NULL;
     size_t n = 0;
     bool present;
@@ -356,35 +357,32 @@ static kc_status restore_optimizer(kc__h5 *h, kc_object *model, kc_error *err)
         kc__free_strings(names, n);
         return rc;
     }
-    kc_tensor **vals = kc__calloc(n, sizeof(kc_tensor *));
-    int nt = kc_layer_num_trainable_weights(model);
-    kc_variable **vars = kc__calloc((size_t)nt + 1, sizeof(kc_variable *));
-    if (!vals || !vars) rc = kc__errf(err, KC_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == KC_OK && i < n; i++) {
-        char *dp = join("/optimizer_weights", names[i]);
-        int nd;
-        int64_t dims[KC_MAX_DIMS];
-        kc__h5_class cls;
-        rc = dp ? kc__h5_dataset_info(h, dp, &nd, dims, &cls, err) : kc__errf(err, KC_ENOMEM, "out of memory");
-        bool is_int = cls == KC__H5_INT;
-        if (rc == KC_OK && !(vals[i] = kc_tensor_empty(is_int ? KC_INT64 : KC_FLOAT32, nd, dims, err)))
-            rc = kc__error_code(err, KC_ENOMEM);
-        if (rc == KC_OK)
-            rc = is_int ? kc__h5_read_i64(h, dp, kc_tensor_data(vals[i]), kc_tensor_size(vals[i]), err)
-                        : kc__h5_read_f32(h, dp, kc_tensor_f32(vals[i]), kc_tensor_size(vals[i]), err);
-        kc__free(dp);
-    }
-    for (int i = 0; rc == KC_OK && i < nt; i++) vars[i] = kc_layer_trainable_weight(model, i);
-    if (rc == KC_OK) rc = kc_optimizer_build(opt, vars, nt, err);
-    if (rc == KC_OK) rc = kc_optimizer_set_weights(opt, vals, (int)n, err);
-    for (size_t i = 0; vals && i < n; i++) kc_tensor_unref(vals[i]);
-    kc__free(vals);
-    kc__free(vars);
+    kc__opt_source src = {.h = h, .n = n, .layout = kc__optimizer_layout_of(names, n), .keras_version = version};
+    src.paths = kc__calloc(n, sizeof(char *));
+    if (!src.paths) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == KC_OK && i < n; i++)
+        if (!(src.paths[i] = join("/optimizer_weights", names[i]))) rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    if (rc == KC_OK) rc = kc__optimizer_restore(model, &src, budget, err);
+    kc__free_strings(src.paths, src.paths ? n : 0);
     kc__free_strings(names, n);
     return rc;
 }
 
+void kc__warn_optimizer_not_restored(kc_warning_fn warn, void *user, const kc_error *why)
+{
+    char buf[800];
+    warnf(warn, user, "the optimizer state could not be restored, the optimizer starts fresh: %s",
+          kc_error_format(why, buf, sizeof(buf)));
+}
+
 /* ---- entry points ----------------------------------------------------------------------------------- */
+
+int64_t kc__load_budget(const kc_load_options *o, int64_t file_bytes)
+{
+    if (o && o->max_weight_bytes > 0) return o->max_weight_bytes;
+    int64_t budget = file_bytes > INT64_MAX / 16 ? INT64_MAX : 16 * file_bytes;
+    return budget < ((int64_t)64 << 20) ? (int64_t)64 << 20 : budget;
+}
 
 static int64_t file_size(const char *path)
 {
@@ -408,7 +406,49 @@ static kc_status json_attr(kc__h5 *h, const char *name, json_t **out, bool *pres
     return KC_OK;
 }
 
-static kc_object *load(const char *path, const kc_load_options *o, kc_error *err)
+kc_status kc__model_from_json(json_t *cfg, const char *where, const kc_load_options *o, int64_t budget,
+                              bool weights_from_file, kc_object **out, kc_error *err)
+{
+    *out = NULL;
+    if (!json_is_object(cfg) || !json_is_string(json_object_get(cfg, "class_name")))
+        return kc__errf(err, KC_EFORMAT, "%s must be a JSON object with class_name and config", where);
+    /* Keras <= 2.0 wrote a Sequential's config as the bare list of layers */
+    json_t *inner = json_object_get(cfg, "config");
+    if (json_is_array(inner)) {
+        json_t *wrapped = json_pack("{s:O}", "layers", inner);
+        if (!wrapped || json_object_set_new(cfg, "config", wrapped)) return kc__errf(err, KC_ENOMEM, "out of memory");
+    }
+    kc_config_ctx ctx;
+    kc_config_ctx_init(&ctx, where, o ? o->custom_objects : NULL);
+    kc__weight_budget_set(budget);
+    /* every weight the config creates is read from the file below (or the
+     * load fails); a subclassed model's build runs it, so its weights are
+     * initialized */
+    kc__weights_from_file(weights_from_file);
+    kc_object *model = NULL;
+    kc_status rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
+    kc__weights_from_file(false);
+    if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "%s is null", where);
+    if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "%s does not describe a model", where);
+    if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
+    kc__weight_budget_set(-1);
+    if (rc != KC_OK) {
+        kc_object_unref(model);
+        return rc;
+    }
+    *out = model;
+    return KC_OK;
+}
+
+/* Bytes of the model's weights, against a budget. */
+static int64_t weight_bytes(const kc_object *model)
+{
+    int64_t b = 0;
+    for (int i = 0; i < kc_layer_num_weights(model); i++) b += (int64_t)kc_tensor_nbytes(kc_variable_value(kc_layer_weight(model, i)));
+    return b;
+}
+
+kc_object *kc__h5_load(const char *path, const kc_load_options *o, kc_error *err)
 {
     kc__h5 *h = kc__h5_open_read(path, err);
     if (!h) return NULL;
@@ -419,42 +459,20 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
     if (rc == KC_OK && !present) {
         if (kc__h5_has_attr(h, "/", "layer_names") || kc__h5_has_attr(h, "/", "layer_names0"))
             rc = kc__errf(err, KC_EFORMAT, "the file holds only weights (save_weights): build the model and use kc_model_load_weights");
+        else if (kc__keras3_is_weights_tree(h))
+            rc = kc__errf(err, KC_EFORMAT, "the file holds only weights (Keras 3 save_weights, .weights.h5): build the "
+                          "model and use kc_model_load_weights");
         else
             rc = kc__errf(err, KC_EFORMAT, "HDF5 but not a Keras model file: the root attribute model_config is missing");
     }
-    if (rc == KC_OK && (!json_is_object(cfg) || !json_is_string(json_object_get(cfg, "class_name"))))
-        rc = kc__errf(err, KC_EFORMAT, "model_config must be a JSON object with class_name and config");
     char *version = NULL;
     if (rc == KC_OK) rc = kc__h5_read_attr_string(h, "/", "keras_version", &version, &present, err);
     if (rc == KC_OK && !version && kc__h5_is_group(h, "/model_weights"))
         rc = kc__h5_read_attr_string(h, "/model_weights", "keras_version", &version, &present, err);
-    if (rc == KC_OK && version && version[0] == '1') rc = kc__keras1_translate(cfg, err);
-    kc__free(version);
-    if (rc == KC_OK) {
-        /* Keras <= 2.0 wrote a Sequential's config as the bare list of layers */
-        json_t *inner = json_object_get(cfg, "config");
-        if (json_is_array(inner)) {
-            json_t *wrapped = json_pack("{s:O}", "layers", inner);
-            if (!wrapped || json_object_set_new(cfg, "config", wrapped)) rc = kc__errf(err, KC_ENOMEM, "out of memory");
-        }
-    }
-    if (rc == KC_OK) {
-        int64_t budget = o && o->max_weight_bytes > 0 ? o->max_weight_bytes : 16 * file_size(path);
-        if (budget < (64 << 20) && !(o && o->max_weight_bytes > 0)) budget = 64 << 20;
-        kc_config_ctx ctx;
-        kc_config_ctx_init(&ctx, "model_config", o ? o->custom_objects : NULL);
-        kc__weight_budget_set(budget);
-        /* every weight the config creates is read from /model_weights below
-         * (or the load fails); a subclassed model's build runs it, so its
-         * weights are initialized */
-        kc__weights_from_file(kc__h5_is_group(h, "/model_weights"));
-        rc = kc_deserialize(KC_KIND_MODEL, cfg, &ctx, &model, err);
-        kc__weights_from_file(false);
-        if (rc == KC_OK && !model) rc = kc__errf(err, KC_EFORMAT, "model_config is null");
-        if (rc == KC_OK && !kc_is_model(model)) rc = kc__errf(err, KC_EFORMAT, "model_config does not describe a model");
-        if (rc == KC_OK) rc = kc__model_build_from_config(model, json_object_get(cfg, "build_config"), &ctx, err);
-        kc__weight_budget_set(-1);
-    }
+    if (rc == KC_OK && version && version[0] == '1' && json_is_object(cfg)) rc = kc__keras1_translate(cfg, err);
+    int64_t budget = kc__load_budget(o, file_size(path));
+    if (rc == KC_OK)
+        rc = kc__model_from_json(cfg, "model_config", o, budget, kc__h5_is_group(h, "/model_weights"), &model, err);
     if (rc == KC_OK) {
         if (kc__h5_is_group(h, "/model_weights"))
             rc = load_tree(h, "/model_weights", model, NULL, err);
@@ -469,14 +487,11 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
         }
         if (rc == KC_OK && tc && kc__h5_is_group(h, "/optimizer_weights")) {
             kc_error werr = {0};
-            if (restore_optimizer(h, model, &werr) != KC_OK) {
-                char buf[800];
-                warnf(o ? o->warn : NULL, o ? o->warn_user : NULL,
-                      "the optimizer state could not be restored, the optimizer starts fresh: %s",
-                      kc_error_format(&werr, buf, sizeof(buf)));
-            }
+            if (restore_optimizer(h, model, version, budget - weight_bytes(model), &werr) != KC_OK)
+                kc__warn_optimizer_not_restored(o ? o->warn : NULL, o ? o->warn_user : NULL, &werr);
         }
     }
+    kc__free(version);
     json_decref(cfg);
     json_decref(tc);
     kc_status crc = kc__h5_close(h, rc == KC_OK ? err : NULL);
@@ -488,35 +503,28 @@ static kc_object *load(const char *path, const kc_load_options *o, kc_error *err
     return model;
 }
 
-kc_object *kc_model_load(const char *path, const kc_load_options *opts, kc_error *err)
+kc_status kc__h5_load_weights(kc_object *model, const char *path, const kc_weights_options *opts, kc_error *err)
 {
-    if (kc_init(err) != KC_OK) return NULL;
-    kc_object *m = load(path, opts, err);
-    if (!m) kc__error_context(err, "%s", path ? path : "(null)");
-    return m;
-}
-
-kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_weights_options *opts, kc_error *err)
-{
-    if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_load_weights: not a model");
-    if (!kc__as_layer(model)->built && kc_layer_num_weights(model) == 0 && kc_model_num_layers(model) == 0)
-        return kc__errf(err, KC_ESTATE, "model '%s' is empty", kc_layer_name(model));
-    if (kc__is_subclassed(model) && !kc__as_layer(model)->built)
-        return kc__errf(err, KC_ESTATE, "subclassed model '%s' is not built: call it or kc_model_build it "
-                        "before loading weights", kc_layer_name(model));
     kc__h5 *h = kc__h5_open_read(path, err);
-    if (!h) {
-        kc__error_context(err, "%s", path ? path : "(null)");
-        return kc__error_code(err, KC_EIO);
-    }
+    if (!h) return kc__error_code(err, KC_EIO);
     const char *g = NULL;
+    bool keras3 = false;
     if (kc__h5_has_attr(h, "/", "layer_names") || kc__h5_has_attr(h, "/", "layer_names0"))
         g = "/";
     else if (kc__h5_is_group(h, "/model_weights"))
         g = "/model_weights";
+    else
+        keras3 = kc__keras3_is_weights_tree(h);
     kc_status rc = g ? load_tree(h, g, model, opts, err)
-                     : kc__errf(err, KC_EFORMAT, "HDF5 but not a Keras weights file: no layer_names");
+                 : keras3 ? kc__keras3_read_weights(h, model, opts, err)
+                          : kc__errf(err, KC_EFORMAT, "HDF5 but not a Keras weights file: no layer_names (Keras 2) and "
+                                     "no layers or vars group (Keras 3)");
+    /* Keras 3's save_weights keeps a compiled model's optimizer too */
+    if (rc == KC_OK && keras3 && kc_model_optimizer(model) && kc__h5_is_group(h, "/optimizer/vars")) {
+        kc_error werr = {0};
+        if (kc__keras3_restore_optimizer(h, model, NULL, -1, &werr) != KC_OK)
+            kc__warn_optimizer_not_restored(opts ? opts->warn : NULL, opts ? opts->warn_user : NULL, &werr);
+    }
     kc__h5_close(h, NULL);
-    if (rc != KC_OK) kc__error_context(err, "%s", path);
     return rc;
 }

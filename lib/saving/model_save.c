@@ -15,7 +15,7 @@
  * fsync'ed). Any failure removes the temporary file and leaves an existing
  * file at path untouched. */
 #define _POSIX_C_SOURCE 200809L
-#include "saving_int.h"
+#include "keras3.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,7 +115,7 @@ kc_status kc__write_weights_tree(kc__h5 *h, const char *g, kc_object *model, con
 static kc_status write_optimizer(kc__h5 *h, kc_object *opt, kc_error *err)
 {
     int n = kc_optimizer_num_weights(opt);
-    if (n <= 1) return KC_OK; /* never stepped: Keras writes no optimizer_weights */
+    if (n == 0) return KC_OK; /* not built (never stepped): Keras writes no optimizer_weights */
     kc_status rc = kc__h5_create_group(h, "/optimizer_weights", err);
     char **names = kc__calloc((size_t)n, sizeof(char *));
     if (!names) return kc__errf(err, KC_ENOMEM, "out of memory");
@@ -162,6 +162,31 @@ static kc_status fsync_path(const char *path, bool dir, kc_error *err)
     return KC_OK;
 }
 
+void kc__save_temp_name(const char *path, char *buf, size_t size)
+{
+    static unsigned long counter;
+    snprintf(buf, size, "%s.tmp-%ld-%lu", path, (long)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+}
+
+kc_status kc__save_commit(const char *tmp, const char *path, bool sync, kc_error *err)
+{
+    kc_status rc = sync ? fsync_path(tmp, false, err) : KC_OK;
+    if (rc == KC_OK && rename(tmp, path) != 0)
+        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", path, strerror(errno));
+    if (rc == KC_OK && sync) {
+        char *dir = kc__strdup(path);
+        if (dir) {
+            char *slash = strrchr(dir, '/');
+            if (slash == dir) slash[1] = '\0';
+            else if (slash) *slash = '\0';
+            else strcpy(dir, ".");
+            rc = fsync_path(dir, true, err);
+            kc__free(dir);
+        }
+    }
+    return rc;
+}
+
 typedef kc_status (*write_fn)(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err);
 
 static kc_status save_atomic(kc_object *model, const char *path, const kc_save_options *o, write_fn fn, kc_error *err)
@@ -170,13 +195,12 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     if (!path || !*path) return kc__errf(err, KC_EINVAL, "no file path given");
     kc_status rc = kc_init(err);
     if (rc != KC_OK) return rc;
-    static unsigned long counter;
     size_t n = strlen(path) + 64;
     char *tmp = kc__malloc(n);
     if (!tmp) return kc__errf(err, KC_ENOMEM, "out of memory");
     kc__h5 *h = NULL;
     for (int attempt = 0; attempt < 100 && !h; attempt++) {
-        snprintf(tmp, n, "%s.tmp-%ld-%lu", path, (long)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+        kc__save_temp_name(path, tmp, n);
         if (access(tmp, F_OK) == 0) continue;
         h = kc__h5_create(tmp, err);
         if (!h) break;
@@ -190,20 +214,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     rc = fn(h, model, o, version, err);
     kc_status crc = kc__h5_close(h, err);
     if (rc == KC_OK) rc = crc;
-    if (rc == KC_OK && !(o && o->no_sync)) rc = fsync_path(tmp, false, err);
-    if (rc == KC_OK && rename(tmp, path) != 0)
-        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", path, strerror(errno));
-    if (rc == KC_OK && !(o && o->no_sync)) {
-        char *dir = kc__strdup(path);
-        if (dir) {
-            char *slash = strrchr(dir, '/');
-            if (slash == dir) slash[1] = '\0';
-            else if (slash) *slash = '\0';
-            else strcpy(dir, ".");
-            rc = fsync_path(dir, true, err);
-            kc__free(dir);
-        }
-    }
+    if (rc == KC_OK) rc = kc__save_commit(tmp, path, !(o && o->no_sync), err);
     if (rc != KC_OK) {
         remove(tmp); /* the previous file at path, if any, is untouched */
         kc__error_context(err, "saving '%s'", path);
@@ -262,12 +273,28 @@ static kc_status write_weights_only(kc__h5 *h, kc_object *model, const kc_save_o
     return rc == KC_OK ? kc__write_weights_tree(h, "/", model, version, err) : rc;
 }
 
-kc_status kc_model_save(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
+/* Keras 3's save_weights: the weights tree at the root, and a compiled
+ * model's optimizer state (W1-W3). */
+static kc_status write_keras3_weights(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version,
+                                      kc_error *err)
+{
+    (void)version;
+    bool with_opt = !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
+    kc_status rc = reserve(h, model, with_opt, 0, err);
+    return rc == KC_OK ? kc__keras3_write_weights(h, model, with_opt, err) : rc;
+}
+
+kc_status kc__h5_save(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
 {
     return save_atomic(model, path, opts, write_model, err);
 }
 
-kc_status kc_model_save_weights(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
+kc_status kc__h5_save_weights(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
 {
     return save_atomic(model, path, opts, write_weights_only, err);
+}
+
+kc_status kc__keras3_save_weights(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)
+{
+    return save_atomic(model, path, opts, write_keras3_weights, err);
 }

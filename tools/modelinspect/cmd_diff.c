@@ -134,6 +134,61 @@ static void compare_json(diff_ctx *d, const char *path, const json_t *a, const j
     if (!a || !b || !same_scalar(a, b)) config_diff(d, path, a, b);
 }
 
+static void note_string(diff_ctx *d, const char *what, const char *a, const char *b);
+
+/* ---- configs across dialects ------------------------------------------------------------------- */
+
+/* Keys that say how Keras 3 finds a class or rebuilds a model, not what
+ * the model is; and a layer's batch_input_shape, which Keras 3 keeps on the
+ * model's InputLayer only. Removed in place, recursively. */
+static void drop_dialect_keys(json_t *v)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) drop_dialect_keys(json_array_get(v, i));
+        return;
+    }
+    if (!json_is_object(v)) return;
+    static const char *const keys[] = {"module", "registered_name", "shared_object_id", "build_config",
+                                       "compile_config"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) json_object_del(v, keys[i]);
+    const char *cls = json_string_value(json_object_get(v, "class_name"));
+    json_t *cfg = json_object_get(v, "config");
+    if (cls && strcmp(cls, "InputLayer") != 0 && json_is_object(cfg)) json_object_del(cfg, "batch_input_shape");
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) drop_dialect_keys(x);
+}
+
+/* A config in one dialect: the model it builds, serialized again (Keras
+ * 2's form, as ckeras writes .h5 files), less the dialect keys. NULL when
+ * its classes are unknown. */
+static json_t *normalized_model_config(const json_t *cfg)
+{
+    kc_error err = {0};
+    kc_object *m = NULL;
+    json_t *out = NULL;
+    if (kc_deserialize(KC_KIND_MODEL, cfg, NULL, &m, &err) == KC_OK && m && kc_serialize(m, &out, &err) == KC_OK)
+        drop_dialect_keys(out);
+    kc_object_unref(m);
+    return out;
+}
+
+/* training_config: the optimizer as its class writes it (Keras 3's "adam"
+ * is Adam with its defaults), the rest less the dialect keys. */
+static json_t *normalized_training_config(const json_t *tc)
+{
+    json_t *out = json_deep_copy(tc);
+    drop_dialect_keys(out);
+    kc_error err = {0};
+    kc_object *opt = NULL;
+    json_t *oc = NULL;
+    if (kc_deserialize(KC_KIND_OPTIMIZER, json_object_get(out, "optimizer_config"), NULL, &opt, &err) == KC_OK && opt &&
+        kc_serialize(opt, &oc, &err) == KC_OK)
+        json_object_set_new(out, "optimizer_config", oc);
+    kc_object_unref(opt);
+    return out;
+}
+
 static int compare_attr(diff_ctx *d, kc_h5file *fa, kc_h5file *fb, const char *name)
 {
     json_t *a = NULL, *b = NULL;
@@ -142,6 +197,28 @@ static int compare_attr(diff_ctx *d, kc_h5file *fa, kc_h5file *fb, const char *n
         inspect_print_error(&err);
         json_decref(a);
         return EXIT_INVALID;
+    }
+    /* an .h5 and a .keras say the same model in two dialects: compare what
+     * they describe, when the classes are known to build it */
+    bool archive_a = strcmp(kc_h5file_format(fa), "keras") == 0, archive_b = strcmp(kc_h5file_format(fb), "keras") == 0;
+    if (a && b && archive_a != archive_b) {
+        bool model = strcmp(name, "model_config") == 0;
+        json_t *na = model ? normalized_model_config(a) : normalized_training_config(a);
+        json_t *nb = model ? normalized_model_config(b) : normalized_training_config(b);
+        bool normalized = na && nb;
+        if (normalized) {
+            json_decref(a);
+            json_decref(b);
+            a = na, b = nb;
+        } else {
+            json_decref(na);
+            json_decref(nb);
+        }
+        const char *how = normalized ? "compared by what it builds" : "compared as written: unknown classes";
+        char ta[96], tb[96];
+        snprintf(ta, sizeof ta, "Keras %d form, %s", archive_a ? 3 : 2, how);
+        snprintf(tb, sizeof tb, "Keras %d form, %s", archive_b ? 3 : 2, how);
+        note_string(d, name, ta, tb);
     }
     if (a || b) compare_json(d, name, a, b);
     json_decref(a);
@@ -190,14 +267,15 @@ static json_t *number_json(double v)
     return isfinite(v) ? json_real(v) : json_string(v > 0 ? "Infinity" : "-Infinity");
 }
 
-/* Compare one weight key present in one or both files. */
-static int compare_weight(diff_ctx *d, const char *key, kc_h5file *fa, const kc_h5file_weight *a, kc_h5file *fb,
-                          const kc_h5file_weight *b)
+/* Compare one weight key present in one or both files, given as listed
+ * (a, b: shape and dtype) and, when both are there with one shape, their
+ * values (ta, tb). */
+static void report_weight(diff_ctx *d, const char *key, const kc_h5file_weight *a, const kc_h5file_weight *b,
+                          const kc_tensor *ta, const kc_tensor *tb)
 {
     char sa[256], sb[256];
     if (a) inspect_shape_text(a->ndim, a->dims, sa, sizeof sa);
     if (b) inspect_shape_text(b->ndim, b->dims, sb, sizeof sb);
-    json_t *e = json_pack("{s:s}", "name", key);
     const char *status = "equal";
     value_diff v = {0};
     bool same_shape = a && b && a->ndim == b->ndim && memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof(int64_t)) == 0;
@@ -206,24 +284,14 @@ static int compare_weight(diff_ctx *d, const char *key, kc_h5file *fa, const kc_
     } else if (!same_shape) {
         status = "shape";
     } else {
-        kc_tensor *ta = NULL, *tb = NULL;
-        kc_error err = {0};
-        if (kc_h5file_read(fa, a, &ta, &err) != KC_OK || kc_h5file_read(fb, b, &tb, &err) != KC_OK) {
-            inspect_print_error(&err);
-            kc_tensor_unref(ta);
-            json_decref(e);
-            return EXIT_INVALID;
-        }
         v = compare_values(d, ta, tb);
-        kc_tensor_unref(ta);
-        kc_tensor_unref(tb);
         if (v.n_different) status = "different";
         else if (strcmp(a->dtype, b->dtype) != 0) status = "dtype";
     }
     bool differs = strcmp(status, "equal") != 0;
     d->n_weights += differs;
     if (d->as_json) {
-        json_object_set_new(e, "status", json_string(status));
+        json_t *e = json_pack("{s:s, s:s}", "name", key, "status", status);
         if (a) json_object_set_new(e, "shape_a", inspect_shape_json(a->ndim, a->dims));
         if (b) json_object_set_new(e, "shape_b", inspect_shape_json(b->ndim, b->dims));
         if (a) json_object_set_new(e, "dtype_a", json_string(a->dtype));
@@ -234,16 +302,81 @@ static int compare_weight(diff_ctx *d, const char *key, kc_h5file *fa, const kc_
             json_object_set_new(e, "n_different", json_integer(v.n_different));
         }
         json_array_append_new(d->weights, e);
-        return EXIT_OK;
+        return;
     }
-    json_decref(e);
-    if (!differs) return EXIT_OK;
+    if (!differs) return;
     if (!a || !b) printf("weight: %s: only in %s\n", key, a ? "A" : "B");
     else if (!same_shape) printf("weight: %s: shape %s -> %s\n", key, sa, sb);
     else if (!v.n_different) printf("weight: %s: dtype %s -> %s (values equal)\n", key, a->dtype, b->dtype);
     else
         printf("weight: %s: max abs diff %.9g, max rel diff %.9g (%lld of %lld values differ)\n", key, v.max_abs,
                v.max_rel, (long long)v.n_different, (long long)a->size);
+}
+
+static int compare_weight(diff_ctx *d, const char *key, kc_h5file *fa, const kc_h5file_weight *a, kc_h5file *fb,
+                          const kc_h5file_weight *b)
+{
+    kc_tensor *ta = NULL, *tb = NULL;
+    bool same_shape = a && b && a->ndim == b->ndim && memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof(int64_t)) == 0;
+    if (same_shape) {
+        kc_error err = {0};
+        if (kc_h5file_read(fa, a, &ta, &err) != KC_OK || kc_h5file_read(fb, b, &tb, &err) != KC_OK) {
+            inspect_print_error(&err);
+            kc_tensor_unref(ta);
+            return EXIT_INVALID;
+        }
+    }
+    report_weight(d, key, a, b, ta, tb);
+    kc_tensor_unref(ta);
+    kc_tensor_unref(tb);
+    return EXIT_OK;
+}
+
+/* The listing of one loaded optimizer weight, for report_weight. */
+static kc_h5file_weight loaded_weight(const kc_tensor *t)
+{
+    kc_h5file_weight w = {.ndim = kc_tensor_ndim(t), .size = kc_tensor_size(t),
+                          .dtype = kc_tensor_dtype(t) == KC_INT64 ? "int64" : "float32"};
+    memcpy(w.dims, kc_tensor_dims(t), (size_t)w.ndim * sizeof(int64_t));
+    return w;
+}
+
+/* An .h5 and a .keras store optimizer state in different layouts and
+ * names (doc/keras3-format.md, O1-O3): compare the states the two files
+ * load into, under ckeras' names. *done false when either does not load
+ * (unknown classes) or is not compiled. */
+static int compare_loaded_optimizers(diff_ctx *d, const char *pa, const char *pb, bool *done)
+{
+    *done = false;
+    kc_error err = {0};
+    kc_object *ma = kc_model_load(pa, NULL, &err), *mb = ma ? kc_model_load(pb, NULL, &err) : NULL;
+    kc_object *oa = ma ? kc_model_optimizer(ma) : NULL, *ob = mb ? kc_model_optimizer(mb) : NULL;
+    if (oa && ob) {
+        *done = true;
+        int na = kc_optimizer_num_weights(oa), nb = kc_optimizer_num_weights(ob);
+        bool *used = calloc((size_t)nb + 1, 1);
+        for (int i = 0; used && i < na; i++) {
+            char name[512], other[512], key[600];
+            kc_tensor *ta = kc_optimizer_weight(oa, i, name, sizeof name), *tb = NULL;
+            for (int j = 0; j < nb && !tb; j++) {
+                kc_tensor *t = kc_optimizer_weight(ob, j, other, sizeof other);
+                if (!used[j] && strcmp(name, other) == 0) tb = t, used[j] = true;
+            }
+            kc_h5file_weight wa = loaded_weight(ta), wb = tb ? loaded_weight(tb) : wa;
+            snprintf(key, sizeof key, "optimizer/%s", name);
+            report_weight(d, key, &wa, tb ? &wb : NULL, ta, tb);
+        }
+        for (int j = 0; used && j < nb; j++) {
+            char name[512], key[600];
+            kc_tensor *tb = kc_optimizer_weight(ob, j, name, sizeof name);
+            kc_h5file_weight wb = loaded_weight(tb);
+            snprintf(key, sizeof key, "optimizer/%s", name);
+            if (!used[j]) report_weight(d, key, NULL, &wb, NULL, tb);
+        }
+        free(used);
+    }
+    kc_object_unref(ma);
+    kc_object_unref(mb);
     return EXIT_OK;
 }
 
@@ -288,6 +421,7 @@ static int compare_lists(diff_ctx *d, kc_h5file *fa, const kc_h5file_weight *wa,
 
 static int compare_weights(diff_ctx *d, kc_h5file *fa, kc_h5file *fb)
 {
+    bool done = false;
     const kc_h5file_weight *wa, *wb, *oa, *ob;
     size_t na, nb, noa, nob;
     kc_error err = {0};
@@ -298,7 +432,9 @@ static int compare_weights(diff_ctx *d, kc_h5file *fa, kc_h5file *fb)
         return EXIT_INVALID;
     }
     int rc = compare_lists(d, fa, wa, na, fb, wb, nb);
-    if (rc == EXIT_OK) rc = compare_lists(d, fa, oa, noa, fb, ob, nob);
+    if (rc == EXIT_OK && strcmp(kc_h5file_format(fa), kc_h5file_format(fb)) != 0 && noa && nob)
+        rc = compare_loaded_optimizers(d, kc_h5file_path(fa), kc_h5file_path(fb), &done);
+    if (rc == EXIT_OK && !done) rc = compare_lists(d, fa, oa, noa, fb, ob, nob);
     return rc;
 }
 

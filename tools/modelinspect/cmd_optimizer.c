@@ -1,6 +1,7 @@
 /* modelinspect optimizer: the optimizer a file was compiled with
- * (training_config's optimizer_config) and the state it saved
- * (/optimizer_weights: the iteration counter and one slot variable per
+ * (training_config's optimizer_config; a .keras archive's compile_config)
+ * and the state it saved (/optimizer_weights, or a Keras 3 file's
+ * /optimizer/vars: the iteration counter and one slot variable per
  * trainable weight and slot kind, spec section 7.2). Read from the file,
  * so it works when the optimizer's or the model's classes are unknown. */
 #include "inspect.h"
@@ -14,9 +15,10 @@ const inspect_command cmd_optimizer = {
     .name = "optimizer",
     .synopsis = "optimizer FILE [--json]",
     .help = "Print the optimizer FILE was compiled with (class and hyperparameters, from\n"
-            "training_config) and the state saved in /optimizer_weights: the iteration\n"
-            "count and every slot variable with its shape and dtype, or \"no optimizer\n"
-            "state\" when the file has none (not trained yet, or saved without it).\n\n"
+            "training_config, or a .keras archive's compile_config) and the state saved in\n"
+            "/optimizer_weights (Keras 3 files: /optimizer/vars): the iteration count and\n"
+            "every slot variable with its shape and dtype, or \"no optimizer state\" when\n"
+            "the file has none (not trained yet, or saved without it).\n\n"
             "  --json  machine-readable output\n\n"
             "Exit 0, or 2 when the file cannot be read.\n",
     .run = run_optimizer,
@@ -93,10 +95,11 @@ static int run_optimizer(int argc, char **argv)
             training_optimizer_text(oc, text, sizeof text);
             printf("optimizer: %s\n", text);
         }
+        const char *group = strcmp(kc_h5file_format(f), "h5") == 0 ? "/optimizer_weights" : "/optimizer/vars";
         if (!n) {
-            printf("no optimizer state (the file has no /optimizer_weights)\n");
+            printf("no optimizer state (the file has no %s)\n", group);
         } else {
-            printf("state: %zu weight%s in /optimizer_weights, %lld values\n", n, n == 1 ? "" : "s", (long long)values);
+            printf("state: %zu weight%s in %s, %lld values\n", n, n == 1 ? "" : "s", group, (long long)values);
             if (iterations >= 0) printf("iterations: %lld\n", iterations);
             else printf("iterations: not saved\n");
             static const char *const headers[] = {"weight", "shape", "dtype"};

@@ -1,4 +1,6 @@
-/* modelinspect resave: load a file and save it again with ckeras' writer. */
+/* modelinspect resave: load a file and save it again with ckeras' writer,
+ * in the format OUT's extension names (.keras, .h5): a conversion both
+ * ways between Keras 2's .h5 layout and Keras 3's archive. */
 #include "inspect.h"
 
 #include <string.h>
@@ -7,11 +9,13 @@ static int run_resave(int argc, char **argv);
 
 const inspect_command cmd_resave = {
     .name = "resave",
-    .synopsis = "resave IN.h5 OUT.h5 [--no-optimizer] [--custom-lib LIB.so]...",
-    .help = "Load IN.h5 and save it as OUT.h5 in the Keras 2 legacy layout ckeras writes\n"
-            "(readable by Keras, TensorFlow.js and h5dump). Weights are kept bit for bit;\n"
-            "the training config and optimizer state are kept unless --no-optimizer.\n"
-            "OUT.h5 is replaced atomically. Exit 0, or 2 with the error.\n",
+    .synopsis = "resave IN OUT [--no-optimizer] [--custom-lib LIB.so]...",
+    .help = "Load IN (.h5 or .keras, told by its content) and save it as OUT, in the format\n"
+            "OUT's extension names: OUT.keras as a Keras 3 archive (config.json,\n"
+            "metadata.json, model.weights.h5), anything else (OUT.h5) in the Keras 2 legacy\n"
+            "layout ckeras writes (readable by Keras, TensorFlow.js and h5dump). Weights are\n"
+            "kept bit for bit; the training config and optimizer state are kept unless\n"
+            "--no-optimizer. OUT is replaced atomically. Exit 0, or 2 with the error.\n",
     .run = run_resave,
 };
 
@@ -24,7 +28,7 @@ static int run_resave(int argc, char **argv)
         {"--custom-lib", OPT_PLUGIN, NULL},
         {"--no-optimizer", OPT_FLAG, &no_optimizer},
     };
-    int rc = inspect_parse(&cmd_resave, argc, argv, opts, 2, files, 2, 2, "need IN.h5 and OUT.h5");
+    int rc = inspect_parse(&cmd_resave, argc, argv, opts, 2, files, 2, 2, "need IN and OUT");
     if (rc >= 0) return rc;
 
     kc_load_options lopts = {.warn = inspect_warn, .no_compile = no_optimizer};

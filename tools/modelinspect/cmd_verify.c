@@ -11,7 +11,8 @@ const inspect_command cmd_verify = {
     .help = "Load FILE completely: model config, every layer, every weight (shapes checked\n"
             "against the config), the training config and optimizer state. Prints one line\n"
             "describing the model and exits 0, or prints the error with its context (file,\n"
-            "layer, weight, JSON path) and exits 2.\n\n"
+            "layer, weight, JSON path) and exits 2. A model without inputs (its input shape\n"
+            "unknown) loads but cannot run: exit 2.\n\n"
             "  --custom-lib LIB.so  a shared library of custom classes and functions: it is\n"
             "                       loaded first and its entry point\n"
             "                           kc_status ckeras_plugin_init(kc_error *err)\n"
@@ -32,6 +33,15 @@ static int run_verify(int argc, char **argv)
     kc_object *model = kc_model_load(file, &opts, &err);
     if (!model) {
         inspect_print_error(&err);
+        return EXIT_INVALID;
+    }
+    if (kc_model_num_inputs(model) == 0) {
+        /* loads, but cannot run: nothing says what it takes (a Sequential
+         * without an input shape, a subclassed model never built) */
+        fprintf(stderr, "modelinspect: %s: %s '%s' has no inputs: its input shape is unknown, so it cannot be "
+                        "built or run (give its first layer an input shape)\n",
+                file, kc_object_name(model), kc_layer_name(model));
+        kc_object_unref(model);
         return EXIT_INVALID;
     }
     int64_t params = kc_layer_count_params(model);

@@ -26,6 +26,7 @@ typedef struct inspect_command {
 
 extern const inspect_command cmd_summary, cmd_config, cmd_weights, cmd_diff, cmd_graph, cmd_optimizer,
     cmd_verify, cmd_predict, cmd_resave;
+extern const inspect_command cmd_history;
 
 /* ---- command lines ---- */
 

@@ -17,6 +17,7 @@ static const inspect_command *const commands[] = {
     &cmd_optimizer,
     &cmd_predict,
     &cmd_resave,
+    &cmd_history,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
