@@ -222,6 +222,21 @@ START_TEST(unary_math_matches_libm_within_ulps)
         kc_tensor_unref(y);
         kc_tensor_unref(x);
     }
+    /* the edges of every one: NaN, infinities, zeros, subnormals, the largest floats */
+    static const float edge[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f};
+    const int64_t ne = (int64_t)(sizeof(edge) / sizeof(edge[0]));
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        kc_tensor *x = kc_tensor_from_data(KC_FLOAT32, 1, &ne, edge, &err);
+        CK_NN(x, err);
+        kc_tensor *y = cases[c].op(x, &err);
+        CK_NN(y, err);
+        const float *q = kc_tensor_cdata(y);
+        for (int64_t i = 0; i < ne; i++)
+            ck_assert_msg(ulps(q[i], cases[c].ref(edge[i])) <= cases[c].max_ulps, "%s(%g) = %.9g, want %.9g",
+                          cases[c].name, (double)edge[i], (double)q[i], cases[c].ref(edge[i]));
+        kc_tensor_unref(y);
+        kc_tensor_unref(x);
+    }
     /* erf through gelu: within 3 ulp of erf, or 2^-25 absolute */
     kc_tensor *x = kc_tensor_empty(KC_FLOAT32, 1, &n, &err);
     float *p = kc_tensor_f32(x);

@@ -52,6 +52,11 @@ static inline int32_t kc__f_bits(float f)
 
 static inline float kc__fabs(float x) { return kc__f_from_bits(kc__f_bits(x) & 0x7fffffff); }
 
+/* 2^e for an exponent e the caller keeps in [-126, 127]; shifted as
+ * unsigned, so that the garbage exponents a NaN input leads to give
+ * garbage (then discarded) rather than undefined behaviour. */
+static inline float kc__pow2i(int32_t e) { return kc__f_from_bits((int32_t)((uint32_t)(e + 127) << 23)); }
+
 /* x with the sign of s. */
 static inline float kc__copysign(float x, float s)
 {
@@ -68,7 +73,7 @@ static inline float kc__copysign(float x, float s)
 static inline float kc__exp2i_split(int32_t n, float p)
 {
     int32_t n1 = n >> 1, n2 = n - n1;
-    return p * kc__f_from_bits((n1 + 127) << 23) * kc__f_from_bits((n2 + 127) << 23);
+    return p * kc__pow2i(n1) * kc__pow2i(n2);
 }
 
 /* x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact
@@ -109,7 +114,7 @@ static inline float kc__expm1f(float x)
               1.66666672e-1f;
     float q = p * (r * r * r) + r * r * 0.5f + r; /* e^r - 1 */
     int32_t nc = ni > 24 ? 24 : ni;
-    float s = kc__f_from_bits((nc + 127) << 23);
+    float s = kc__pow2i(nc);
     float small = s * q + (s - 1.0f);
     float big = kc__exp2i_split(ni, q + 1.0f) - 1.0f;
     float y = ni > 24 ? big : small;
