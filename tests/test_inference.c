@@ -179,6 +179,11 @@ START_TEST(dense_and_activations_match)
     SEQ("Softmax on another axis", true, S(3, 4), {"Softmax", "{\"axis\": 1}"});
     SEQ("identities", true, S(5), {"Dropout", "{\"rate\": 0.5}"}, {"GaussianNoise", "{\"stddev\": 1.0}"},
         {"GaussianDropout", "{\"rate\": 0.3}"}, {"ActivityRegularization", "{\"l1\": 0.1}"}, {"Dense", "{\"units\": 2}"});
+    SEQ("augmentations (the identity outside training)", true, S(6, 5, 3), {"RandomFlip", NULL},
+        {"RandomRotation", "{\"factor\": 0.2}"}, {"RandomZoom", "{\"height_factor\": 0.2}"},
+        {"RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": 0.1}"},
+        {"RandomContrast", "{\"factor\": 0.5}"}, {"RandomBrightness", "{\"factor\": 0.3}"},
+        {"Conv2D", "{\"filters\": 2, \"kernel_size\": 3}"});
     SEQ("views", true, S(2, 3, 4), {"Flatten", NULL}, {"Reshape", "{\"target_shape\": [4, 6]}"},
         {"Dense", "{\"units\": 2}"}, {"Flatten", NULL});
 }
@@ -310,6 +315,22 @@ START_TEST(layers_run_through_their_call_match)
     check_model(m, &x, 1, true, "Embedding");
     kc_tensor_unref(x);
     kc_object_unref(in), kc_object_unref(e), kc_object_unref(d), kc_object_unref(m);
+    SEQ("preprocessing", true, S(6, 8, 2), {"Rescaling", "{\"scale\": 0.5, \"offset\": -1.0}"},
+        {"RandomCrop", "{\"height\": 4, \"width\": 6}"}, {"Resizing", "{\"height\": 3, \"width\": 3}"},
+        {"Dense", "{\"units\": 2}"});
+    /* an augmentation casts integer images to float32: through its call */
+    m = kc_sequential_new(NULL, &err), in = kc_input_layer(3, D(2, 2, 1), NULL, &err);
+    kc_object *flip = layer("RandomFlip", NULL);
+    d = layer("Dense", "{\"units\": 2}");
+    CK_OK(kc_sequential_add(m, in, &err));
+    CK_OK(kc_sequential_add(m, flip, &err));
+    CK_OK(kc_sequential_add(m, d, &err));
+    randomize(m, 6);
+    int32_t pixels[8] = {0, 255, 3, 17, 9, 4, 128, 64};
+    x = kc_tensor_from_data(KC_INT32, 4, D(2, 2, 2, 1), pixels, &err);
+    check_model(m, &x, 1, true, "integer images through RandomFlip");
+    kc_tensor_unref(x);
+    kc_object_unref(in), kc_object_unref(flip), kc_object_unref(d), kc_object_unref(m);
 }
 END_TEST
 

@@ -179,6 +179,7 @@ static kc_status add_layer(builder *b, kc_object *layer, const int *ins, int n_i
         b->refused = true;
         return KC_OK;
     }
+    if (d.kind == KC__LI_IDENTITY_F32) d.kind = all_float ? KC__LI_IDENTITY : KC__LI_CALL;
     if (!all_float && d.kind != KC__LI_IDENTITY && d.kind != KC__LI_VIEW) d.kind = KC__LI_CALL;
     if (no < 1 || (no > 1 && d.kind != KC__LI_CALL)) d.kind = KC__LI_CALL;
     *n_out = no;

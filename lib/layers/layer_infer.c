@@ -22,12 +22,21 @@ extern const kc_class kc__input_layer_class, kc__dense_class, kc__batchnorm_clas
     kc__global_average_pooling3d_class, kc__zero_padding1d_class, kc__zero_padding2d_class,
     kc__zero_padding3d_class, kc__spatial_dropout1d_class, kc__spatial_dropout2d_class,
     kc__spatial_dropout3d_class, kc__rnn_class, kc__simple_rnn_class, kc__lstm_class, kc__gru_class,
-    kc__bidirectional_class, kc__time_distributed_class;
+    kc__bidirectional_class, kc__time_distributed_class, kc__random_contrast_class,
+    kc__random_brightness_class, kc__random_flip_class, kc__random_rotation_class, kc__random_zoom_class,
+    kc__random_translation_class;
 
 static void identity(const kc_object *layer, const kc_shape *in, int n_in, kc__layer_infer *out)
 {
     (void)layer, (void)in;
     if (n_in == 1) out->kind = KC__LI_IDENTITY;
+}
+
+/* The augmentation layers outside training: the input, cast to float32. */
+static void augmentation(const kc_object *layer, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    (void)layer, (void)in;
+    if (n_in == 1) out->kind = KC__LI_IDENTITY_F32;
 }
 
 static void view(const kc_object *layer, const kc_shape *in, int n_in, kc__layer_infer *out)
@@ -61,6 +70,12 @@ static const struct {
     {&kc__spatial_dropout1d_class, identity},
     {&kc__spatial_dropout2d_class, identity},
     {&kc__spatial_dropout3d_class, identity},
+    {&kc__random_contrast_class, augmentation},
+    {&kc__random_brightness_class, augmentation},
+    {&kc__random_flip_class, augmentation},
+    {&kc__random_rotation_class, augmentation},
+    {&kc__random_zoom_class, augmentation},
+    {&kc__random_translation_class, augmentation},
     {&kc__reshape_class, view},
     {&kc__flatten_class, kc__flatten_describe},
     {&kc__dense_class, kc__dense_describe},

@@ -19,6 +19,7 @@
 typedef enum kc__li_kind {
     KC__LI_CALL,     /* no kernel: the plan runs the layer's call */
     KC__LI_IDENTITY, /* output 0 is input 0 (Dropout, noise, InputLayer) */
+    KC__LI_IDENTITY_F32, /* the identity on float32 inputs (augmentations; they cast others) */
     KC__LI_VIEW,     /* output 0 is input 0 with the output shape (Flatten, Reshape) */
     KC__LI_CONV,     /* convolution, channels last (a separable one has a pointwise part) */
     KC__LI_DENSE,    /* x @ kernel + bias over the last axis */
