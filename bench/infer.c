@@ -16,6 +16,10 @@
  *                                    recurrent products; 2 per MAC) at the
  *                                    rate of a 512x512x512 cblas_sgemm
  *                                    timed in the same run and threads
+ *   cpu_ms_b1 / cpu_ms_b32           (1 thread) median process CPU time
+ *                                    of a call: on a machine shared with
+ *                                    other work, closer to the unloaded
+ *                                    latency than the wall time
  *
  * A ratio of 1 means predict runs as fast as its arithmetic would on
  * OpenBLAS' best GEMM shape; below 1 is overhead and small-GEMM
@@ -40,12 +44,14 @@
  * over its own pool, so the reference sets OpenBLAS' threads around it. */
 void openblas_set_num_threads(int n);
 
-static double now(void)
+static double clock_s(clockid_t which)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(which, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static int cmp(const void *a, const void *b)
 {
@@ -338,20 +344,24 @@ static kc_tensor *input_for(kc_object *m, int64_t batch)
     return x;
 }
 
-static double time_predict(kc_object *m, kc_tensor *x, int reps)
+/* Median wall time of a predict call; *cpu receives the median process
+ * CPU time of the calls (on one thread, the time the call ran: a figure
+ * that other programs sharing the cores disturb much less). */
+static double time_predict(kc_object *m, kc_tensor *x, int reps, double *cpu)
 {
     kc_error err = {0};
-    double t[64];
+    double t[64], c[64];
     if (reps > 64) reps = 64;
     for (int r = -1; r < reps; r++) {
         kc_tensor *out[4];
         int n = 0;
-        double t0 = now();
+        double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now();
         if (kc_model_predict(m, &x, 1, kc_tensor_dim(x, 0), out, &n, &err) != KC_OK) die("predict", &err);
-        double t1 = now();
+        double t1 = now(), c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         for (int i = 0; i < n; i++) kc_tensor_unref(out[i]);
-        if (r >= 0) t[r] = t1 - t0;
+        if (r >= 0) t[r] = t1 - t0, c[r] = c1 - c0;
     }
+    *cpu = median(c, reps);
     return median(t, reps);
 }
 
@@ -363,12 +373,15 @@ static void run(const char *name, kc_object *m)
         kc_set_num_threads(threads);
         kc_tensor *x1 = input_for(m, 1), *x32 = input_for(m, 32);
         double rate = sgemm_rate(threads);
-        double t1 = time_predict(m, x1, 31), t32 = time_predict(m, x32, 7);
+        double c1, c32;
+        double t1 = time_predict(m, x1, 31, &c1), t32 = time_predict(m, x32, 7, &c32);
         double rate2 = sgemm_rate(threads);
         rate = rate > rate2 ? rate : rate2;
         printf("  %d thread(s): sgemm %.1f GFLOP/s | latency_ms_b1: %.3f  ratio_vs_gemm_floor_b1: %.3f | "
-               "latency_ms_b32: %.2f  ratio_vs_gemm_floor: %.3f\n",
+               "latency_ms_b32: %.2f  ratio_vs_gemm_floor: %.3f",
                threads, rate * 1e-9, t1 * 1e3, f1 / rate / t1, t32 * 1e3, f32 / rate / t32);
+        if (threads == 1) printf(" | cpu_ms_b1: %.3f  cpu_ms_b32: %.2f", c1 * 1e3, c32 * 1e3);
+        printf("\n");
         kc_tensor_unref(x1), kc_tensor_unref(x32);
     }
 }
