@@ -8,8 +8,14 @@
  *                           the weights' bytes
  *   tiny_load_us         = median time to load a 16 kB two-Dense model
  *                           (open + config + build + weights), of 1000
+ *   isolated_load_ratio  = time(kc_model_load_untrusted) / time(kc_model_load)
+ *                           of the big model: what the sandboxed child costs
+ *   tiny_isolated_load_us = median time of kc_model_load_untrusted on the
+ *                           tiny model, of 200 (a fork, a sandbox, a load
+ *                           in the child, a rebuild here)
  *
- * Targets: save >= 0.9, load >= 1.0, peak RSS <= 1.10, tiny load < 300 us.
+ * Targets: save >= 0.9, load >= 1.0, peak RSS <= 1.10, tiny load < 300 us,
+ * isolated_load_ratio <= 1.3.
  * Saves use no_sync (fsync would time the disk, not the code); the same
  * holds for fwrite. Each big timing is the best of three runs.
  *
@@ -99,6 +105,17 @@ static double time_load(const char *path)
     return dt;
 }
 
+static double time_load_untrusted(const char *path)
+{
+    kc_error err = {0};
+    double t = now();
+    kc_object *m = kc_model_load_untrusted(path, NULL, NULL, &err);
+    double dt = now() - t;
+    if (!m) die("isolated load", &err);
+    kc_object_unref(m);
+    return dt;
+}
+
 /* What a plain C program does: a malloc'd buffer per weight, fread into it. */
 static double time_fread(kc_object *m, const char *path)
 {
@@ -171,18 +188,21 @@ int main(int argc, char **argv)
     time_save(big, model_path);
     time_fwrite(big, raw_path);
     time_load(model_path);
+    time_load_untrusted(model_path);
     time_fread(big, raw_path);
-    double ts = 1e9, tw = 1e9, tl = 1e9, tr = 1e9;
+    double ts = 1e9, tw = 1e9, tl = 1e9, tr = 1e9, ti = 1e9;
     for (int rep = 0; rep < 3; rep++) {
         ts = best(ts, time_save(big, model_path));
         tw = best(tw, time_fwrite(big, raw_path));
         tl = best(tl, time_load(model_path));
+        ti = best(ti, time_load_untrusted(model_path));
         tr = best(tr, time_fread(big, raw_path));
     }
     printf("save %.3f s (%.2f GB/s), fwrite %.3f s; load %.3f s (%.2f GB/s), fread %.3f s\n", ts, bytes / ts / 1e9,
            tw, tl, bytes / tl / 1e9, tr);
     printf("ratio_save_vs_fwrite: %.2f\n", tw / ts);
     printf("ratio_load_vs_fread: %.2f\n", tr / tl);
+    printf("isolated load %.3f s\nisolated_load_ratio: %.2f\n", ti, ti / tl);
     printf("peak_rss_over_weights: %.3f\n", child_peak_rss(model_path) / bytes);
     kc_object_unref(big);
     remove(model_path);
@@ -199,6 +219,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 1000; i++) t[i] = time_load(tiny_path) * 1e6;
     qsort(t, 1000, sizeof(double), cmp);
     printf("tiny_load_us: %.0f\n", t[500]);
+    for (int i = 0; i < 200; i++) t[i] = time_load_untrusted(tiny_path) * 1e6;
+    qsort(t, 200, sizeof(double), cmp);
+    printf("tiny_isolated_load_us: %.0f\n", t[100]);
     remove(tiny_path);
     kc_release_caches();
     return 0;

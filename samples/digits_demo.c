@@ -4,6 +4,8 @@
  * the test inputs and predictions as JSON so that TensorFlow.js can be
  * asked to confirm them (samples/demo.sh does, with keras-ref).
  *
+ * Lines: not a seed part (the main demo).
+ *
  *   digits_demo DATA_DIR OUT_DIR
  */
 #include <ckeras.h>
@@ -47,22 +49,25 @@ int main(int argc, char **argv)
     if (ds_digits(argv[1], 1400, &x_train, &y_train, &x_test, &y_test, &err) != KC_OK) return fail("data", &err);
 
     /* 2. the model, as keras.Sequential([Input(64), Dense(64, relu), Dropout(0.1), Dense(10, softmax)]) */
-    kc_object *model = kc_sequential_new("digits", &err);
-    kc_object *layers[4] = {
-        kc_input_layer(1, (int64_t[]){64}, "pixels", &err),
-        kc_layer_create("Dense", "{\"units\": 64, \"activation\": \"relu\"}", &err),
-        kc_layer_create("Dropout", "{\"rate\": 0.1}", &err),
-        kc_layer_create("Dense", "{\"units\": 10, \"activation\": \"softmax\", \"name\": \"digit\"}", &err),
-    };
-    for (int i = 0; i < 4; i++) {
-        if (!model || !layers[i] || kc_sequential_add(model, layers[i], &err) != KC_OK) return fail("model", &err);
-        kc_object_unref(layers[i]);
-    }
-    if (kc_model_compile(model,
-                         "{\"optimizer\": {\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.005}},"
-                         " \"loss\": \"categorical_crossentropy\", \"metrics\": [\"accuracy\"]}",
-                         NULL, &err) != KC_OK)
+    kc_object *model = kc_sequential_new_take(
+        "digits",
+        (kc_object *[]){kc_layers_input_layer(&(kc_layers_args){.name = "pixels", .input_shape = KC_SHAPE(64)}, &err),
+                        kc_layers_dense(&(kc_layers_dense_args){.units = 64, .activation = KC_NAME("relu")}, &err),
+                        kc_layers_dropout(&(kc_layers_dropout_args){.rate = 0.1}, &err),
+                        kc_layers_dense(&(kc_layers_dense_args){.units = 10, .activation = KC_NAME("softmax"),
+                                                                .name = "digit"},
+                                        &err)},
+        4, &err);
+    if (!model) return fail("model", &err);
+    /* model.compile(optimizer=Adam(0.005), loss="categorical_crossentropy", metrics=["accuracy"]) */
+    kc_object *adam = kc_optimizers_adam(&(kc_optimizers_adam_args){.learning_rate = 0.005}, &err);
+    if (kc_model_compile_specs(model,
+                               &(kc_compile_specs){.optimizer = KC_OBJECT(adam),
+                                                   .loss = KC_NAME("categorical_crossentropy"),
+                                                   .metrics = {KC_NAME("accuracy")}},
+                               &err) != KC_OK)
         return fail("compile", &err);
+    kc_object_unref(adam);
     char *summary = kc_model_summary(model, &err);
     if (!summary) return fail("summary", &err);
     fputs(summary, stdout);

@@ -11,6 +11,9 @@
  * ckeras (Keras 2 layout: Keras and TensorFlow.js read it back), loads that
  * file and checks the predictions are identical. Exit 1 if a check fails.
  *
+ * Lines: not a seed part (loading a Keras file; the seed saves and loads its
+ * own models, sample 2).
+ *
  * Run: load_keras_file FILE.h5 OUT_DIR */
 #include <ckeras.h>
 

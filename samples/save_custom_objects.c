@@ -1,156 +1,108 @@
 /* Sample 2: saving and loading models that use custom objects.
  *
- * Part 1, a function with a parameter (the seed's create_huber):
- *
- *     def create_huber(threshold=1.0):
- *         def huber_fn(y_true, y_pred): ...uses threshold...
- *         return huber_fn
- *     model.compile(loss=create_huber(2.0), optimizer="nadam")
- *     model.save("my_model_with_a_custom_loss_threshold_2.h5")
- *     model = keras.models.load_model("...",
- *         custom_objects={"huber_fn": create_huber(2.0)})
- *
- * A function is saved by its name only ("huber_fn"): the threshold is lost,
- * and must be given again through custom_objects at load time. Without
- * custom_objects the load fails, naming the unknown loss.
+ * Part 1, a function with a parameter (the seed's create_huber(threshold)):
+ * a function is saved by its name only ("huber_fn"), so the threshold is
+ * lost and must be given again through custom_objects at load time
+ * (custom_objects={"huber_fn": create_huber(2.0)}). Without custom_objects
+ * the load fails, naming the unknown loss. In C a closure is a function
+ * plus bound parameters: kc_function_new_copy keeps a copy of the
+ * threshold, and the function reads it through `params`.
  *
  * Part 2, a loss class (the seed's HuberLoss(keras.losses.Loss)) saves its
  * threshold in its config (get_config), so custom_objects only needs the
- * class: from_config restores the threshold.
+ * class: from_config restores the threshold. Its constructor,
+ * huber_loss_new, goes through from_config too (kc_object_from_args), so
+ * the two cannot disagree.
+ *
+ * Lines: create_huber C 15, Python 8 (1.9x)
+ * Lines: huber_loss_class C 23, Python 14 (1.6x)
+ * (The constructor HuberLoss(threshold=2.0) adds 10 lines in C, the args
+ * struct, its field table and huber_loss_new: 33 lines, 2.4x, with them.
+ * Python's keyword arguments come with the class; C spells them out.)
  *
  * Run: save_custom_objects DATA_DIR OUT_DIR */
 #include <ckeras.h>
 
+#include "common/check.h"
 #include "common/datasets.h"
 
-#include <stdio.h>
-#include <stdlib.h>
+/* ---- part 1: create_huber(threshold) ----------------------------------------------------------- */
 
-static kc_error err;
-
-static void die(const char *where)
-{
-    char buf[1024];
-    fprintf(stderr, "save_custom_objects: %s: %s\n", where, kc_error_format(&err, buf, sizeof buf));
-    exit(1);
-}
-#define TRY(call)                                                                                  \
-    do {                                                                                           \
-        if ((call) != KC_OK) die(#call);                                                           \
-    } while (0)
-/* Returns p, or stops the program when p is NULL (the call failed). */
-static void *nn(void *p, const char *where)
-{
-    if (!p) die(where);
-    return p;
-}
-#define NN(call) nn((call), #call)
-
-static int failed;
-static void check(int ok, const char *what)
-{
-    printf("%s: %s\n", ok ? "ok" : "FAIL", what);
-    failed |= !ok;
-}
-
-/* ---- the Huber loss, elementwise, for any threshold ---------------------------------------- */
-
-static kc_tensor *huber(kc_tensor *y_true, kc_tensor *y_pred, float threshold, kc_error *e)
-{
-    kc_scope *s = kc_scope_new(e);
-    kc_tensor *error = kc_scope_take(s, kc_sub(y_true, y_pred, e));
-    kc_tensor *abs_error = kc_scope_take(s, kc_abs(error, e));
-    kc_tensor *is_small = kc_scope_take(s, kc_less_scalar(abs_error, threshold, e));
-    kc_tensor *squared = kc_scope_take(s, kc_mul_scalar(kc_scope_take(s, kc_square(error, e)), 0.5f, e));
-    kc_tensor *linear = kc_scope_take(
-        s, kc_sub_scalar(kc_scope_take(s, kc_mul_scalar(abs_error, threshold, e)), 0.5f * threshold * threshold, e));
-    kc_tensor *loss = kc_scope_take(s, kc_where(is_small, squared, linear, e));
-    int last = -1;
-    kc_tensor *per_sample = kc_reduce_mean(loss, &last, 1, false, e);
-    kc_scope_free(s);
-    return per_sample;
-}
-
-/* ---- part 1: create_huber(threshold) ---------------------------------------------------------
- * A closure in C is a function plus bound parameters: here a malloc'd float
- * holding the threshold, freed with the function object. */
+/* seed: create_huber */
 static kc_tensor *huber_fn(kc_tensor *y_true, kc_tensor *y_pred, void *params, kc_error *e)
 {
-    return huber(y_true, y_pred, *(const float *)params, e);
+    float threshold = *(const float *)params;
+    kc_scope *s = kc_scope_new(e);
+    kc_tensor *error = kc_s_sub(s, y_true, y_pred);
+    kc_tensor *se = kc_s_less_scalar(s, kc_s_abs(s, error), threshold);
+    kc_tensor *sq_loss = kc_s_div_scalar(s, kc_s_square(s, error), 2);
+    kc_tensor *linear_loss = kc_s_sub_scalar(s, kc_s_mul_scalar(s, kc_s_abs(s, error), threshold),
+                                             threshold * threshold / 2);
+    return kc_scope_return(s, kc_s_where(s, se, sq_loss, linear_loss));
 }
 
-static float *threshold_param(float threshold)
+static kc_object *create_huber(float threshold, kc_error *e)
 {
-    float *p = malloc(sizeof *p);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    *p = threshold;
-    return p;
+    return kc_function_new_copy(KC_KIND_LOSS, "huber_fn", KC_FN(huber_fn), &threshold, sizeof threshold, e);
 }
-
-/* create_huber(threshold): a loss function object saved as "huber_fn" */
-static kc_object *create_huber(float threshold)
-{
-    return NN(kc_function_new(KC_KIND_LOSS, "huber_fn", KC_FN(huber_fn), threshold_param(threshold), free, &err));
-}
+/* seed: end */
 
 /* ---- part 2: class HuberLoss(keras.losses.Loss) -------------------------------------------- */
 
+/* seed: huber_loss_class */
 typedef struct huber_loss {
     kc_loss base; /* the Loss base first: reduction and name */
     double threshold;
 } huber_loss;
 
-static kc_status huber_loss_init(kc_object *self, kc_error *e) /* __init__ defaults */
-{
-    (void)e;
-    ((huber_loss *)self)->threshold = 1.0;
-    return KC_OK;
-}
-static kc_status huber_loss_get_config(const kc_object *self, json_t *config, kc_error *e)
-{
-    /* {**base_config, "threshold": self.threshold} */
-    return kc_cfg_set_float(config, "threshold", ((const huber_loss *)self)->threshold, e);
-}
+/* __init__(self, threshold=1.0, **kwargs) */
 static kc_status huber_loss_from_config(kc_object *self, const json_t *config, const kc_config_ctx *ctx,
                                         kc_error *e)
 {
     return kc_cfg_float(ctx, config, "threshold", KC_CFG_POSITIVE, 1.0, &((huber_loss *)self)->threshold, e);
 }
+static kc_status huber_loss_get_config(const kc_object *self, json_t *config, kc_error *e)
+{
+    return kc_cfg_set_float(config, "threshold", ((const huber_loss *)self)->threshold, e);
+}
 static kc_tensor *huber_loss_call(kc_object *self, kc_tensor *y_true, kc_tensor *y_pred, kc_error *e)
 {
-    return huber(y_true, y_pred, (float)((huber_loss *)self)->threshold, e);
+    float threshold = (float)((huber_loss *)self)->threshold;
+    return huber_fn(y_true, y_pred, &threshold, e); /* the same computation as part 1 */
 }
 static const kc_loss_methods huber_loss_methods = {.call = huber_loss_call};
 static const kc_class huber_loss_class = {
     .abi = KC_CLASS_ABI, .kind = KC_KIND_LOSS, .name = "HuberLoss", .size = sizeof(huber_loss),
-    .config_version = 1, .init = huber_loss_init, .get_config = huber_loss_get_config,
-    .from_config = huber_loss_from_config, .methods = &huber_loss_methods};
+    .config_version = 1, .get_config = huber_loss_get_config, .from_config = huber_loss_from_config,
+    .methods = &huber_loss_methods};
+/* seed: end */
 
-/* HuberLoss(threshold) */
-static kc_object *huber_loss_new(double threshold)
+/* HuberLoss(threshold=2.0): the arguments, written as the config from_config reads */
+typedef struct huber_loss_args {
+    KC_LOSS_ARGS; /* reduction, name */
+    double threshold;
+} huber_loss_args;
+static const kc_arg_field huber_loss_fields[] = {KC_ARG(huber_loss_args, reduction), KC_ARG(huber_loss_args, name),
+                                                 KC_ARG(huber_loss_args, threshold)};
+
+static kc_object *huber_loss_new(const huber_loss_args *args, kc_error *e)
 {
-    kc_object *loss = NN(kc_object_new(&huber_loss_class, &err));
-    ((huber_loss *)loss)->threshold = threshold;
-    return loss;
+    return kc_object_from_args(&huber_loss_class, huber_loss_fields, KC_ARRAY_SIZE(huber_loss_fields), args, e);
 }
 
 /* ---- a model to save ----------------------------------------------------------------------- */
 
 static kc_object *trained_model(kc_object *loss, kc_tensor *x, kc_tensor *y)
 {
-    kc_object *model = NN(kc_sequential_new(NULL, &err));
-    kc_object *layers[3] = {kc_input_layer(1, (int64_t[]){10}, NULL, &err),
-                            kc_layer_create("Dense", "{\"units\": 30, \"activation\": \"relu\"}", &err),
-                            kc_layer_create("Dense", "{\"units\": 1}", &err)};
-    for (int i = 0; i < 3; i++) {
-        TRY(kc_sequential_add(model, NN(layers[i]), &err));
-        kc_object_unref(layers[i]);
-    }
-    /* compile with objects made in C: the optimizer and our loss object */
-    kc_object *optimizer = NN(kc_optimizer_get("nadam", &err));
+    kc_object *model = NN(kc_sequential_new_take(
+        NULL,
+        (kc_object *[]){kc_layers_dense(&(kc_layers_dense_args){.units = 30, .activation = KC_NAME("relu"),
+                                                                .input_shape = KC_SHAPE(10)},
+                                        &err),
+                        kc_layers_dense(&(kc_layers_dense_args){.units = 1}, &err)},
+        2, &err));
+    /* model.compile(loss=loss, optimizer="nadam"): objects made in C, referenced by the model */
+    kc_object *optimizer = NN(kc_optimizers_nadam(NULL, &err));
     kc_compile_args args = {.optimizer = optimizer, .losses = &loss, .n_losses = 1};
     TRY(kc_model_compile_objects(model, &args, &err));
     kc_object_unref(optimizer);
@@ -192,7 +144,7 @@ int main(int argc, char **argv)
 
     /* ---- part 1 ---- */
     printf("part 1: create_huber(2.0), a function\n");
-    kc_object *fn = create_huber(2.0f);
+    kc_object *fn = NN(create_huber(2.0f, &err));
     kc_object *model = trained_model(fn, x, y);
     kc_object_unref(fn);
     TRY(kc_model_save(model, path1, NULL, &err));
@@ -206,10 +158,9 @@ int main(int argc, char **argv)
     kc_object_unref(bad);
     kc_error_clear(&err);
 
-    /* custom_objects={"huber_fn": create_huber(2.0)}: the threshold comes back from here */
+    /* load_model(..., custom_objects={"huber_fn": create_huber(2.0)}) */
     kc_custom_objects *custom = NN(kc_custom_objects_new(&err));
-    TRY(kc_custom_objects_add_function(custom, KC_KIND_LOSS, "huber_fn", KC_FN(huber_fn), threshold_param(2.0f),
-                                       free, &err));
+    TRY(kc_custom_objects_add_object_take(custom, NULL, create_huber(2.0f, &err), &err));
     kc_load_options load = {.custom_objects = custom};
     model = NN(kc_model_load(path1, &load, &err));
     kc_custom_objects_free(custom); /* the loaded model keeps what it uses */
@@ -217,14 +168,13 @@ int main(int argc, char **argv)
     TRY(kc_function_get(compiled_loss(model), NULL, &params, &err));
     printf("  loaded loss: %s, threshold %.1f\n", kc_object_name(compiled_loss(model)), *(float *)params);
     check(*(float *)params == 2.0f, "the loaded huber_fn has the threshold given at load time (2.0)");
-    /* and it trains on */
-    kc_fit_args fit = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .epochs = 1};
+    kc_fit_args fit = {.x = &x, .n_x = 1, .y = &y, .n_y = 1, .epochs = 1}; /* and it trains on */
     TRY(kc_model_fit(model, &fit, NULL, &err));
     kc_object_unref(model);
 
     /* ---- part 2 ---- */
     printf("part 2: HuberLoss(2.0), a class with get_config\n");
-    kc_object *loss = huber_loss_new(2.0);
+    kc_object *loss = NN(huber_loss_new(&(huber_loss_args){.threshold = 2.0}, &err));
     model = trained_model(loss, x, y);
     kc_object_unref(loss);
     TRY(kc_model_save(model, path2, NULL, &err));
@@ -244,6 +194,12 @@ int main(int argc, char **argv)
     check(t == 2.0, "the loaded HuberLoss has the saved threshold (2.0)");
     TRY(kc_model_fit(model, &fit, NULL, &err));
     kc_object_unref(model);
+
+    /* a bad argument is from_config's error, naming the key */
+    check(huber_loss_new(&(huber_loss_args){.threshold = -1}, &err) == NULL && err.code == KC_EFORMAT,
+          "HuberLoss(-1) is refused by from_config");
+    printf("  error: %s\n", err.message);
+    kc_error_clear(&err);
 
     kc_tensor_unref(x);
     kc_tensor_unref(y);

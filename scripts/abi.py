@@ -67,10 +67,18 @@ def meson_value(root, name):
     return m.group(1)
 
 
+# Headers of optional parts, which exist only in builds with them and need
+# their dependency's headers: not part of this list (distributed.h includes
+# <mpi.h>; its kc_strategy_ functions are exported by builds with MPI only).
+OPTIONAL_HEADERS = {'distributed.h'}
+
+
 def umbrella(include):
     """A translation unit that includes every public header, also any the
-    umbrella <ckeras.h> does not (check-exports.sh reads them all too)."""
-    headers = sorted(f for f in os.listdir(os.path.join(include, 'ckeras')) if f.endswith('.h'))
+    umbrella <ckeras.h> does not (check-exports.sh reads them all too),
+    except those of optional parts."""
+    headers = sorted(f for f in os.listdir(os.path.join(include, 'ckeras'))
+                     if f.endswith('.h') and f not in OPTIONAL_HEADERS)
     return '#include <ckeras.h>\n' + ''.join('#include <ckeras/%s>\n' % h for h in headers)
 
 

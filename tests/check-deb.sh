@@ -52,6 +52,8 @@ trap 'rm -rf "$root"' EXIT
 for d in "$lib" "$dev" "$tools"; do dpkg -x "$d" "$root"; done
 for f in usr/lib/$multiarch/libckeras.so.0 usr/lib/$multiarch/libckeras.so usr/lib/$multiarch/libckeras.a \
          usr/lib/$multiarch/pkgconfig/ckeras.pc usr/include/ckeras.h usr/include/ckeras/model.h \
+         usr/include/ckeras.hpp usr/lib/$multiarch/cmake/ckeras/ckerasConfig.cmake \
+         usr/lib/$multiarch/cmake/ckeras/ckerasConfigVersion.cmake \
          usr/bin/modelinspect usr/share/man/man1/modelinspect.1.gz; do
     [ -e "$root/$f" ] || fail "/$f is not in the packages"
 done

@@ -44,6 +44,7 @@ int kr_run(const char *args, char *out, int n)
     snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", script, args);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
+    tu_count_reference_check();
     size_t len = fread(out, 1, (size_t)n - 1, p);
     out[len] = '\0';
     int st = pclose(p);

@@ -1,6 +1,8 @@
 /* Helpers of the saving suites (see saving_util.h). */
+#define _GNU_SOURCE /* memmem */
 #include "saving_util.h"
 
+#include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +170,50 @@ kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_obj
         kc_tensor_unref(b[i]);
     }
     return back;
+}
+
+void su_damage_vlen_layer_names(const char *path, const char *first)
+{
+    const char *items[2] = {first, "a_second_name"};
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dim = 2;
+    hid_t s = H5Screate_simple(1, &dim, NULL);
+    H5Adelete_by_name(f, "/model_weights", "layer_names", H5P_DEFAULT);
+    hid_t a = H5Acreate_by_name(f, "/model_weights", "layer_names", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(H5Awrite(a, t, items), 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Fclose(f);
+    /* each element is stored as length (4 bytes), collection address (8), index (4) */
+    FILE *fp = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    char *buf = malloc((size_t)len);
+    fseek(fp, 0, SEEK_SET);
+    ck_assert_int_eq(fread(buf, 1, (size_t)len, fp), (size_t)len);
+    char *gcol = memmem(buf, (size_t)len, "GCOL", 4);
+    ck_assert_ptr_nonnull(gcol);
+    uint64_t addr = (uint64_t)(gcol - buf), elsewhere = 8;
+    long last = 0;
+    for (long i = 4; i + 12 <= len; i++) {
+        uint64_t v;
+        uint32_t l;
+        memcpy(&v, buf + i, 8);
+        memcpy(&l, buf + i - 4, 4);
+        if (v == addr && l == strlen(items[1])) last = i;
+    }
+    ck_assert_msg(last != 0, "the second string's heap reference was not found");
+    fseek(fp, last, SEEK_SET);
+    ck_assert_int_eq(fwrite(&elsewhere, 8, 1, fp), 1);
+    fclose(fp);
+    free(buf);
 }
 
 json_t *su_load_json(const char *path)

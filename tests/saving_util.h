@@ -36,6 +36,12 @@ kc_object *su_save_load(kc_object *model, const char *file, const kc_custom_obje
 kc_object *su_round_trip(kc_object *model, const char *file, const kc_custom_objects *co,
                          kc_tensor *const *ins);
 
+/* Rewrite the layer_names of path's /model_weights as a list of two
+ * variable-length strings, the first `first` and the second damaged: its
+ * global heap reference points where there is no heap, so HDF5 converts
+ * the first string and then fails (issue 15's bug 3). */
+void su_damage_vlen_layer_names(const char *path, const char *first);
+
 /* A JSON file (fails the test when unreadable). New reference. */
 json_t *su_load_json(const char *path);
 /* Predict io_path's inputs (kept in ins[0..*n_in), new references) and

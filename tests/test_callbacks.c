@@ -31,7 +31,7 @@ static kc_error err;
 static void setup(void)
 {
     kc_error_clear(&err);
-    kc_set_num_threads(1);
+    kc_set_num_threads(tu_test_threads()); /* meson runs the suite on 1 and on 2 threads */
 }
 
 /* ---- a tiny regression problem

@@ -4,7 +4,8 @@
  * handed to `keras-ref check` with its inputs and ckeras' outputs. Also:
  * h5dump -A shows model_config as readable JSON.
  *
- * Skips (exit 77, with the reason) when keras-ref or Node.js is absent. */
+ * The TensorFlow.js cases skip (exit 77, with the reason) when keras-ref or
+ * Node.js is absent, and fail then in CI (CI=true). */
 #include "keras_ref.h"
 #include "saving_util.h"
 
@@ -189,6 +190,7 @@ static const kind kinds[] = {
 
 START_TEST(ckeras_files_load_in_tensorflow_js)
 {
+    KR_REQUIRE();
     const kind *k = &kinds[_i];
     kc_object *m = k->build();
     su_randomize_weights(m, 100 + (uint64_t)_i);
@@ -216,10 +218,7 @@ END_TEST
 
 START_TEST(h5dump_shows_model_config_as_json)
 {
-    if (system("command -v h5dump >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "h5dump_shows_model_config_as_json: skipped, h5dump is not installed\n");
-        return;
-    }
+    if (system("command -v h5dump >/dev/null 2>&1") != 0) TU_SKIP("h5dump is not installed (Debian: hdf5-tools)");
     kc_object *m = normalization();
     CK_OK(kc_model_compile(m, "{\"optimizer\": \"adam\", \"loss\": \"mse\"}", NULL, &err));
     CK_OK(kc_model_save(m, su_path("dump.h5"), NULL, &err));
@@ -242,25 +241,16 @@ static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("conformance");
     TCase *tc = tcase_create("tfjs");
+    tcase_set_tags(tc, "tfjs");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, ckeras_files_load_in_tensorflow_js, 0, N_KINDS);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("h5dump");
+    tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, h5dump_shows_model_config_as_json);
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
-{
-    char why[512];
-    if (!kr_find(why, sizeof why)) {
-        printf("conformance: skipped: %s\n", why);
-        return KR_SKIP;
-    }
-    SRunner *sr = srunner_create(conformance_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    kc_release_caches();
-    return failed ? 1 : 0;
-}
+TU_MAIN(conformance_suite)

@@ -39,11 +39,7 @@ END_TEST
  * golden's outputs (keras-ref check; skipped when keras-ref is absent). */
 START_TEST(ckeras_written_models_load_in_tensorflow_js)
 {
-    char why[512];
-    if (!kr_find(why, sizeof why)) {
-        fprintf(stderr, "ckeras_written_models_load_in_tensorflow_js: skipped: %s\n", why);
-        return;
-    }
+    KR_REQUIRE();
     const char *file = goldens[_i];
     json_t *root = tu_load_json(file);
     kc_object *m = tu_golden_model(root, file);
@@ -796,7 +792,6 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, models_match_tensorflow_js);
-    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     tcase_add_test(tc, convolution_gradients_match_finite_differences);
     tcase_add_test(tc, pooling_and_reshaping_gradients_match_finite_differences);
     tcase_add_test(tc, conv1d_causal_transpose_and_dilation_by_hand);
@@ -814,6 +809,12 @@ static Suite *make_suite(void)
     tcase_add_test(tc, conv_model_saves_and_reloads);
     tcase_add_test(tc, keras_ref_fixtures_load_and_match);
     tcase_add_test(tc, real_keras_files_load_and_match);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tfjs"); /* needs keras-ref: a meson test of its own */
+    tcase_set_tags(tc, "tfjs");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, ckeras_written_models_load_in_tensorflow_js, 0, N_GOLDENS);
     suite_add_tcase(s, tc);
     return s;
 }

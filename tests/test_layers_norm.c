@@ -65,6 +65,35 @@ START_TEST(batchnorm_training_uses_batch_stats_and_moves_averages)
 }
 END_TEST
 
+/* Keras 2: moving <- moving - (moving - batch) * (1 - momentum), i.e.
+ * momentum * moving + (1 - momentum) * batch. At momentum 0.5 both weights
+ * are equal and a swap goes unseen; at 0.9 over two batches it does not.
+ * Moving statistics start at 0 and 1; batch variances are biased (/ n). */
+START_TEST(batchnorm_moving_averages_weigh_old_values_by_momentum)
+{
+    kc_object *bn = kc_layer_create("BatchNormalization", "{\"momentum\": 0.9}", &err);
+    CK_NN(bn, err);
+    kc_tensor *x1 = TU_T2(4, 2, 1, 10, 2, 20, 3, 30, 4, 40), *x2 = TU_T2(2, 2, 0, -2, 2, 2);
+    kc_tensor *y = kc_layer_call1(bn, x1, true, &err);
+    CK_NN(y, err);
+    kc_tensor_unref(y);
+    /* batch 1: means (2.5, 25), variances (1.25, 125) */
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 2)), 1, D(2), F(0.25f, 2.5f), 1e-6, 0, "moving mean 1");
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 3)), 1, D(2), F(1.025f, 13.4f), 1e-6, 0, "moving variance 1");
+    y = kc_layer_call1(bn, x2, true, &err);
+    CK_NN(y, err);
+    /* batch 2: means (1, 0), variances (1, 4) */
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 2)), 1, D(2), F(0.325f, 2.25f), 1e-6, 0, "moving mean 2");
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 3)), 1, D(2), F(1.0225f, 12.46f), 1e-6, 0, "moving variance 2");
+    /* inference mode leaves them alone */
+    kc_tensor *yi = kc_layer_call1(bn, x2, false, &err);
+    CK_NN(yi, err);
+    tu_assert_close(kc_variable_value(kc_layer_weight(bn, 2)), 1, D(2), F(0.325f, 2.25f), 1e-6, 0, "after inference");
+    kc_tensor_unref(x1), kc_tensor_unref(x2), kc_tensor_unref(y), kc_tensor_unref(yi);
+    kc_object_unref(bn);
+}
+END_TEST
+
 static kc_tensor *layer_fn(kc_tensor *const *in, const void *ctx, kc_error *e)
 {
     return kc_layer_call1((kc_object *)ctx, in[0], true, e);
@@ -189,6 +218,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, models_match_tensorflow_js);
     tcase_add_test(tc, batchnorm_training_uses_batch_stats_and_moves_averages);
+    tcase_add_test(tc, batchnorm_moving_averages_weigh_old_values_by_momentum);
     tcase_add_test(tc, normalization_gradients_vs_finite_differences);
     tcase_add_test(tc, embedding_lookup_mask_and_errors);
     tcase_add_test(tc, masking_zeroes_masked_steps);

@@ -912,6 +912,71 @@ START_TEST(mean_metric_wrapper_of_a_loss_instance)
 }
 END_TEST
 
+/* A prediction exactly at the threshold is negative: Keras compares with
+ * `>` everywhere a threshold decides (binary_matches for BinaryAccuracy and
+ * binary_accuracy; tf.greater in metrics_utils.update_confusion_matrix_
+ * variables for TruePositives ... FalseNegatives, Precision, Recall and AUC
+ * with explicit thresholds; ceil(p * (n - 1)) - 1 buckets for AUC with evenly
+ * spaced thresholds, which put p = i / (n - 1) below threshold i). Each case
+ * gives another value with `>=`. */
+START_TEST(thresholded_metrics_count_a_tie_as_negative)
+{
+    /* y_true 0, 0; y_pred at and above 0.5: strict 1 match of 2, >= none */
+    const char *acc[] = {"{\"class_name\": \"BinaryAccuracy\", \"config\": {}}",
+                         "{\"class_name\": \"BinaryAccuracy\", \"config\": {\"threshold\": 0.25}}"};
+    for (int i = 0; i < 2; i++) {
+        kc_object *m = mk(acc[i]);
+        float t = i ? 0.25f : 0.5f;
+        update(m, TU_T2(2, 1, 0, 0), TU_T2(2, 1, t, 0.7f), NULL);
+        RESULT_IS(m, 0.5, 0);
+        kc_object_unref(m);
+    }
+    kc_object *fn = kc_object_create(KC_KIND_METRIC, "binary_accuracy", &err);
+    CK_NN(fn, err);
+    kc_fn f;
+    CK_OK(kc_function_get(fn, &f, NULL, &err));
+    kc_tensor *yt = TU_T2(1, 2, 0, 0), *yp = TU_T2(1, 2, 0.5f, 0.7f);
+    kc_tensor *v = ((kc_loss_fn)f)(yt, yp, NULL, &err);
+    tu_assert_close(v, 1, D(1), F(0.5f), 0, 0, "binary_accuracy at the threshold");
+    kc_tensor_unref(v), kc_tensor_unref(yt), kc_tensor_unref(yp);
+    kc_object_unref(fn);
+    /* confusion counts: a positive and a negative label, both predicted 0.5 */
+    static const struct {
+        const char *cls;
+        float want;
+    } counts[] = {{"TruePositives", 0}, {"FalsePositives", 0}, {"TrueNegatives", 1}, {"FalseNegatives", 1}};
+    for (int i = 0; i < 4; i++) {
+        char spec[160];
+        snprintf(spec, sizeof spec, "{\"class_name\": \"%s\", \"config\": {\"thresholds\": 0.5}}", counts[i].cls);
+        kc_object *m = mk(spec);
+        update(m, TU_T1(2, 1, 0), TU_T1(2, 0.5f, 0.5f), NULL);
+        RESULT_IS(m, counts[i].want, 0);
+        kc_object_unref(m);
+    }
+    /* labels 1, 0, 1 predicted 0.5, 0.5, 0.9: strict TP 1, FP 0, FN 1 */
+    kc_object *p = mk("{\"class_name\": \"Precision\", \"config\": {}}");
+    kc_object *r = mk("{\"class_name\": \"Recall\", \"config\": {}}");
+    kc_object *p3 = mk("{\"class_name\": \"Precision\", \"config\": {\"thresholds\": [0.3, 0.5, 0.9]}}");
+    update(p, TU_T1(3, 1, 0, 1), TU_T1(3, 0.5f, 0.5f, 0.9f), NULL);
+    update(r, TU_T1(3, 1, 0, 1), TU_T1(3, 0.5f, 0.5f, 0.9f), NULL);
+    update(p3, TU_T1(3, 1, 0, 1), TU_T1(3, 0.5f, 0.5f, 0.9f), NULL);
+    RESULT_IS(p, 1.0, 0);   /* >=: 2/3 */
+    RESULT_IS(r, 0.5, 0);   /* >=: 1 */
+    result_vec(p3, 3, F(2.0f / 3.0f, 1.0f, 0.0f), 1e-7); /* at 0.9 nothing is above */
+    kc_object_unref(p), kc_object_unref(r), kc_object_unref(p3);
+    /* AUC (ROC, interpolated): a positive at 0.9 and a negative exactly at a
+     * threshold: strict FPR (1, 0, 0) gives 1, >= (1, 1, 0) gives 0.5 */
+    const char *aucs[] = {"{\"class_name\": \"AUC\", \"config\": {\"num_thresholds\": 3}}",
+                          "{\"class_name\": \"AUC\", \"config\": {\"thresholds\": [0.4, 0.5]}}"};
+    for (int i = 0; i < 2; i++) {
+        kc_object *m = mk(aucs[i]);
+        update(m, TU_T1(2, 1, 0), TU_T1(2, 0.9f, 0.5f), NULL);
+        RESULT_IS(m, 1.0, 1e-7);
+        kc_object_unref(m);
+    }
+}
+END_TEST
+
 START_TEST(metric_functions_give_per_sample_values)
 {
     kc_object *fn;
@@ -1632,6 +1697,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, custom_reset_slot_and_class_checks);
     tcase_add_test(tc, streaming_results_match_tensorflow_js);
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);
+    tcase_add_test(tc, thresholded_metrics_count_a_tie_as_negative);
     suite_add_tcase(s, tc);
     return s;
 }

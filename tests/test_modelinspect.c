@@ -4,6 +4,7 @@
  * weights only), golden summaries as tf.keras 2.15 prints them, --json
  * outputs parsed and checked, and broken files (never a crash). */
 #define _DEFAULT_SOURCE /* popen */
+#include "keras_ref.h"
 #include "saving_util.h"
 #include "seed_classes.h"
 
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static kc_error err;
 static void setup(void) { kc_error_clear(&err); }
@@ -262,12 +264,19 @@ static const char *cmd_on(const char *cmd, const char *name, const char *extra)
 
 /* ---- summary ------------------------------------------------------------------------------------ */
 
-/* The tables below are what tf.keras 2.15's model.summary() prints for
- * these files after keras.models.load_model (print_summary's rules: 65
- * columns and three fields for sequential-like models, 98 and "Connected
- * to" otherwise; cells cut at 26 characters; InputLayer shapes as lists;
- * float32 sizes). Before and after the table, modelinspect's own lines:
- * file, keras_version, backend, and the compile state. */
+/* Where the tables below come from: they were written by hand with the
+ * code that prints them (commit e7ed72c), not printed by a tf.keras run (no
+ * tf.keras exists on these machines, and TensorFlow.js's summary is another
+ * table). Their layout follows keras 2.15's keras/utils/layer_utils.py
+ * print_summary and print_row: 65 columns at positions 0.45, 0.85, 1.0 and
+ * three fields for sequential-like models, else 98 columns at 0.3, 0.6,
+ * 0.7, 1.0 with "Connected to"; cells wrapped at those positions;
+ * InputLayer shapes as lists; totals with readable_memory_size of float32
+ * bytes. Their contents -- each layer's name, class and parameter count and
+ * the model's output shapes -- are checked against TensorFlow.js reading
+ * the same files (summary_contents_agree_with_tensorflow_js). Before and
+ * after the table, modelinspect's own lines: file, keras_version, backend,
+ * and the compile state. */
 START_TEST(summary_prints_what_keras_prints)
 {
     /* Keras 2.0.9 wrote no Sequential name: tf.keras names it "sequential" */
@@ -372,6 +381,63 @@ START_TEST(summary_prints_what_keras_prints)
                   "Non-trainable params: 0 (0.00 Byte)\n"
                   "__________________________________________________________________________________________________\n"
                   "not compiled: the file has no training_config\n");
+}
+END_TEST
+
+/* The summaries' contents against TensorFlow.js (keras-ref info): the
+ * same layers in the same order, with the same classes and parameter
+ * counts (from the weight shapes TensorFlow.js reads), and the model's
+ * output shapes. */
+START_TEST(summary_contents_agree_with_tensorflow_js)
+{
+    KR_REQUIRE();
+    const char *files[] = {"seq_dense_nadam_k2.0.9.h5", "func_conv2d_bn_avgpool_k2.10.0.h5", "func_conv2d_prelu_k2.2.0.h5"};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        json_t *j = run_json(cmd_on("summary", files[f], "--json"), 0);
+        json_t *layers = jget(j, "model", "layers", NULL);
+        char args[8400], out[65536];
+        snprintf(args, sizeof args, "info %s", fixture(files[f]));
+        ck_assert_msg(kr_run(args, out, sizeof out) == 0, "keras-ref info %s:\n%s", files[f], out);
+        /* "layer  NAME (CLASS)" then "         WEIGHT <f [d0,d1,...]" lines;
+         * "output NAME [None,...]" */
+        size_t li = 0;
+        long params = -1;
+        int outputs = 0;
+        const char *name = NULL;
+        char *lines_at = NULL;
+        for (char *line = strtok_r(out, "\n", &lines_at);; line = strtok_r(NULL, "\n", &lines_at)) {
+            bool layer_line = line && strncmp(line, "layer  ", 7) == 0;
+            if ((!line || layer_line) && params >= 0) { /* close the previous layer */
+                json_t *l = json_array_get(layers, li++);
+                ck_assert_msg(l != NULL, "%s: TensorFlow.js has more layers", files[f]);
+                ck_assert_str_eq(json_string_value(json_object_get(l, "name")), name);
+                ck_assert_msg(json_integer_value(json_object_get(l, "params")) == params,
+                              "%s: layer %s has %lld params, TensorFlow.js %ld", files[f], name,
+                              (long long)json_integer_value(json_object_get(l, "params")), params);
+            }
+            if (!line) break;
+            char lname[256], lclass[256], dims[256];
+            if (layer_line && sscanf(line, "layer  %255s (%255[^)])", lname, lclass) == 2) {
+                json_t *l = json_array_get(layers, li);
+                ck_assert_msg(l != NULL, "%s: TensorFlow.js has more layers", files[f]);
+                ck_assert_str_eq(json_string_value(json_object_get(l, "class_name")), lclass);
+                name = json_string_value(json_object_get(l, "name"));
+                ck_assert_str_eq(name, lname);
+                params = 0;
+            } else if (sscanf(line, " %*s <f [%255[^]]]", dims) == 1) {
+                long size = 1;
+                char *dims_at = NULL;
+                for (char *d = strtok_r(dims, ",", &dims_at); d; d = strtok_r(NULL, ",", &dims_at)) size *= atol(d);
+                params += size;
+            } else if (sscanf(line, "output %255s [%255[^]]]", lname, dims) == 2) {
+                outputs++;
+            }
+        }
+        ck_assert_msg(li == json_array_size(layers), "%s: %zu layers in TensorFlow.js, %zu in the summary", files[f], li,
+                      json_array_size(layers));
+        ck_assert_int_gt(outputs, 0);
+        json_decref(j);
+    }
 }
 END_TEST
 
@@ -1254,6 +1320,56 @@ START_TEST(keras3_weights_files_and_models_without_inputs)
 }
 END_TEST
 
+/* Issue 15: model files are read in ckeras' sandbox unless --trusted. A
+ * file that crashes libhdf5 or hangs it is exit 2 and a message, for the
+ * commands that read (run whole in the sandbox), the ones that write
+ * (graph -o, resave, predict: their reading is isolated), and --trusted
+ * still reads good files in this process. */
+START_TEST(hostile_files_are_read_in_the_sandbox)
+{
+    char crash[4200], hang[4200];
+    snprintf(crash, sizeof crash, "%s/tests/fuzz/regressions/h5_file/hdf5-segv-global-heap.h5", getenv("CKERAS_SOURCE_ROOT"));
+    snprintf(hang, sizeof hang, "%s/tests/fuzz/regressions/h5_file/hdf5-hang-global-heap.h5", getenv("CKERAS_SOURCE_ROOT"));
+    /* the commands that reach the damaged string crash the parser: exit 2 */
+    const char *crashing[] = {"summary", "verify", "graph"};
+    char args[9000];
+    for (size_t i = 0; i < sizeof crashing / sizeof *crashing; i++) {
+        snprintf(args, sizeof args, "%s '%s'", crashing[i], crash);
+        EXPECT(args, 2, "crashed libhdf5");
+    }
+    /* the others end normally too (run_cmd checks that each exits) */
+    const char *others[] = {"config", "weights", "optimizer"};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        snprintf(args, sizeof args, "%s '%s'", others[i], crash);
+        int rc = run(args);
+        ck_assert_msg(rc == 0 || rc == 2, "%s: exit %d", args, rc);
+    }
+    snprintf(args, sizeof args, "diff '%s' '%s'", crash, crash);
+    ck_assert_int_eq(run(args), 2);
+    const char *out = su_path("crash.svg");
+    snprintf(args, sizeof args, "graph '%s' -o '%s'", crash, out);
+    EXPECT(args, 2, "crashed libhdf5");
+    ck_assert_int_ne(access(out, F_OK), 0); /* nothing written */
+    snprintf(args, sizeof args, "resave '%s' '%s'", crash, su_path("resaved_hostile.h5"));
+    EXPECT(args, 2, "crashed libhdf5");
+    ck_assert_int_ne(access(su_path("resaved_hostile.h5"), F_OK), 0);
+    /* a hang: the timeout, then exit 2 */
+    snprintf(args, sizeof args, "weights '%s' --timeout 1", hang);
+    EXPECT(args, 2, "did not finish within 1 s");
+    snprintf(args, sizeof args, "resave '%s' '%s' --timeout 1", hang, su_path("resaved_hostile.h5"));
+    EXPECT(args, 2, "did not finish within 1 s");
+    /* good files work both ways */
+    char good[4200];
+    snprintf(good, sizeof good, "%s/keras-ref/mlp.h5", TEST_DATA_DIR);
+    snprintf(args, sizeof args, "verify '%s'", good);
+    EXPECT(args, 0, "OK");
+    snprintf(args, sizeof args, "verify --trusted '%s'", good);
+    EXPECT(args, 0, "OK");
+    snprintf(args, sizeof args, "summary '%s' --timeout x", good);
+    EXPECT(args, 64, "--timeout needs");
+}
+END_TEST
+
 static Suite *modelinspect_suite(void)
 {
     Suite *s = suite_create("modelinspect");
@@ -1267,6 +1383,7 @@ static Suite *modelinspect_suite(void)
     tcase_add_test(tc, resave_keeps_weights_bit_for_bit);
     tcase_add_test(tc, every_command_has_help_and_usage_errors);
     tcase_add_test(tc, broken_files_exit_2_with_a_message);
+    tcase_add_test(tc, hostile_files_are_read_in_the_sandbox);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
     tcase_add_checked_fixture(tv, setup, NULL);
@@ -1285,6 +1402,12 @@ static Suite *modelinspect_suite(void)
     tcase_add_test(tv, keras3_archives_work_with_every_command);
     tcase_add_test(tv, keras3_weights_files_and_models_without_inputs);
     suite_add_tcase(s, tv);
+    TCase *tf = tcase_create("tfjs"); /* needs keras-ref: a meson test of its own */
+    tcase_set_tags(tf, "tfjs");
+    tcase_add_checked_fixture(tf, setup, NULL);
+    tcase_set_timeout(tf, 120);
+    tcase_add_test(tf, summary_contents_agree_with_tensorflow_js);
+    suite_add_tcase(s, tf);
     return s;
 }
 

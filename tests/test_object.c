@@ -1,6 +1,10 @@
 /* The object model: classes, registry, custom objects, serialization
  * forms, config getters and JSON text. */
+#define _GNU_SOURCE /* malloc_usable_size */
 #include "testutil.h"
+
+#include <malloc.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -346,6 +350,93 @@ START_TEST(json_reads_and_writes_python_style)
 }
 END_TEST
 
+
+/* Jansson's memory, counted (malloc_usable_size plus malloc's own header). */
+static size_t json_now, json_peak;
+static void *counting_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p) json_now += malloc_usable_size(p) + 16;
+    if (json_now > json_peak) json_peak = json_now;
+    return p;
+}
+static void counting_free(void *p)
+{
+    if (p) json_now -= malloc_usable_size(p) + 16;
+    free(p);
+}
+
+/* text of n copies of item separated by ", " (Python's separator) in [...] */
+static char *json_list(const char *item, size_t n, size_t *len)
+{
+    size_t k = strlen(item);
+    char *t = malloc(n * (k + 2) + 3), *p = t;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',', *p++ = ' ';
+        memcpy(p, item, k);
+        p += k;
+    }
+    *p++ = ']';
+    *p = '\0';
+    *len = (size_t)(p - t);
+    return t;
+}
+
+/* Issue 15: 20 MB of "{}" took 1.6 GB. Memory is bounded by 24 times the
+ * text (plus 1 MiB): such text is refused before Jansson allocates, and
+ * whatever is accepted stays within the bound. */
+START_TEST(json_memory_is_bounded_by_the_text)
+{
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    size_t len;
+    char *bomb = json_list("{}", 5000000, &len); /* 20 MB */
+    json_peak = json_now = 0;
+    ck_assert_ptr_null(kc_json_parse(bomb, len, 0, &err));
+    CK_ERR(err, KC_ELIMIT, "times its size");
+    ck_assert_int_eq(json_peak, 0);
+    free(bomb);
+    kc_error_clear(&err);
+    const char *refused[] = {"[]", "\"\"", "{\"a\": 1}", "[0, 1]"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char *t = json_list(refused[i], 1000000, &len);
+        ck_assert_msg(kc_json_parse(t, len, 0, &err) == NULL, "%s accepted", refused[i]);
+        CK_ERR(err, KC_ELIMIT, "times its size");
+        kc_error_clear(&err);
+        free(t);
+    }
+    /* what is accepted stays within 24x + 1 MiB: lists of numbers, of
+     * strings, of small objects, and a real Keras config */
+    const char *accepted[] = {"0", "0.0123456789", "-1.5e-07", "\"dense_1/kernel:0\"", "{\"units\": 32, \"name\": \"d\"}",
+                              "{\"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4, \"e\": 5, \"f\": 6, \"g\": 7, \"h\": 8, \"i\": 9}",
+                              "[null, 224, 224, 3]", "true"};
+    for (size_t i = 0; i < sizeof accepted / sizeof *accepted; i++) {
+        char *t = json_list(accepted[i], 50000, &len);
+        json_peak = json_now = 0;
+        json_t *j = kc_json_parse(t, len, 0, &err);
+        ck_assert_msg(j != NULL, "%s refused: %s", accepted[i], err.message);
+        ck_assert_msg(json_peak <= 24 * len + (1u << 20), "%s: %zu bytes of memory for %zu of text", accepted[i],
+                      json_peak, len);
+        json_decref(j);
+        free(t);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/dense_bn.json", TEST_DATA_DIR);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *text = malloc(1 << 20);
+    len = fread(text, 1, 1 << 20, f);
+    fclose(f);
+    json_peak = json_now = 0;
+    json_t *j = kc_json_parse(text, len, 0, &err);
+    CK_NN(j, err);
+    ck_assert_uint_le(json_peak, 24 * len + (1u << 20));
+    json_decref(j);
+    free(text);
+    json_set_alloc_funcs(malloc, free);
+}
+END_TEST
+
 START_TEST(object_create_from_names_and_json)
 {
     kc_object *o = kc_object_create(KC_KIND_REGULARIZER, "{\"class_name\": \"L2\", \"config\": {\"l2\": 0.5}}", &err);
@@ -432,6 +523,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, missing_required_key_and_wrong_types);
     tcase_add_test(tc, config_getters_report_paths);
     tcase_add_test(tc, json_reads_and_writes_python_style);
+    tcase_add_test(tc, json_memory_is_bounded_by_the_text);
     tcase_add_test(tc, object_create_from_names_and_json);
     tcase_add_test(tc, function_objects_free_params_once);
     tcase_add_test(tc, config_versions_newer_than_the_class_are_refused);

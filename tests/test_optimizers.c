@@ -668,6 +668,94 @@ START_TEST(constraints_are_applied_after_the_update)
 }
 END_TEST
 
+/* A constraint that fails when told to (a user constraint running out of
+ * memory, say). */
+static bool constraint_refuses;
+static kc_tensor *refusing_constraint(kc_tensor *w, void *params, kc_error *e)
+{
+    (void)params;
+    if (constraint_refuses) {
+        kc_error_set(e, KC_EINVAL, "constraint refused");
+        return NULL;
+    }
+    return kc_tensor_copy(w, e);
+}
+
+/* Every weight of the optimizer and the variables' values, flattened. */
+static int snapshot(kc_object *opt, kc_variable *const *v, int n, float *out)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        for (int64_t j = 0; j < kc_tensor_size(kc_variable_value(v[i])); j++)
+            out[k++] = (float)kc_tensor_get(kc_variable_value(v[i]), j);
+    for (int i = 0; i < kc_optimizer_num_weights(opt); i++) {
+        kc_tensor *w = kc_optimizer_weight(opt, i, NULL, 0);
+        for (int64_t j = 0; j < kc_tensor_size(w); j++) out[k++] = (float)kc_tensor_get(w, j);
+    }
+    return k;
+}
+
+/* apply_gradients is all or nothing: when the constraint of the last
+ * variable fails, the variables before it (one unconstrained, one with
+ * NonNeg), the slots, Nadam's momentum_cache and the iteration count are
+ * as they were (they used to keep the half-applied step); the next step
+ * then gives what an optimizer that never saw the failed one gives. */
+START_TEST(failed_constraint_leaves_everything_unchanged)
+{
+    const char *spec = "{\"class_name\": \"Nadam\", \"config\": {\"learning_rate\": 0.1}}";
+    kc_object *opt = make_opt(spec), *twin = make_opt(spec);
+    kc_variable *v[3], *tv[3];
+    for (int r = 0; r < 2; r++) {
+        kc_variable **dst = r ? tv : v;
+        dst[0] = kc_variable_new_take("a:0", TU_T1(3, 0.5f, -0.2f, 0.1f), true, &err);
+        dst[1] = kc_variable_new_take("b:0", TU_T1(2, 0.05f, 0.3f), true, &err);
+        dst[2] = kc_variable_new_take("c:0", TU_T1(2, 1, 2), true, &err);
+        for (int i = 0; i < 3; i++) CK_NN(dst[i], err);
+    }
+    kc_object *nonneg = kc_object_create(KC_KIND_CONSTRAINT, "non_neg", &err);
+    kc_object *refuse = kc_function_new(KC_KIND_CONSTRAINT, "refuse", KC_FN(refusing_constraint), NULL,
+                                        NULL, &err);
+    CK_NN(nonneg, err);
+    CK_NN(refuse, err);
+    kc_variable_set_constraint(v[1], nonneg);
+    kc_variable_set_constraint(tv[1], nonneg);
+    kc_variable_set_constraint(v[2], refuse);
+    kc_variable_set_constraint(tv[2], refuse);
+    kc_tensor *g1[3] = {TU_T1(3, 1, -1, 2), TU_T1(2, 0.5f, -0.5f), TU_T1(2, 1, 1)};
+    kc_tensor *g2[3] = {TU_T1(3, -2, 1, 0.5f), TU_T1(2, 1, 0.25f), TU_T1(2, -1, 3)};
+    constraint_refuses = false;
+    CK_OK(kc_optimizer_apply_gradients(opt, g1, v, 3, &err));
+    CK_OK(kc_optimizer_apply_gradients(twin, g1, tv, 3, &err));
+    float before[64], after[64];
+    int n = snapshot(opt, v, 3, before);
+    constraint_refuses = true;
+    ck_assert_int_eq(kc_optimizer_apply_gradients(opt, g2, v, 3, &err), KC_EINVAL);
+    CK_ERR(err, KC_EINVAL, "constraint refused");
+    CK_ERR(err, KC_EINVAL, "c:0");
+    kc_error_clear(&err);
+    ck_assert_int_eq(snapshot(opt, v, 3, after), n);
+    for (int i = 0; i < n; i++) ck_assert_msg(before[i] == after[i], "value %d: %g became %g", i, before[i], after[i]);
+    ck_assert_int_eq(kc_optimizer_iterations(opt), 1);
+    constraint_refuses = false;
+    CK_OK(kc_optimizer_apply_gradients(opt, g2, v, 3, &err));
+    CK_OK(kc_optimizer_apply_gradients(twin, g2, tv, 3, &err));
+    float want[64];
+    snapshot(twin, tv, 3, want);
+    snapshot(opt, v, 3, after);
+    for (int i = 0; i < n; i++) ck_assert_msg(want[i] == after[i], "value %d: %g, want %g", i, after[i], want[i]);
+    for (int i = 0; i < 3; i++) {
+        kc_tensor_unref(g1[i]);
+        kc_tensor_unref(g2[i]);
+        kc_variable_unref(v[i]);
+        kc_variable_unref(tv[i]);
+    }
+    kc_object_unref(nonneg);
+    kc_object_unref(refuse);
+    kc_object_unref(opt);
+    kc_object_unref(twin);
+}
+END_TEST
+
 /* ---- learning rate: schedules, decay, set_learning_rate ------------------------------------ */
 
 static kc_object *make_schedule(const char *spec)
@@ -1306,6 +1394,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, apply_gradients_errors_name_the_variable);
     tcase_add_test(tc, gradient_clipping_as_tf_keras);
     tcase_add_test(tc, constraints_are_applied_after_the_update);
+    tcase_add_test(tc, failed_constraint_leaves_everything_unchanged);
     tcase_add_test(tc, custom_optimizer_classes_use_the_base);
     tcase_add_test(tc, training_matches_tensorflow_js);
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);

@@ -17,6 +17,8 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* lib/saving/h5io.c's test hook: fail the n-th dataset write from now. */
@@ -251,8 +253,7 @@ START_TEST(full_tmpfs_keeps_the_previous_file)
     mkdir(dir, 0700);
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", dir, "tmpfs", 0, "size=256k") != 0) {
-        fprintf(stderr, "full_tmpfs_keeps_the_previous_file: skipped, cannot mount a tmpfs here\n");
-        return;
+        TU_SKIP("cannot mount a tmpfs here (needs CAP_SYS_ADMIN or user namespaces)");
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/m.h5", dir);
@@ -567,6 +568,343 @@ START_TEST(corrupted_text_never_crashes)
 }
 END_TEST
 
+
+/* ---- issue 15: loader bugs and rough edges ------------------------------------------------------- */
+
+/* Conv2D(2, 1x1) on 3 channels: its layer converts weights on load
+ * (convert_weights), the path that multiplied file dimensions unchecked. */
+static kc_object *conv_model(void)
+{
+    kc_object *m = kc_sequential_new("conv", &err);
+    CK_NN(m, err);
+    kc_object *in = kc_input_layer(3, (int64_t[]){4, 4, 3}, NULL, &err);
+    kc_object *c = kc_layer_create("Conv2D", "{\"filters\": 2, \"kernel_size\": 1, \"name\": \"conv\"}", &err);
+    CK_NN(c, err);
+    CK_OK(kc_sequential_add(m, in, &err));
+    CK_OK(kc_sequential_add(m, c, &err));
+    kc_object_unref(in);
+    kc_object_unref(c);
+    return m;
+}
+
+/* Bug 2 (UBSan: signed overflow in model_load.c): a dataset whose
+ * dimensions are each small enough but whose product overflows int64. */
+START_TEST(dimension_products_that_overflow_are_refused)
+{
+    kc_object *m = conv_model();
+    const char *path = su_path("overflow.h5");
+    CK_OK(kc_model_save(m, path, NULL, &err));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    const char *kernel = "/model_weights/conv/conv/kernel:0";
+    ck_assert_int_ge(H5Ldelete(f, kernel, H5P_DEFAULT), 0);
+    hsize_t dims[4] = {(hsize_t)1 << 32, (hsize_t)1 << 32, 3, 2}, chunk[4] = {1, 1, 1, 1};
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    hid_t s = H5Screate_simple(4, dims, NULL);
+    hid_t d = H5Dcreate2(f, kernel, H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load(path, NULL, &err));
+    CK_ERR(err, KC_ELIMIT, "kernel:0");
+    /* the inspection API reads the same shape */
+    kc_error_clear(&err);
+    kc_h5file *hf = kc_h5file_open(path, &err);
+    CK_NN(hf, err);
+    const kc_h5file_weight *w;
+    size_t n;
+    ck_assert_int_eq(kc_h5file_weights(hf, &w, &n, &err), KC_ELIMIT);
+    kc_h5file_close(hf);
+    kc_object_unref(m);
+}
+END_TEST
+
+/* HDF5 prints errors through a process-wide handler. ckeras silences it
+ * during its own calls and leaves the application's handler in place. */
+static int app_handler_calls;
+static herr_t app_handler(hid_t stack, void *data)
+{
+    (void)stack, (void)data;
+    app_handler_calls++;
+    return 0;
+}
+
+START_TEST(the_applications_hdf5_error_handler_is_kept)
+{
+    int marker;
+    H5Eset_auto2(H5E_DEFAULT, app_handler, &marker);
+    write_all(su_path("junk.h5"), "\x89HDF\r\n\x1a\n not really", 19);
+    ck_assert_ptr_null(kc_model_load(su_path("junk.h5"), NULL, &err));
+    kc_error_clear(&err);
+    kc_object *m = small_model(2, 1);
+    CK_OK(kc_model_save(m, su_path("handler.h5"), NULL, &err));
+    kc_object *back = kc_model_load(su_path("handler.h5"), NULL, &err);
+    CK_NN(back, err);
+    H5E_auto2_t fn = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    ck_assert_msg(fn == app_handler && data == &marker, "ckeras replaced the application's HDF5 error handler");
+    ck_assert_int_eq(app_handler_calls, 0); /* and HDF5 printed nothing during ckeras' calls */
+    /* the application's own failing call still reaches its handler */
+    ck_assert_int_lt(H5Fopen(su_path("no-such-file.h5"), H5F_ACC_RDONLY, H5P_DEFAULT), 0);
+    ck_assert_int_gt(app_handler_calls, 0);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    kc_object_unref(back);
+    kc_object_unref(m);
+}
+END_TEST
+
+/* Bug 3: reading a list of variable-length strings that fails halfway is a
+ * clean error. (The strings HDF5 converted before the damage stay in its
+ * own conversion buffer -- see h5io.c; the isolation suite checks that an
+ * isolated load leaks nothing.) This reader runs in a child process so
+ * that HDF5's own leak does not count against this suite. */
+START_TEST(a_damaged_vlen_string_list_is_a_clean_error)
+{
+    copy_file(base_file(), su_path("vlen_damaged.h5"));
+    const char *path = su_path("vlen_damaged.h5");
+    su_damage_vlen_layer_names(path, "dense");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        kc_error e = {0};
+        kc_object *m = kc_model_load(path, NULL, &e);
+        char line[1024];
+        int n = snprintf(line, sizeof line, "%d %s (%s)", m ? -1 : (int)e.code, e.message, e.context);
+        ssize_t w = write(fds[1], line, (size_t)n);
+        _exit(w == n ? 0 : 1);
+    }
+    close(fds[1]);
+    char line[1024] = "";
+    ssize_t got = read(fds[0], line, sizeof line - 1);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got > 0, "the load crashed");
+    ck_assert_msg(atoi(line) == KC_EFORMAT, "%s", line);
+    ck_assert_msg(strstr(line, "layer_names") && strstr(line, "global heap"), "%s", line);
+}
+END_TEST
+
+START_TEST(fifo_device_and_directory_are_refused_without_opening)
+{
+    const char *fifo = su_path("a_fifo.h5");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    /* a FIFO with no writer: HDF5 would wait forever for one */
+    kc_object *m = small_model(2, 1);
+    ck_assert_ptr_null(kc_model_load(fifo, NULL, &err));
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_model_load_weights(m, fifo, NULL, &err), KC_EFORMAT);
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_h5file_open(fifo, &err));
+    CK_ERR(err, KC_EFORMAT, "a FIFO");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load("/dev/null", NULL, &err));
+    CK_ERR(err, KC_EFORMAT, "character device");
+    kc_error_clear(&err);
+    mkdir(su_path("saved_model_dir"), 0700);
+    ck_assert_ptr_null(kc_model_load(su_path("saved_model_dir"), NULL, &err));
+    CK_ERR(err, KC_EFORMAT, "is a directory");
+    kc_object_unref(m);
+}
+END_TEST
+
+/* A path near PATH_MAX: the message keeps its reason (and the file name). */
+START_TEST(long_paths_keep_their_reason)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s", tu_tmpdir());
+    char part[201];
+    memset(part, 'd', 200);
+    part[200] = '\0';
+    while (n + 202 < 3900) {
+        n += snprintf(path + n, sizeof path - (size_t)n, "/%s", part);
+        mkdir(path, 0700);
+    }
+    snprintf(path + n, sizeof path - (size_t)n, "/the_model_file.h5");
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load(path, NULL, &err));
+    CK_ERR(err, KC_EIO, "No such file or directory");
+    CK_ERR(err, KC_EIO, "the_model_file.h5");
+    /* not HDF5 */
+    write_all(path, "text, not a model", 17);
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_model_load(path, NULL, &err));
+    CK_ERR(err, KC_EFORMAT, "is not an HDF5 file");
+    /* a save into a folder that does not exist */
+    snprintf(path + n, sizeof path - (size_t)n, "/missing/the_model_file.h5");
+    kc_object *m = small_model(2, 1);
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_model_save(m, path, NULL, &err), KC_EIO);
+    CK_ERR(err, KC_EIO, "No such file or directory");
+    kc_object_unref(m);
+}
+END_TEST
+
+/* The disk space a save reserves up front is given back: the file takes
+ * about its own size on disk, not the reservation's. */
+START_TEST(saved_files_give_back_their_reservation)
+{
+    kc_object *m = small_model(20000, 3); /* 320 kB of weights, a reservation of about 1.2 MB */
+    const char *path = su_path("reserved.h5");
+    CK_OK(kc_model_save(m, path, NULL, &err));
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_msg((int64_t)st.st_blocks * 512 <= (int64_t)st.st_size + 64 * 1024,
+                  "%lld bytes on disk for a %lld-byte file", (long long)st.st_blocks * 512, (long long)st.st_size);
+    kc_object_unref(m);
+}
+END_TEST
+
+/* Weights stored as plain float32 blocks are read at their offset in the
+ * file: a file with a user block (its HDF5 data starts 512 bytes in) must
+ * still give the same weights. */
+static herr_t copy_root_attr(hid_t loc, const char *name, const H5A_info_t *info, void *dst_file)
+{
+    (void)info;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    size_t n = (size_t)H5Sget_simple_extent_npoints(s) * H5Tget_size(t);
+    char *buf = calloc(1, n + 1);
+    ck_assert_int_ge(H5Aread(a, t, buf), 0);
+    hid_t b = H5Acreate2(*(hid_t *)dst_file, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(H5Awrite(b, t, buf), 0);
+    H5Aclose(b);
+    free(buf);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Aclose(a);
+    return 0;
+}
+
+START_TEST(weights_are_found_in_files_with_a_user_block)
+{
+    kc_object *m = small_model(300, 7);
+    CK_OK(kc_model_save(m, su_path("plain.h5"), NULL, &err));
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, 512);
+    hid_t dst = H5Fcreate(su_path("userblock.h5"), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hid_t src = H5Fopen(su_path("plain.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(dst, 0);
+    ck_assert_int_ge(H5Ocopy(src, "/model_weights", dst, "/model_weights", H5P_DEFAULT, H5P_DEFAULT), 0);
+    hsize_t idx = 0;
+    H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, &idx, copy_root_attr, &dst);
+    H5Fclose(src);
+    H5Fclose(dst);
+    H5Pclose(fcpl);
+    kc_object *back = kc_model_load(su_path("userblock.h5"), NULL, &err);
+    CK_NN(back, err);
+    su_assert_same_weights(m, back);
+    kc_object_unref(back);
+    kc_object_unref(m);
+}
+END_TEST
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static bool same_weights(kc_object *x, kc_object *y)
+{
+    if (kc_layer_num_weights(x) != kc_layer_num_weights(y)) return false;
+    for (int i = 0; i < kc_layer_num_weights(x); i++) {
+        const kc_tensor *a = kc_variable_value(kc_layer_weight(x, i)), *b = kc_variable_value(kc_layer_weight(y, i));
+        if (!kc_tensor_same_shape(a, b) || memcmp(kc_tensor_cdata(a), kc_tensor_cdata(b), kc_tensor_nbytes(a)) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Save `model` to path in a child process; kill it with SIGKILL after
+ * delay seconds (never, when delay < 0). */
+static void save_in_child(kc_object *model, const char *path, double delay)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kc_error e = {0};
+        _exit(kc_model_save(model, path, NULL, &e) == KC_OK ? 0 : 1);
+    }
+    if (delay >= 0) {
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+
+/* kill -9 at random points of 50 saves over an existing file: the file is
+ * always the old or the new one, complete; the temporaries of the killed
+ * saves are removed by the next save (in a process started after them). */
+START_TEST(saves_killed_at_random_points_keep_a_whole_file)
+{
+    const char *path = su_path("killed.h5");
+    kc_object *models[2] = {small_model(60000, 11), small_model(60000, 12)}; /* 720 kB of weights each */
+    CK_OK(kc_model_save(models[0], path, NULL, &err));
+    double t0 = seconds_now();
+    CK_OK(kc_model_save(models[1], path, NULL, &err));
+    double save_time = seconds_now() - t0;
+    int current = 1, kept_old = 0, got_new = 0;
+    kc_rng rng;
+    kc_rng_seed(&rng, 15);
+    for (int trial = 0; trial < 50; trial++) {
+        int next = 1 - current;
+        double delay = save_time * 1.5 * (double)kc_rng_below(&rng, 1000) / 1000.0;
+        save_in_child(models[next], path, delay);
+        kc_object *back = kc_model_load(path, NULL, &err);
+        ck_assert_msg(back != NULL, "trial %d (kill after %.1f ms): %s (%s)", trial, delay * 1e3, err.message, err.context);
+        if (same_weights(back, models[next])) {
+            current = next;
+            got_new++;
+        } else {
+            ck_assert_msg(same_weights(back, models[current]), "trial %d: neither the old nor the new model", trial);
+            kept_old++;
+        }
+        kc_object_unref(back);
+    }
+    fprintf(stderr, "kill -9 during 50 saves: %d kept the old file, %d wrote the new one\n", kept_old, got_new);
+    /* one more, killed once its temporary exists, so that one is surely left */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        kc_error e = {0};
+        for (;;)
+            if (kc_model_save(models[current], path, NULL, &e) != KC_OK) _exit(1);
+    }
+    while (count_entries("killed.h5.tmp-") == 0) sched_yield();
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_int_ge(count_entries("killed.h5.tmp-"), 1);
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the next process starts after every temporary was last written */
+    save_in_child(models[current], path, -1);
+    ck_assert_int_eq(count_entries("killed.h5.tmp-"), 0);
+    /* a temporary whose process is alive is never removed, nor a file that
+     * merely looks like one */
+    char other[4200];
+    snprintf(other, sizeof other, "%s.tmp-%d-1", path, (int)getppid());
+    write_all(other, "x", 1);
+    snprintf(other, sizeof other, "%s.tmp-999999999-1x", path);
+    write_all(other, "x", 1);
+    nanosleep(&pause, NULL);
+    save_in_child(models[current], path, -1);
+    ck_assert_int_eq(count_entries("killed.h5.tmp-"), 2);
+    kc_object_unref(models[0]);
+    kc_object_unref(models[1]);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("saving_faults");
@@ -575,7 +913,6 @@ static Suite *faults_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, injected_write_failure_keeps_the_previous_file);
     tcase_add_test(tc, full_disk_keeps_the_previous_file);
-    tcase_add_test(tc, full_tmpfs_keeps_the_previous_file);
     tcase_add_test(tc, missing_folder_and_directory_targets_are_errors);
     tcase_add_test(tc, truncated_files_are_errors);
     tcase_add_test(tc, files_that_are_not_keras_models);
@@ -585,6 +922,19 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, links_and_storage_outside_the_file_are_refused);
     tcase_add_test(tc, deep_json_is_refused);
     tcase_add_test(tc, corrupted_text_never_crashes);
+    tcase_add_test(tc, dimension_products_that_overflow_are_refused);
+    tcase_add_test(tc, the_applications_hdf5_error_handler_is_kept);
+    tcase_add_test(tc, a_damaged_vlen_string_list_is_a_clean_error);
+    tcase_add_test(tc, fifo_device_and_directory_are_refused_without_opening);
+    tcase_add_test(tc, long_paths_keep_their_reason);
+    tcase_add_test(tc, saved_files_give_back_their_reservation);
+    tcase_add_test(tc, weights_are_found_in_files_with_a_user_block);
+    tcase_add_test(tc, saves_killed_at_random_points_keep_a_whole_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tmpfs"); /* may not be allowed: a meson test of its own */
+    tcase_set_tags(tc, "tmpfs");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, full_tmpfs_keeps_the_previous_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -484,6 +484,69 @@ START_TEST(mlp_step_computes_no_data_gradient)
 }
 END_TEST
 
+/* The internal gradient listener (lib/autodiff/autodiff_int.h), with
+ * which data-parallel steps send gradients while the sweep goes on. */
+typedef struct kc__grad_listener {
+    void (*ready)(void *ctx, int source, const kc_tensor *grad);
+    void *ctx;
+} kc__grad_listener;
+const kc__grad_listener *kc__grad_listen(const kc__grad_listener *l);
+
+typedef struct heard {
+    int order[4], n;
+    kc_tensor *copy[4];
+} heard;
+
+static void hear(void *ctx, int source, const kc_tensor *grad)
+{
+    heard *h = ctx;
+    h->order[h->n++] = source;
+    h->copy[source] = kc_tensor_copy(grad, &err);
+}
+
+START_TEST(listener_hears_each_gradient_once_when_final)
+{
+    /* w1 is read first by the matmul and last by a penalty: its gradient
+     * is final only when the sweep is back at the matmul, after w2's */
+    kc_tensor *x = tu_random(2, D(6, 5), -1, 1, 1);
+    kc_variable *w1 = kc_variable_new_take("w1", tu_random(2, D(5, 4), -1, 1, 2), true, &err);
+    kc_variable *w2 = kc_variable_new_take("w2", tu_random(2, D(4, 3), -1, 1, 3), true, &err);
+    kc_variable *unused = kc_variable_new_take("u", tu_random(1, D(2), -1, 1, 4), true, &err);
+    kc_tape *tape = kc_tape_begin(0, &err);
+    kc_scope *s = kc_scope_new(&err);
+    kc_tensor *h = kc_scope_take(s, kc_tanh(kc_scope_take(s, kc_matmul(x, kc_variable_value(w1), false, false, &err)), &err));
+    kc_tensor *o = kc_scope_take(s, kc_matmul(h, kc_variable_value(w2), false, false, &err));
+    kc_tensor *loss = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(o, &err)), NULL, 0, false, &err));
+    kc_tensor *pen = kc_scope_take(s, kc_reduce_sum(kc_scope_take(s, kc_square(kc_variable_value(w1), &err)), NULL, 0, false, &err));
+    kc_tensor *total = kc_scope_take(s, kc_add(loss, pen, &err));
+    kc_tape_end(tape);
+    kc_tensor *src[4] = {kc_variable_value(w1), kc_variable_value(w2), x, kc_variable_value(unused)}, *g[4];
+    heard got = {0};
+    kc__grad_listener l = {hear, &got};
+    ck_assert_ptr_null(kc__grad_listen(&l));
+    CK_OK(kc_tape_gradient(tape, total, src, 4, g, &err));
+    ck_assert_ptr_eq(kc__grad_listen(NULL), &l);
+    /* w2 then w1, each once, with its final value; x and u never */
+    ck_assert_int_eq(got.n, 2);
+    ck_assert_int_eq(got.order[0], 1);
+    ck_assert_int_eq(got.order[1], 0);
+    tu_assert_tensors_close(got.copy[0], g[0], 0, 0, "w1");
+    tu_assert_tensors_close(got.copy[1], g[1], 0, 0, "w2");
+    ck_assert_ptr_null(g[2]);
+    ck_assert_ptr_null(g[3]);
+    for (int i = 0; i < 2; i++) {
+        kc_tensor_unref(g[i]);
+        kc_tensor_unref(got.copy[i]);
+    }
+    kc_scope_free(s);
+    kc_tape_free(tape);
+    kc_tensor_unref(x);
+    kc_variable_unref(w1);
+    kc_variable_unref(w2);
+    kc_variable_unref(unused);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("tape");
@@ -504,6 +567,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, tape_outlives_a_freed_variable);
     tcase_add_test(tc, too_many_tapes_is_an_error);
     tcase_add_test(tc, mlp_step_computes_no_data_gradient);
+    tcase_add_test(tc, listener_hears_each_gradient_once_when_final);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,8 +2,11 @@
 #define _DEFAULT_SOURCE
 #include "testutil.h"
 
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,4 +200,75 @@ int tu_alloc_failure_sweep(tu_scenario_fn scenario, long max_points)
     }
     ck_abort_msg("the scenario still failed after %ld allocation points", max_points);
     return failures;
+}
+
+/* ---- skips and reference checks -------------------------------------------------------------
+ *
+ * Check runs each test in a child process: the counts live in memory shared
+ * with the children, mapped by tu_run_suite before any test starts. */
+
+typedef struct tu_counts {
+    atomic_int skipped;          /* tests that called TU_SKIP */
+    atomic_int reference_checks; /* keras-ref comparisons made */
+} tu_counts;
+
+static tu_counts *counts;
+
+void tu_skip_note(const char *test, const char *fmt, ...)
+{
+    char why[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(test); /* Check names the function of test t "t_fn" */
+    if (n > 3 && strcmp(test + n - 3, "_fn") == 0) n -= 3;
+    printf("SKIPPED %.*s: %s\n", (int)n, test, why);
+    fflush(stdout);
+    if (counts) atomic_fetch_add(&counts->skipped, 1);
+}
+
+bool tu_in_ci(void)
+{
+    const char *ci = getenv("CI");
+    return ci && strcmp(ci, "true") == 0;
+}
+
+void tu_count_reference_check(void)
+{
+    if (counts) atomic_fetch_add(&counts->reference_checks, 1);
+}
+
+/* lib/core/parallel.c's test hook: split loops from this many elements. */
+void kc__parallel_test_grain(int64_t grain);
+
+int tu_test_threads(void)
+{
+    const char *v = getenv("CKERAS_TEST_THREADS");
+    int n = v ? atoi(v) : 1;
+    n = n >= 1 && n <= 64 ? n : 1;
+    /* the suites' tensors are small: split loops of 8 elements and more,
+     * so that several threads really share them */
+    kc__parallel_test_grain(n > 1 ? 4 : 0);
+    return n;
+}
+
+int tu_run_suite(Suite *suite)
+{
+    void *shared = mmap(NULL, sizeof(tu_counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    counts = shared == MAP_FAILED ? NULL : shared;
+    SRunner *sr = srunner_create(suite);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr), ran = srunner_ntests_run(sr);
+    srunner_free(sr);
+    kc_release_caches();
+    if (tu_test_threads() > 1) printf("threads: %d\n", tu_test_threads());
+    int skipped = counts ? atomic_load(&counts->skipped) : 0;
+    int checks = counts ? atomic_load(&counts->reference_checks) : 0;
+    if (checks > 0) printf("TensorFlow.js checks: %d ran\n", checks);
+    if (skipped > 0) printf("skipped: %d of %d tests (see SKIPPED above)\n", skipped, ran);
+    if (counts) munmap(counts, sizeof(tu_counts));
+    counts = NULL;
+    if (failed) return 1;
+    return ran > 0 && skipped == ran ? 77 : 0;
 }

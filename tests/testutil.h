@@ -65,16 +65,35 @@ const char *tu_data(const char *rel);
 /* A fresh scratch directory under the build tree for this test. */
 const char *tu_tmpdir(void);
 
-/* Standard main: runs the suite built by make_suite; exit status = failures. */
+/* Skipping, honestly. A test that cannot run here (a tool or a permission
+ * the machine lacks) calls TU_SKIP(reason): it prints "SKIPPED <test>:
+ * <reason>", counts the skip and returns. The program then prints how many
+ * of its tests skipped, and exits 77 (meson: SKIP) when all of them did.
+ * Cases that may skip carry a Check tag and run as meson tests of their own
+ * (tests/meson.build), so a skip shows in meson's summary instead of
+ * passing among the other tests. */
+#define TU_SKIP(...)                                                                               \
+    do {                                                                                           \
+        tu_skip_note(__func__, __VA_ARGS__);                                                       \
+        return;                                                                                    \
+    } while (0)
+void tu_skip_note(const char *test, const char *fmt, ...) KC_PRINTF(2, 3);
+/* True when the tests run in CI (CI=true), where every check must run. */
+bool tu_in_ci(void);
+/* Count one check against the reference (TensorFlow.js through keras-ref);
+ * the program prints the total. */
+void tu_count_reference_check(void);
+
+/* Threads a suite that runs on several settings should use:
+ * $CKERAS_TEST_THREADS (tests/meson.build sets it), else 1. */
+int tu_test_threads(void);
+
+/* Runs a suite (the test's processes share the counts above); returns the
+ * exit status: 0, 1 on failures, 77 when every test skipped. */
+int tu_run_suite(Suite *suite);
+
+/* Standard main: runs the suite built by make_suite. */
 #define TU_MAIN(make_suite)                                                                        \
-    int main(void)                                                                                 \
-    {                                                                                              \
-        SRunner *sr = srunner_create(make_suite());                                                \
-        srunner_run_all(sr, CK_NORMAL);                                                            \
-        int failed = srunner_ntests_failed(sr);                                                    \
-        srunner_free(sr);                                                                          \
-        kc_release_caches();                                                                       \
-        return failed ? 1 : 0;                                                                     \
-    }
+    int main(void) { return tu_run_suite(make_suite()); }
 
 #endif

@@ -61,6 +61,14 @@ KC_API void kc_variable_set_trainable(kc_variable *v, bool trainable);
 /* Copy value into the variable (same shape and dtype). */
 KC_API KC_NODISCARD kc_status kc_variable_assign(kc_variable *v, const kc_tensor *value,
                                                  kc_error *err);
+/* v += delta / v -= delta in place (tf.Variable.assign_add / assign_sub):
+ * delta (float32, borrowed) broadcasts to v's shape and must not change
+ * it (KC_ESHAPE naming both). Not recorded on tapes. A NULL delta (a
+ * failed op) fails with the error err already holds. */
+KC_API KC_NODISCARD kc_status kc_variable_assign_add(kc_variable *v, const kc_tensor *delta,
+                                                     kc_error *err);
+KC_API KC_NODISCARD kc_status kc_variable_assign_sub(kc_variable *v, const kc_tensor *delta,
+                                                     kc_error *err);
 /* The variable whose value t is, or NULL. Borrowed. */
 KC_API kc_variable *kc_tensor_variable(const kc_tensor *t);
 
@@ -80,7 +88,8 @@ KC_API void kc_tape_end(kc_tape *tape);
 /* Temporarily stop / restart recording on this tape (tape.stop_recording()). */
 KC_API void kc_tape_pause(kc_tape *tape);
 KC_API void kc_tape_resume(kc_tape *tape);
-/* Track t (a constant or any tensor) from now on. */
+/* Track t (a constant or any tensor) from now on; the tape adds a
+ * reference to it, released when the tape is freed or has answered. */
 KC_API KC_NODISCARD kc_status kc_tape_watch(kc_tape *tape, kc_tensor *t, kc_error *err);
 /* True when the tape tracks t. */
 KC_API bool kc_tape_is_watching(const kc_tape *tape, const kc_tensor *t);
@@ -148,14 +157,17 @@ KC_API KC_NODISCARD kc_status kc_numeric_gradient(kc_scalar_fn f, void *ud,
 
 /* --- scopes ----------------------------------------------------------------------
  * A bag of tensor references freed together: lets C code written as a chain
- * of ops hold intermediates without unref'ing each one.
+ * of ops hold intermediates without unref'ing each one. The ops of
+ * scoped_ops.h (kc_s_sub, kc_s_abs, ...) put their results in a scope and
+ * report into its err, so numeric code reads like the Python:
  *
  *     kc_scope *s = kc_scope_new(err);
- *     kc_tensor *e = kc_scope_take(s, kc_sub(y_true, y_pred, err));
- *     kc_tensor *a = kc_scope_take(s, kc_abs(e, err));
+ *     kc_tensor *error = kc_s_sub(s, y_true, y_pred);
+ *     kc_tensor *small = kc_s_less_scalar(s, kc_s_abs(s, error), 1);
  *     ...
- *     kc_tensor *result = kc_tensor_ref(r);   // keep one beyond the scope
- *     kc_scope_free(s);
+ *     return kc_scope_return(s, kc_s_where(s, small, squared, linear));
+ *
+ * kc_scope_take(s, t) puts any other new reference in it.
  */
 typedef struct kc_scope kc_scope;
 /* A new scope that reports its own failures into err (which may be NULL and
@@ -169,6 +181,13 @@ KC_API KC_NODISCARD kc_scope *kc_scope_new(kc_error *err);
 KC_API kc_tensor *kc_scope_take(kc_scope *scope, kc_tensor *t);
 /* Drop every reference the scope holds and free it. NULL-safe. */
 KC_API void kc_scope_free(kc_scope *scope);
+/* The err the scope was created with (scoped_ops.h reports into it). */
+KC_API kc_error *kc_scope_err(const kc_scope *scope);
+/* Keep t beyond the scope and free the scope: returns a new reference to
+ * t (NULL passes through), so a function ends with
+ *     return kc_scope_return(s, result);
+ * t may be one of the scope's own tensors. */
+KC_API kc_tensor *kc_scope_return(kc_scope *scope, kc_tensor *t);
 
 KC_END_DECLS
 

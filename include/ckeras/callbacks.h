@@ -30,6 +30,7 @@
 #ifndef CKERAS_CALLBACKS_H
 #define CKERAS_CALLBACKS_H
 
+#include "args.h"
 #include "defs.h"
 #include "error.h"
 #include "object.h"
@@ -76,7 +77,8 @@ typedef struct kc_train_params {
 } kc_train_params;
 
 /* A user callback: methods is borrowed (usually static), user is passed to
- * every hook. Returns: new callback or NULL. */
+ * every hook; kc_callback_free calls methods->destroy(user) when there is
+ * one (then the callback owns user). Returns: new callback or NULL. */
 KC_API KC_NODISCARD kc_callback *kc_callback_new(const kc_callback_methods *methods, void *user,
                                                  kc_error *err);
 /* A built-in by Keras class name and JSON arguments (NULL: defaults).
@@ -85,7 +87,8 @@ KC_API KC_NODISCARD kc_callback *kc_callback_create(const char *class_name, cons
                                                     kc_error *err);
 /* LearningRateScheduler(schedule): before each epoch, the optimizer's
  * learning rate becomes schedule(epoch, current_lr, user). verbose > 0
- * prints the change to out (NULL: stdout). */
+ * prints the change to out (NULL: stdout). user and out stay the
+ * caller's and must outlive the callback. */
 typedef double (*kc_lr_schedule_fn)(int epoch, double lr, void *user);
 KC_API KC_NODISCARD kc_callback *kc_lr_scheduler_new(kc_lr_schedule_fn schedule, void *user,
                                                      int verbose, FILE *out, kc_error *err);
@@ -110,9 +113,10 @@ typedef struct kc_progbar kc_progbar;
 
 /* A bar for `target` steps (<= 0: unknown), in Keras' format:
  *   12/20 [=================>............] - ETA: 1s - loss: 0.3521 - accuracy: 0.9012
- * verbose 1: redrawn in place on a terminal (a new line per update when out
- * is not a terminal, at most every 10% of the steps), verbose 2: only the
- * final line. out NULL: stdout. */
+ * verbose 1: redrawn in place on a terminal, at most every 0.05 s; when out
+ * is not a terminal, only each bar's finished line is written (no control
+ * characters in log files; Keras 2.15 redraws with \b and \r on any POSIX
+ * stream). verbose 2: only the final line. out NULL: stdout. */
 KC_API KC_NODISCARD kc_progbar *kc_progbar_new(int64_t target, int verbose, FILE *out,
                                                kc_error *err);
 /* Show step `current` (1-based) with these values (logs may be NULL);
@@ -120,6 +124,84 @@ KC_API KC_NODISCARD kc_progbar *kc_progbar_new(int64_t target, int verbose, FILE
 KC_API void kc_progbar_update(kc_progbar *pb, int64_t current, const kc_logs *logs,
                               bool finalize);
 KC_API void kc_progbar_free(kc_progbar *pb);
+
+/* --- typed constructors (keras.callbacks.*; conventions in args.h) -------------------------
+ *
+ *     keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+ *     kc_callbacks_early_stopping(&(kc_callbacks_early_stopping_args){
+ *         .patience = 3, .restore_best_weights = KC_TRUE}, &err)
+ *
+ * The same callbacks as kc_callback_create with the same arguments as
+ * JSON; a zero field is Keras' default (KC_ZERO for an explicit 0). Each
+ * returns a new callback (free it with kc_callback_free) or NULL with err
+ * filled. Strings are copied. */
+
+/* EarlyStopping, ModelCheckpoint and ReduceLROnPlateau's monitor and mode. */
+#define KC_MONITOR_ARGS                                                                            \
+    const char *monitor; /* "val_loss" */                                                          \
+    const char *mode     /* "auto"; "min", "max" */
+
+typedef struct kc_callbacks_early_stopping_args {
+    KC_MONITOR_ARGS;
+    double min_delta;             /* 0 */
+    int patience;                 /* 0 */
+    int verbose;                  /* 0 */
+    double baseline;              /* none (KC_ZERO for 0) */
+    kc_bool restore_best_weights; /* false */
+    int start_from_epoch;         /* 0 */
+} kc_callbacks_early_stopping_args;
+KC_API KC_NODISCARD kc_callback *
+kc_callbacks_early_stopping(const kc_callbacks_early_stopping_args *args, kc_error *err);
+
+typedef struct kc_callbacks_model_checkpoint_args {
+    KC_MONITOR_ARGS;
+    const char *filepath;           /* required: "{epoch:02d}" and log keys are filled in */
+    int verbose;                    /* 0 */
+    kc_bool save_best_only;         /* false */
+    kc_bool save_weights_only;      /* false */
+    const char *save_freq;          /* "epoch" */
+    double initial_value_threshold; /* none (KC_ZERO for 0) */
+} kc_callbacks_model_checkpoint_args;
+KC_API KC_NODISCARD kc_callback *
+kc_callbacks_model_checkpoint(const kc_callbacks_model_checkpoint_args *args, kc_error *err);
+
+typedef struct kc_callbacks_csv_logger_args {
+    const char *filename;  /* required */
+    const char *separator; /* "," */
+    kc_bool append;        /* false */
+} kc_callbacks_csv_logger_args;
+KC_API KC_NODISCARD kc_callback *kc_callbacks_csv_logger(const kc_callbacks_csv_logger_args *args,
+                                                         kc_error *err);
+
+typedef struct kc_callbacks_reduce_lr_on_plateau_args {
+    KC_MONITOR_ARGS;
+    double factor;    /* 0.1 */
+    int patience;     /* 10 (KC_ZERO for 0) */
+    int verbose;      /* 0 */
+    double min_delta; /* 1e-4 */
+    int cooldown;     /* 0 */
+    double min_lr;    /* 0 */
+} kc_callbacks_reduce_lr_on_plateau_args;
+KC_API KC_NODISCARD kc_callback *
+kc_callbacks_reduce_lr_on_plateau(const kc_callbacks_reduce_lr_on_plateau_args *args, kc_error *err);
+
+KC_API KC_NODISCARD kc_callback *kc_callbacks_terminate_on_nan(const kc_no_args *args, kc_error *err);
+
+typedef struct kc_callbacks_progbar_logger_args {
+    int verbose; /* 1 (KC_ZERO for 0) */
+} kc_callbacks_progbar_logger_args;
+KC_API KC_NODISCARD kc_callback *
+kc_callbacks_progbar_logger(const kc_callbacks_progbar_logger_args *args, kc_error *err);
+
+/* LearningRateScheduler: kc_lr_scheduler_new with named arguments. */
+typedef struct kc_callbacks_learning_rate_scheduler_args {
+    kc_lr_schedule_fn schedule; /* required */
+    void *user;                 /* passed to schedule */
+    int verbose;                /* 0 */
+    FILE *out;                  /* NULL: stdout */
+} kc_callbacks_learning_rate_scheduler_args;
+KC_API KC_NODISCARD kc_callback *
+kc_callbacks_learning_rate_scheduler(const kc_callbacks_learning_rate_scheduler_args *args, kc_error *err);
 
 KC_END_DECLS
 

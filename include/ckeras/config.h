@@ -80,6 +80,13 @@ KC_API KC_NODISCARD kc_status kc_cfg_object(const kc_config_ctx *ctx, const json
  * tokens Python's json module reads. Returns KC_ENOMEM on failure. */
 KC_API KC_NODISCARD kc_status kc_cfg_set_float(json_t *config, const char *key, double value,
                                                kc_error *err);
+/* Integers, booleans and strings (value NULL: JSON null), for get_config. */
+KC_API KC_NODISCARD kc_status kc_cfg_set_int(json_t *config, const char *key, int64_t value,
+                                              kc_error *err);
+KC_API KC_NODISCARD kc_status kc_cfg_set_bool(json_t *config, const char *key, bool value,
+                                               kc_error *err);
+KC_API KC_NODISCARD kc_status kc_cfg_set_string(json_t *config, const char *key, const char *value,
+                                                 kc_error *err);
 /* value NULL writes JSON null; else kc_serialize(value). */
 KC_API KC_NODISCARD kc_status kc_cfg_set_object(json_t *config, const char *key,
                                                 const kc_object *value, kc_error *err);

@@ -30,8 +30,9 @@ typedef kc_tensor *(*kc_constraint_fn)(kc_tensor *w, void *params, kc_error *err
 KC_API KC_NODISCARD kc_tensor *kc_constraint_apply(kc_object *constraint, kc_tensor *w,
                                                    kc_error *err);
 
-/* Attach a constraint to a variable (the variable takes a reference;
- * NULL removes it). Optimizers apply it after every update. */
+/* Attach a constraint to a variable: the variable adds a reference (the
+ * caller keeps its own) and drops the one it held; NULL removes it.
+ * Optimizers apply it after every update. */
 KC_API void kc_variable_set_constraint(kc_variable *v, kc_object *constraint);
 /* Borrowed; NULL when none. */
 KC_API kc_object *kc_variable_constraint(const kc_variable *v);

@@ -35,8 +35,18 @@
  *
  * One limit is not ckeras': the HDF5 library (1.10) parses the file's own
  * structures (superblock, object headers, B-trees), and a deliberately
- * corrupted structure can crash it. For files from untrusted sources, run
- * `modelinspect verify FILE` in a separate process first.
+ * corrupted structure can crash it or worse. For files you did not make,
+ * load with kc_model_load_untrusted (kc_model_load_weights_untrusted): the
+ * file is then opened and parsed in a sandboxed child process (sandbox.h)
+ * that sends back the config and the weights, and this process builds the
+ * model from those alone; a crash, a hang or a limit reached in the child
+ * is an error here (KC_EFORMAT or KC_ELIMIT), never a crash. Weights
+ * stored as plain float32 blocks (as Keras and ckeras write them) are read
+ * by this process straight from the file at the offsets the child found,
+ * so isolation costs no extra copy. README.md ("Loading files you did not
+ * make") says what is protected.
+ *
+ * FIFOs, devices and directories are refused before anything opens them.
  *
  * Before writing, an .h5 save reserves the file's size on disk (fallocate),
  * so that a full disk or `ulimit -f` fails cleanly at the start. */
@@ -78,6 +88,14 @@ typedef struct kc_weights_options {
     void *warn_user;
 } kc_weights_options;
 
+/* The limits of an untrusted load's child process. Zero-initialized: the
+ * defaults. */
+typedef struct kc_untrusted_limits {
+    double timeout_seconds;    /* wall-clock (and CPU) limit; 0: 60 s */
+    int64_t max_memory_bytes;  /* address space the child may add; 0: 1 GiB + 4 x the weight budget
+                                * (a model load) or the model's weights (a weights load) */
+} kc_untrusted_limits;
+
 /* Save a whole model (config, weights, and when compiled the training
  * config and optimizer state): "m.keras" as a Keras 3 archive, anything
  * else in the Keras 2 .h5 layout. opts may be NULL. */
@@ -112,6 +130,23 @@ KC_API KC_NODISCARD kc_status kc_model_save_weights_format(kc_object *model, con
 KC_API KC_NODISCARD kc_status kc_model_load_weights(kc_object *model, const char *path,
                                                     const kc_weights_options *opts,
                                                     kc_error *err);
+
+/* kc_model_load for a file you did not make: the same load, run in a
+ * sandboxed child process (see above), the model rebuilt here from what
+ * the child sends back -- the same model, compile state, optimizer state,
+ * warnings and errors as kc_model_load gives, or, when the file crashes
+ * the parser, hangs it or makes it reach a limit, KC_EFORMAT ("the file
+ * crashed libhdf5_serial.so.103 in the isolated loader (signal 11,
+ * SIGSEGV)") or KC_ELIMIT. Custom classes and functions must round-trip
+ * through their configs (as kc_model_save needs). opts and limits may be
+ * NULL. Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_model_load_untrusted(const char *path, const kc_load_options *opts,
+                                                       const kc_untrusted_limits *limits, kc_error *err);
+/* kc_model_load_weights for a file you did not make, in the same way:
+ * every weight is checked before any is set (no half-loaded model). */
+KC_API KC_NODISCARD kc_status kc_model_load_weights_untrusted(kc_object *model, const char *path,
+                                                              const kc_weights_options *opts,
+                                                              const kc_untrusted_limits *limits, kc_error *err);
 
 KC_END_DECLS
 

@@ -18,11 +18,13 @@
  *   - masks: a mask tensor per input (or NULL) enters call, and
  *     compute_mask gives the outputs' masks (default: pass the first input's
  *     mask through when the layer supports masking, else none).
- * A class provides kc_layer_methods: build, call, compute_output_shape and
- * optionally compute_mask. */
+ * A class provides kc_layer_methods: call, and optionally build,
+ * compute_output_shape (default: the first input's shape) and
+ * compute_mask. */
 #ifndef CKERAS_LAYER_H
 #define CKERAS_LAYER_H
 
+#include "args.h"
 #include "autodiff.h"
 #include "defs.h"
 #include "error.h"
@@ -76,7 +78,9 @@ typedef struct kc_layer_methods {
     /* Output shapes for input shapes (-1 = unknown), at most
      * KC_MAX_LAYER_OUTPUTS; *n_out receives the count. Check the inputs
      * here: it runs on symbolic and real shapes, before build, and its
-     * errors name the layer and both shapes. */
+     * errors name the layer and both shapes. Optional: NULL means one
+     * output shaped like the first input (elementwise layers); a call
+     * that returns another shape then fails naming both. */
     kc_status (*compute_output_shape)(const kc_object *self, const kc_shape *in, int n_in,
                                       kc_shape *out, int *n_out, kc_error *err);
     /* Optional: masks of the outputs (new references, or NULL entries). */
@@ -109,6 +113,12 @@ typedef kc_tensor *(*kc_lambda_fn)(kc_tensor *const *inputs, int n_inputs, void 
  * Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_layer_create(const char *class_name, const char *config,
                                                kc_error *err);
+/* The same with custom objects (may be NULL): the class and every name in
+ * the config (activations, initializers, ...) are looked up there first,
+ * then in the registry, as when a file is loaded. custom is only read
+ * during the call. Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_layer_create_ex(const char *class_name, const char *config,
+                                                  const kc_custom_objects *custom, kc_error *err);
 /* Eager call: builds on first use, checks input counts and shapes (errors
  * name the layer and the shapes), computes outputs (and their masks when
  * out_masks is not NULL). out receives *n_out new references.
@@ -148,7 +158,7 @@ KC_API int kc_layer_num_non_trainable_weights(const kc_object *layer);
 KC_API kc_variable *kc_layer_non_trainable_weight(const kc_object *layer, int i);
 /* Number of scalars in all weights. */
 KC_API int64_t kc_layer_count_params(const kc_object *layer);
-/* Copy new values into the weights (legacy order). The count and every
+/* Copy new values into the weights (legacy order; values are borrowed). The count and every
  * shape must match: KC_ESHAPE names the layer, the weight and both shapes. */
 KC_API KC_NODISCARD kc_status kc_layer_set_weights(kc_object *layer, kc_tensor *const *values,
                                                    int n, kc_error *err);
@@ -158,22 +168,71 @@ KC_API KC_NODISCARD kc_status kc_layer_get_weights(const kc_object *layer, kc_te
                                                    kc_error *err);
 
 /* For layer classes, in build: create a weight named "<layer>/<name>:0"
- * initialized by `initializer` (NULL: zeros), with an optional regularizer
- * (its penalty joins the layer's losses) and constraint (applied by
- * optimizers). The layer keeps references to all three. Returns: the
- * variable (borrowed, owned by the layer) or NULL. */
+ * initialized by `initializer` (NULL: zeros; used during the call only),
+ * with an optional regularizer (its penalty joins the layer's losses) and
+ * constraint (applied by optimizers), to which the layer and the variable
+ * add references. Returns: the variable (borrowed, owned by the layer) or
+ * NULL. */
 KC_API kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim,
                                         const int64_t *dims, kc_object *initializer,
                                         kc_object *regularizer, kc_object *constraint,
                                         bool trainable, kc_error *err);
 
+/* Keras' add_weight with named arguments (args.h conventions; args may be
+ * NULL): objects are kc_spec, so a built-in is named rather than made and
+ * released, and a field left out is Keras' default.
+ *     d->kernel = kc_layer_add_weight_ex(self, "kernel", KC_SHAPE(in_dim, d->units),
+ *                                        &(kc_weight_args){.initializer = KC_NAME("glorot_normal")}, err);
+ * The layer keeps references to the objects. Returns: the variable
+ * (borrowed, owned by the layer) or NULL. */
+typedef struct kc_weight_args {
+    kc_spec initializer; /* glorot_uniform, as Keras' add_weight for float weights */
+    kc_spec regularizer; /* none */
+    kc_spec constraint;  /* none */
+    kc_bool trainable;   /* true */
+} kc_weight_args;
+KC_API kc_variable *kc_layer_add_weight_ex(kc_object *layer, const char *name, kc_shape shape,
+                                           const kc_weight_args *args, kc_error *err);
+
+/* --- layers that own layers ----------------------------------------------------------
+ * A layer class may own other layers, as a Keras layer owns the layers it
+ * keeps in attributes (`self.dense_1 = Dense(...)`): track them under that
+ * attribute name. Tracked layers' weights come after the owner's own in
+ * its weight lists (so a legacy .h5 file stores them in the owner's group,
+ * matched by position, as Keras' nested layers), Keras 3 files keep them
+ * at "<owner>/<attribute>" (visited in sorted attribute order, as Keras'
+ * saving_lib does), freezing the owner freezes them, their losses and
+ * penalties are the owner's, and weights they create once tracked are
+ * named under the owner ("block/dense/kernel:0"). Build them in the
+ * owner's build (kc_layer_build), so that a loaded model has every weight
+ * before its weights are read. To save the owner, write in get_config what
+ * from_config needs to make them again: its own arguments, or a tracked
+ * layer's whole config (kc_cfg_set_object / kc_cfg_object, which nest it as
+ * {"class_name", "config"}, as Keras' serialize_keras_object does). */
+
+/* Make `layer` own `sublayer` under the attribute name attr (NULL: the
+ * sublayer's name): adds a reference (the caller keeps its own). Tracking
+ * the same layer twice is a no-op; another layer under a taken attribute
+ * is KC_EEXIST; a layer cannot contain itself (KC_EINVAL). On a model this
+ * is kc_model_track_layer (models have no attribute names). */
+KC_API KC_NODISCARD kc_status kc_layer_track_layer(kc_object *layer, const char *attr,
+                                                   kc_object *sublayer, kc_error *err);
+/* The same, taking the caller's reference to sublayer (on failure too):
+ *     d->dense = kc_layer_track_layer_take(self, "dense", kc_layers_dense(&a, err), err);
+ * Returns: sublayer, borrowed (the owner holds it), or NULL on failure
+ * (including a NULL sublayer, whose constructor's error err keeps). */
+KC_API kc_object *kc_layer_track_layer_take(kc_object *layer, const char *attr,
+                                            kc_object *sublayer, kc_error *err);
+
 /* --- losses and metrics added during a call ------------------------------------- */
 
 /* Add a scalar loss term (Keras' add_loss) for the current call; the layer
- * takes a reference. Training adds it to the total loss. */
+ * adds a reference to it (the caller keeps its own). Training adds it to
+ * the total loss. */
 KC_API KC_NODISCARD kc_status kc_layer_add_loss(kc_object *layer, kc_tensor *loss,
                                                 kc_error *err);
-/* Report a metric value (Keras' add_metric, aggregated as a mean). */
+/* Report a metric value (Keras' add_metric, aggregated as a mean); the
+ * layer adds a reference to value. */
 KC_API KC_NODISCARD kc_status kc_layer_add_metric(kc_object *layer, kc_tensor *value,
                                                   const char *name, kc_error *err);
 /* Losses of the last call (activity regularization and add_loss terms) of

@@ -65,6 +65,10 @@ KC_API KC_NODISCARD kc_status kc_metric_update(kc_object *metric, kc_tensor *y_t
                                                kc_error *err);
 /* Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_tensor *kc_metric_result(kc_object *metric, kc_error *err);
+/* The result as a number, for the metrics whose result is one (most):
+ * NaN with err filled on failure, KC_ESHAPE for a result of another shape
+ * (kc_metric_result gives those). */
+KC_API double kc_metric_result_value(kc_object *metric, kc_error *err);
 KC_API KC_NODISCARD kc_status kc_metric_reset(kc_object *metric, kc_error *err);
 /* Borrowed. */
 KC_API const char *kc_metric_name(const kc_object *metric);
@@ -80,8 +84,8 @@ KC_API kc_variable *kc_metric_add_variable(kc_object *metric, const char *name, 
  * Returns: new reference or NULL (KC_ENOTFOUND). */
 KC_API KC_NODISCARD kc_object *kc_metric_get(const char *name, kc_error *err);
 /* Wrap a loss or metric function object (or a loss class instance) in a
- * MeanMetricWrapper called `name` (NULL: the function's name).
- * Returns: new reference or NULL. */
+ * MeanMetricWrapper called `name` (NULL: the function's name); the wrapper
+ * adds a reference to fn. Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_metric_mean_wrapper(kc_object *fn, const char *name,
                                                       kc_error *err);
 

@@ -53,11 +53,23 @@ typedef struct kc_model_methods {
 /* An empty Sequential (name NULL: "sequential", "sequential_1", ...).
  * Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_sequential_new(const char *name, kc_error *err);
-/* Append a layer (the model takes a reference). Adding an InputLayer first
+/* Append a layer; the model adds a reference (the caller keeps and
+ * releases its own: kc_sequential_add_take takes it instead). Adding an InputLayer first
  * sets the input shape. When the input shape is known the new layer is
  * built at once, so shape errors surface here, naming the layer. */
 KC_API KC_NODISCARD kc_status kc_sequential_add(kc_object *model, kc_object *layer,
                                                 kc_error *err);
+/* The same, taking the caller's reference to layer on every path (so
+ * `kc_sequential_add_take(m, kc_layers_dense(...), &err)` leaks nothing,
+ * even when the constructor failed and passed NULL: err keeps its error). */
+KC_API KC_NODISCARD kc_status kc_sequential_add_take(kc_object *model, kc_object *layer,
+                                                     kc_error *err);
+/* keras.Sequential(layers, name): a Sequential of n_layers layers, taking
+ * the caller's reference to each on every path. A NULL entry (a failed
+ * constructor) fails the call with the error err already holds.
+ * Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_sequential_new_take(const char *name, kc_object *const *layers,
+                                                      int n_layers, kc_error *err);
 /* Remove the last layer. KC_ESTATE when there is none. */
 KC_API KC_NODISCARD kc_status kc_sequential_pop(kc_object *model, kc_error *err);
 /* An InputLayer for a Sequential (shape without the batch dimension, -1 for
@@ -78,11 +90,17 @@ KC_API KC_NODISCARD kc_symbol *kc_input(int ndim, const int64_t *shape, const ch
 KC_API KC_NODISCARD kc_symbol *kc_input_batch(int ndim, const int64_t *batch_shape,
                                               const char *name, kc_error *err);
 /* Call a layer on symbols: builds it, records a node, and returns the first
- * output symbol (new reference) or NULL (shape errors name the layer). */
+ * output symbol (new reference) or NULL (shape errors name the layer). The
+ * node adds references to the layer and the input symbols. */
 KC_API KC_NODISCARD kc_symbol *kc_apply(kc_object *layer, kc_symbol *const *inputs, int n_inputs,
                                         kc_error *err);
+/* The same, taking the caller's reference to layer on every path (the
+ * graph keeps its own): `h = kc_apply_take(kc_layers_dense(...), &x, 1, &err)`.
+ * Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_symbol *kc_apply_take(kc_object *layer, kc_symbol *const *inputs,
+                                             int n_inputs, kc_error *err);
 /* All outputs: outs receives *n_out new references (at most
- * KC_MAX_LAYER_OUTPUTS). */
+ * KC_MAX_LAYER_OUTPUTS). References as kc_apply. */
 KC_API KC_NODISCARD kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs,
                                              int n_inputs, kc_symbol **outs, int *n_out,
                                              kc_error *err);
@@ -94,14 +112,17 @@ KC_API kc_shape kc_symbol_shape(const kc_symbol *s);
 KC_API kc_object *kc_symbol_layer(const kc_symbol *s);
 /* A model from input symbols to output symbols (name NULL: "model",
  * "model_1", ...). Every output must depend only on the inputs given
- * (KC_EINVAL naming the missing input otherwise). Returns: new reference. */
+ * (KC_EINVAL naming the missing input otherwise). The model adds
+ * references to the graph's layers; the symbols stay the caller's (release
+ * them with kc_symbol_unref). Returns: new reference. */
 KC_API KC_NODISCARD kc_object *kc_functional_new(kc_symbol *const *inputs, int n_inputs,
                                                  kc_symbol *const *outputs, int n_outputs,
                                                  const char *name, kc_error *err);
 
 /* --- subclassed models ------------------------------------------------------------ */
 
-/* For model classes: add a sub-layer (the model takes a reference). The
+/* For model classes: add a sub-layer; the model adds a reference (the
+ * caller keeps its own; kc_layer_track_layer_take takes it). The
  * order of tracking is model.layers' order and the weight file's order. */
 KC_API KC_NODISCARD kc_status kc_model_track_layer(kc_object *model, kc_object *layer,
                                                    kc_error *err);

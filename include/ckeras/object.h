@@ -102,7 +102,8 @@ struct kc_class {
 
 /* --- objects -------------------------------------------------------------- */
 
-/* A new instance with its defaults (init). Returns: new reference or NULL. */
+/* A new instance with its defaults (init); cls is borrowed (usually static,
+ * it must outlive the instance). Returns: new reference or NULL. */
 KC_API KC_NODISCARD kc_object *kc_object_new(const kc_class *cls, kc_error *err);
 KC_API kc_object *kc_object_ref(kc_object *obj);
 /* Drop a reference; the last one runs fini and frees. NULL-safe. */
@@ -142,6 +143,14 @@ typedef void (*kc_fn)(void);
 KC_API KC_NODISCARD kc_object *kc_function_new(kc_kind kind, const char *name, kc_fn fn,
                                                void *params, void (*params_free)(void *),
                                                kc_error *err);
+/* The same with a copy of params (size bytes; size 0: none) that the
+ * object owns: create_huber(2.0) binds a threshold without a malloc of its
+ * own:
+ *     kc_function_new_copy(KC_KIND_LOSS, "huber_fn", KC_FN(huber_fn), &threshold,
+ *                          sizeof threshold, err)
+ * The function gets a pointer to the copy. Returns: new reference or NULL. */
+KC_API KC_NODISCARD kc_object *kc_function_new_copy(kc_kind kind, const char *name, kc_fn fn,
+                                                    const void *params, size_t size, kc_error *err);
 /* True when obj is a function object. */
 KC_API bool kc_object_is_function(const kc_object *obj);
 /* A function object's C function and bound parameters (outputs may be
@@ -194,11 +203,18 @@ KC_API KC_NODISCARD kc_status kc_custom_objects_add_function(kc_custom_objects *
                                                              void (*params_free)(void *),
                                                              kc_error *err);
 /* Map name (NULL: the object's name) to an existing object (e.g. from
- * kc_function_new); the map takes its own reference. Loaded models share
- * that object. */
+ * kc_function_new); the map adds a reference (the caller keeps its own).
+ * Loaded models share that object. */
 KC_API KC_NODISCARD kc_status kc_custom_objects_add_object(kc_custom_objects *co,
                                                            const char *name, kc_object *obj,
                                                            kc_error *err);
+/* The same, taking the caller's reference to obj on every path:
+ *     custom_objects={"huber_fn": create_huber(2.0)}
+ *     kc_custom_objects_add_object_take(co, NULL, create_huber(2.0f, &err), &err)
+ * A NULL obj (a failed constructor) fails with the error err holds. */
+KC_API KC_NODISCARD kc_status kc_custom_objects_add_object_take(kc_custom_objects *co,
+                                                                const char *name, kc_object *obj,
+                                                                kc_error *err);
 /* NULL-safe. Objects already loaded keep what they use. */
 KC_API void kc_custom_objects_free(kc_custom_objects *co);
 

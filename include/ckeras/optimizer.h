@@ -72,7 +72,9 @@ typedef struct kc_optimizer_methods {
 } kc_optimizer_methods;
 
 /* Apply one step: for each i with grads[i] != NULL (Keras skips None),
- * update vars[i]. Creates slots for variables seen for the first time,
+ * update vars[i]. The optimizer adds a reference to each variable it sees
+ * for the first time (its slots follow it); grads are borrowed. Creates
+ * slots for variables seen for the first time,
  * clips gradients, increments the iteration count, applies constraints.
  * grads[i] must have vars[i]'s shape (KC_ESHAPE naming the variable). */
 KC_API KC_NODISCARD kc_status kc_optimizer_apply_gradients(kc_object *opt,

@@ -24,10 +24,15 @@
  *   weighted_metrics like metrics, computed with sample weights
  * Names resolve through custom_objects first (may be NULL), then the
  * registry; a custom loss function with bound parameters comes from
- * custom_objects. */
+ * custom_objects. custom is read during the call only: a model whose
+ * outputs are not known yet (an unbuilt subclassed model) resolves its
+ * losses and metrics at its first batch through the registry alone, so
+ * give such a model its custom functions as objects
+ * (kc_model_compile_specs, kc_model_compile_objects). */
 #ifndef CKERAS_TRAINER_H
 #define CKERAS_TRAINER_H
 
+#include "args.h"
 #include "defs.h"
 #include "error.h"
 #include "object.h"
@@ -50,7 +55,9 @@ KC_API KC_NODISCARD kc_status kc_model_compile_json(kc_object *model, const json
                                                     kc_error *err);
 
 /* compile with objects built in C (a custom loss class, an optimizer with a
- * schedule, ...). Objects are referenced, not copied. */
+ * schedule, ...). The model adds a reference to the optimizer and to loss
+ * and metric functions; loss and metric class instances are made again from
+ * their config (as a loaded model would). */
 typedef struct kc_compile_args {
     kc_object *optimizer;          /* required */
     kc_object *const *losses;      /* 1 (every output) or one per output; entries may be NULL */
@@ -63,6 +70,25 @@ typedef struct kc_compile_args {
 KC_API KC_NODISCARD kc_status kc_model_compile_objects(kc_object *model,
                                                        const kc_compile_args *args,
                                                        kc_error *err);
+
+/* compile with named arguments (args.h conventions), as Keras' call:
+ *     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+ *     kc_model_compile_specs(model, &(kc_compile_specs){.optimizer = KC_OBJECT(adam),
+ *         .loss = KC_NAME("mse"), .metrics = {KC_NAME("mae")}}, &err)
+ * Names are resolved as in kc_model_compile ("accuracy" from the output
+ * shapes); the optimizer object is the model's (a reference); a loss or
+ * metric function is referenced, a loss or metric class instance is made
+ * again from its config (as a loaded model would). Lists end at their
+ * first empty entry. args may be NULL (rmsprop, no loss). */
+#define KC_MAX_COMPILE_METRICS 8
+typedef struct kc_compile_specs {
+    kc_spec optimizer; /* "rmsprop" */
+    kc_spec loss;      /* none: one loss for every output (per-output losses: kc_model_compile) */
+    kc_spec metrics[KC_MAX_COMPILE_METRICS];          /* for every output */
+    kc_spec weighted_metrics[KC_MAX_COMPILE_METRICS]; /* computed with sample weights */
+} kc_compile_specs;
+KC_API KC_NODISCARD kc_status kc_model_compile_specs(kc_object *model, const kc_compile_specs *args,
+                                                     kc_error *err);
 
 KC_API bool kc_model_is_compiled(const kc_object *model);
 /* The compiled loss of output `output` (borrowed; NULL when that output
@@ -200,6 +226,16 @@ typedef struct kc_train_step {
  * that one may call this. */
 KC_API KC_NODISCARD kc_status kc_model_train_step(kc_object *model, kc_train_step *step,
                                                   kc_error *err);
+/* For a model class's own train_step in a data-parallel fit
+ * (kc_strategy_fit in <ckeras/distributed.h>): replace each gradient by the sum over the
+ * processes of their gradients, each weighted by its process's share of the
+ * batch -- the gradient of the whole batch's loss, as Horovod's
+ * DistributedOptimizer does before apply_gradients. grads[i] (of vars[i])
+ * may be NULL (no gradient) and may become a new tensor. Outside a
+ * data-parallel fit, it does nothing. kc_model_train_step calls it. */
+KC_API KC_NODISCARD kc_status kc_model_reduce_gradients(kc_object *model, kc_tensor **grads,
+                                                        kc_variable *const *vars, int n,
+                                                        kc_error *err);
 /* Keras' compute_loss: the sum over outputs of loss_weight * loss(y,
  * y_pred, sample_weight), plus every weight regularization penalty and
  * every loss the last call added (add_loss, activity regularizers).

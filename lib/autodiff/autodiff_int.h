@@ -132,6 +132,18 @@ kc_tensor *kc__finish(kc__op op, kc_tensor *out, kc_tensor *const *in, int n_in,
 void kc__recording_pause(void);
 void kc__recording_resume(void);
 
+/* Told, during the next gradient calls on this thread, each source's
+ * gradient as soon as the backward sweep has finished it (no later node
+ * adds to it): a data-parallel step starts summing gradients over its
+ * processes while the sweep goes on. Sources without a gradient are not
+ * told. grad is borrowed for the call. */
+typedef struct kc__grad_listener {
+    void (*ready)(void *ctx, int source, const kc_tensor *grad);
+    void *ctx;
+} kc__grad_listener;
+/* Set (NULL: none) this thread's listener; returns the previous one. */
+const kc__grad_listener *kc__grad_listen(const kc__grad_listener *l);
+
 /* Custom op holders (custom.c). */
 void kc__custom_ref_retain(kc__custom_ref *r);
 void kc__custom_ref_release(kc__custom_ref *r);

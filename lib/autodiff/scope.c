@@ -39,3 +39,12 @@ void kc_scope_free(kc_scope *scope)
     kc__free(scope->items);
     kc__free(scope);
 }
+
+kc_error *kc_scope_err(const kc_scope *scope) { return scope ? scope->err : NULL; }
+
+kc_tensor *kc_scope_return(kc_scope *scope, kc_tensor *t)
+{
+    kc_tensor_ref(t);
+    kc_scope_free(scope);
+    return t;
+}

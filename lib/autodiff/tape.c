@@ -15,7 +15,9 @@
  *    the input gradients into the map. A node's output gradients are dropped
  *    once used (unless they belong to a source), bounding peak memory.
  * 3. Sources read their gradient from the map, NULL when none arrived.
- * Recording is paused during the computation: gradients are plain tensors. */
+ * Recording is paused during the computation: gradients are plain tensors.
+ * A listener (kc__grad_listen) hears of each source's gradient when the
+ * sweep passes the oldest node using that source: nothing adds to it after. */
 #include "autodiff_int.h"
 #include "variable_int.h"
 #include "../core/arena.h"
@@ -37,6 +39,14 @@ struct kc_tape {
 };
 
 static _Thread_local kc_tape *active_tapes[MAX_ACTIVE];
+static _Thread_local const kc__grad_listener *listener;
+
+const kc__grad_listener *kc__grad_listen(const kc__grad_listener *l)
+{
+    const kc__grad_listener *prev = listener;
+    listener = l;
+    return prev;
+}
 static _Thread_local int n_active;
 static _Thread_local int pause_depth;
 _Thread_local int kc__tapes_recording;
@@ -279,99 +289,173 @@ static bool is_source(uint64_t id, kc_tensor *const *sources, int n)
     return false;
 }
 
-static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
-                              kc_tensor *const *sources, int n_sources, kc_error *err)
+/* This node's outputs are done: their gradients can go (not the sources'). */
+static void drop_output_grads(const kc__node *node, kc__idmap *gmap, kc_tensor *const *sources,
+                              int n_sources)
+{
+    for (int j = 0; j < node->n_out; j++) {
+        uint64_t id = node->out[j]->id;
+        if (is_source(id, sources, n_sources)) continue;
+        void **slot = kc__idmap_slot(gmap, id);
+        if (slot && *slot) {
+            kc_tensor_unref(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+/* Add the op's input gradients into gmap (taking them from gin), checking
+ * that each has its input's shape. */
+static kc_status add_input_grads(const kc__node *node, const char *op, const bool *needs,
+                                 kc_tensor **gin, kc__idmap *gmap, kc_error *err)
+{
+    for (int i = 0; i < node->n_in; i++) {
+        kc_tensor *g = gin[i];
+        gin[i] = NULL;
+        if (!g || !needs[i]) {
+            kc_tensor_unref(g);
+            continue;
+        }
+        if (!kc_tensor_same_shape(g, node->in[i])) {
+            char a[160], b[160];
+            kc__errf(err, KC_EINTERNAL, "gradient of op '%s' input %d has shape %s, expected %s",
+                     op, i, kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
+                     kc__dims_format(node->in[i]->ndim, node->in[i]->dims, b, sizeof(b)));
+            kc_tensor_unref(g);
+            return KC_EINTERNAL;
+        }
+        kc_status rc = grad_accumulate(gmap, node->in[i]->id, g, err);
+        if (rc != KC_OK) return rc;
+    }
+    return KC_OK;
+}
+
+/* One node's step: its output gradients (zeros where none) through the
+ * op's backward, into the inputs that lead back to a source. */
+static kc_status backward_node(kc__node *node, kc__idmap *reach, kc__idmap *gmap,
+                               kc_tensor *const *sources, int n_sources, kc_error *err)
 {
     bool needs_buf[16];
     kc_tensor *gin_buf[16], *gout_buf[16];
+    bool *needs = node->n_in <= 16 ? needs_buf : kc__calloc((size_t)node->n_in, sizeof(bool));
+    kc_tensor **gin =
+        node->n_in <= 16 ? gin_buf : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
+    kc_tensor **gout =
+        node->n_out <= 16 ? gout_buf : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
+    kc_status rc = KC_OK;
+    bool any_need = false;
+    if (!needs || !gin || !gout) {
+        rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+        goto out_free;
+    }
+    for (int i = 0; i < node->n_in; i++) {
+        gin[i] = NULL;
+        needs[i] = node->in[i]->dtype == KC_FLOAT32 && kc__idmap_has(reach, node->in[i]->id);
+        any_need |= needs[i];
+    }
+    for (int j = 0; j < node->n_out; j++)
+        gout[j] = NULL;
+    if (!any_need) goto out_free;
+    for (int j = 0; j < node->n_out && rc == KC_OK; j++) {
+        kc_tensor *g = kc__idmap_get(gmap, node->out[j]->id);
+        gout[j] = g ? kc_tensor_ref(g) : kc__tensor_zeros_like(node->out[j], err);
+        if (!gout[j]) rc = kc__error_code(err, KC_ENOMEM);
+    }
+    const kc__op_info *info = &kc__op_table[node->op];
+    if (rc == KC_OK && (rc = info->backward(node, gout, needs, gin, err)) != KC_OK)
+        kc__error_context(err, "gradient of op '%s'", info->name);
+    if (rc == KC_OK) {
+        drop_output_grads(node, gmap, sources, n_sources);
+        rc = add_input_grads(node, info->name, needs, gin, gmap, err);
+    }
+out_free:
+    if (gin)
+        for (int i = 0; i < node->n_in; i++)
+            kc_tensor_unref(gin[i]);
+    if (gout)
+        for (int j = 0; j < node->n_out; j++)
+            kc_tensor_unref(gout[j]);
+    if (needs != needs_buf) kc__free(needs);
+    if (gin != gin_buf) kc__free(gin);
+    if (gout != gout_buf) kc__free(gout);
+    return rc;
+}
+
+/* When each source's gradient is final: sources in the order the backward
+ * sweep finishes them, with the index of the oldest node reading each. */
+typedef struct ready_plan {
+    int *order;        /* source indices, latest last use first */
+    size_t *last_use;  /* per source: oldest node reading it */
+    int n, next;       /* sources in order; the next one to tell */
+} ready_plan;
+
+static kc_status plan_ready(const kc_tape *tape, kc_tensor *const *sources, int n_sources, ready_plan *p,
+                            kc_error *err)
+{
+    p->order = kc__calloc((size_t)n_sources + 1, sizeof(int));
+    p->last_use = kc__calloc((size_t)n_sources + 1, sizeof(size_t));
+    if (!p->order || !p->last_use) return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+    kc__idmap index;
+    kc__idmap_init(&index);
+    for (int i = 0; i < n_sources; i++) {
+        p->last_use[i] = SIZE_MAX; /* read by no node: never told */
+        if (!kc__idmap_put(&index, sources[i]->id, (void *)(uintptr_t)(i + 1))) {
+            kc__idmap_fini(&index);
+            return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
+        }
+    }
+    for (size_t k = tape->n_nodes; k-- > 0;)
+        for (int j = 0; j < tape->nodes[k].n_in; j++) {
+            uintptr_t i = (uintptr_t)kc__idmap_get(&index, tape->nodes[k].in[j]->id);
+            if (i) p->last_use[i - 1] = k;
+        }
+    kc__idmap_fini(&index);
+    for (int i = 0; i < n_sources; i++)
+        if (p->last_use[i] != SIZE_MAX) {
+            int at = p->n++;
+            while (at > 0 && p->last_use[p->order[at - 1]] < p->last_use[i]) {
+                p->order[at] = p->order[at - 1];
+                at--;
+            }
+            p->order[at] = i;
+        }
+    return KC_OK;
+}
+
+/* Tell the listener of the gradients final once node k is done. */
+static void tell_ready(ready_plan *p, size_t k, kc__idmap *gmap, kc_tensor *const *sources)
+{
+    for (; p && p->next < p->n && p->last_use[p->order[p->next]] >= k; p->next++) {
+        int i = p->order[p->next];
+        const kc_tensor *g = kc__idmap_get(gmap, sources[i]->id);
+        if (g) listener->ready(listener->ctx, i, g);
+    }
+}
+
+/* Nodes in reverse order; a node none of whose outputs has a gradient is
+ * skipped. plan (may be NULL) tells the listener of final gradients. */
+static kc_status run_backward(kc_tape *tape, kc__idmap *reach, kc__idmap *gmap,
+                              kc_tensor *const *sources, int n_sources, ready_plan *plan,
+                              kc_error *err)
+{
     for (size_t k = tape->n_nodes; k-- > 0;) {
         kc__node *node = &tape->nodes[k];
         bool any_out = false;
         for (int j = 0; j < node->n_out; j++)
             any_out |= kc__idmap_get(gmap, node->out[j]->id) != NULL;
         if (!any_out) continue;
-        bool any_need = false;
-        bool *needs = node->n_in <= 16 ? needs_buf : kc__calloc((size_t)node->n_in, sizeof(bool));
-        kc_tensor **gin = node->n_in <= 16 ? gin_buf
-                                            : kc__calloc((size_t)node->n_in, sizeof(kc_tensor *));
-        kc_tensor **gout = node->n_out <= 16
-                               ? gout_buf
-                               : kc__calloc((size_t)node->n_out, sizeof(kc_tensor *));
-        kc_status rc = KC_OK;
-        if (!needs || !gin || !gout) {
-            rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-            goto out_free;
-        }
-        for (int i = 0; i < node->n_in; i++) {
-            gin[i] = NULL;
-            needs[i] = node->in[i]->dtype == KC_FLOAT32 && kc__idmap_has(reach, node->in[i]->id);
-            any_need |= needs[i];
-        }
-        for (int j = 0; j < node->n_out; j++) gout[j] = NULL;
-        if (!any_need) goto out_free;
-        for (int j = 0; j < node->n_out; j++) {
-            kc_tensor *g = kc__idmap_get(gmap, node->out[j]->id);
-            gout[j] = g ? kc_tensor_ref(g) : kc__tensor_zeros_like(node->out[j], err);
-            if (!gout[j]) {
-                rc = kc__error_code(err, KC_ENOMEM);
-                goto out_free;
-            }
-        }
-        const kc__op_info *info = &kc__op_table[node->op];
-        rc = info->backward(node, gout, needs, gin, err);
-        if (rc != KC_OK) {
-            kc__error_context(err, "gradient of op '%s'", info->name);
-            goto out_free;
-        }
-        /* This node's outputs are done: free their gradients early. */
-        for (int j = 0; j < node->n_out; j++) {
-            uint64_t id = node->out[j]->id;
-            if (is_source(id, sources, n_sources)) continue;
-            void **slot = kc__idmap_slot(gmap, id);
-            if (slot && *slot) {
-                kc_tensor_unref(*slot);
-                *slot = NULL;
-            }
-        }
-        for (int i = 0; i < node->n_in; i++) {
-            if (!gin[i]) continue;
-            kc_tensor *g = gin[i];
-            gin[i] = NULL;
-            if (!needs[i]) {
-                kc_tensor_unref(g);
-                continue;
-            }
-            if (!kc_tensor_same_shape(g, node->in[i])) {
-                char a[160], b[160];
-                kc_tensor_unref(g);
-                rc = kc__errf(err, KC_EINTERNAL,
-                              "gradient of op '%s' input %d has shape %s, expected %s",
-                              info->name, i, kc__dims_format(g->ndim, g->dims, a, sizeof(a)),
-                              kc__dims_format(node->in[i]->ndim, node->in[i]->dims, b, sizeof(b)));
-                goto out_free;
-            }
-            rc = grad_accumulate(gmap, node->in[i]->id, g, err);
-            if (rc != KC_OK) goto out_free;
-        }
-    out_free:
-        if (gin)
-            for (int i = 0; i < node->n_in; i++) kc_tensor_unref(gin[i]);
-        if (gout)
-            for (int j = 0; j < node->n_out; j++) kc_tensor_unref(gout[j]);
-        if (needs != needs_buf) kc__free(needs);
-        if (gin != gin_buf) kc__free(gin);
-        if (gout != gout_buf) kc__free(gout);
+        kc_status rc = backward_node(node, reach, gmap, sources, n_sources, err);
         if (rc != KC_OK) return rc;
+        tell_ready(plan, k, gmap, sources);
     }
+    tell_ready(plan, 0, gmap, sources);
     return KC_OK;
 }
 
-kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_targets,
-                              kc_tensor *const *output_grads, kc_tensor *const *sources,
-                              int n_sources, kc_tensor **grads, kc_error *err)
+static kc_status check_gradient_args(const kc_tape *tape, kc_tensor *const *targets, int n_targets,
+                                     kc_tensor *const *output_grads, kc_tensor *const *sources,
+                                     int n_sources, kc_tensor **grads, kc_error *err)
 {
-    if (grads)
-        for (int i = 0; i < n_sources; i++) grads[i] = NULL;
     if (!tape) return kc__errf(err, KC_EINVAL, "kc_tape_gradient: tape is NULL");
     if (n_sources < 0 || n_targets < 0 || (n_sources && (!sources || !grads)) ||
         (n_targets && !targets))
@@ -393,64 +477,78 @@ kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_ta
                             kc__dims_format(targets[i]->ndim, targets[i]->dims, b, sizeof(b)));
         }
     }
+    return KC_OK;
+}
 
-    kc__recording_pause();
-    kc_status rc = KC_OK;
-    kc__idmap reach, gmap;
-    kc__idmap_init(&reach);
-    kc__idmap_init(&gmap);
-
-    /* 1. forward sweep: what depends on a source */
+/* The forward sweep: every float32 tensor that depends on a watched source. */
+static kc_status mark_reachable(const kc_tape *tape, kc_tensor *const *sources, int n_sources,
+                                kc__idmap *reach, kc_error *err)
+{
     for (int i = 0; i < n_sources; i++) {
         if (sources[i]->dtype != KC_FLOAT32) continue;
         if (!kc_tape_is_watching(tape, sources[i])) continue;
-        if (!kc__idmap_put(&reach, sources[i]->id, (void *)1)) {
-            rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-            goto out;
-        }
+        if (!kc__idmap_put(reach, sources[i]->id, (void *)1))
+            return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
     }
     for (size_t k = 0; k < tape->n_nodes; k++) {
-        kc__node *node = &tape->nodes[k];
+        const kc__node *node = &tape->nodes[k];
         bool hit = false;
-        for (int i = 0; i < node->n_in && !hit; i++) hit = kc__idmap_has(&reach, node->in[i]->id);
+        for (int i = 0; i < node->n_in && !hit; i++)
+            hit = kc__idmap_has(reach, node->in[i]->id);
         if (!hit) continue;
         for (int j = 0; j < node->n_out; j++) {
             if (node->out[j]->dtype == KC_FLOAT32 &&
-                !kc__idmap_put(&reach, node->out[j]->id, (void *)1)) {
-                rc = kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
-                goto out;
-            }
+                !kc__idmap_put(reach, node->out[j]->id, (void *)1))
+                return kc__errf(err, KC_ENOMEM, "out of memory computing gradients");
         }
     }
+    return KC_OK;
+}
 
-    /* 2. seed the targets and sweep backward */
+/* Each reachable target's gradient starts as its output gradient, or ones. */
+static kc_status seed_targets(kc__idmap *reach, kc__idmap *gmap, kc_tensor *const *targets,
+                              int n_targets, kc_tensor *const *output_grads, kc_error *err)
+{
     for (int i = 0; i < n_targets; i++) {
         kc_tensor *t = targets[i];
-        if (t->dtype != KC_FLOAT32 || !kc__idmap_has(&reach, t->id)) continue;
+        if (t->dtype != KC_FLOAT32 || !kc__idmap_has(reach, t->id)) continue;
         kc_tensor *og = output_grads ? output_grads[i] : NULL;
-        kc_tensor *seed = og ? kc_tensor_ref(og) : kc_tensor_ones(KC_FLOAT32, t->ndim, t->dims, err);
-        if (!seed) {
-            rc = kc__error_code(err, KC_ENOMEM);
-            goto out;
-        }
-        rc = grad_accumulate(&gmap, t->id, seed, err);
-        if (rc != KC_OK) goto out;
+        kc_tensor *seed =
+            og ? kc_tensor_ref(og) : kc_tensor_ones(KC_FLOAT32, t->ndim, t->dims, err);
+        if (!seed) return kc__error_code(err, KC_ENOMEM);
+        kc_status rc = grad_accumulate(gmap, t->id, seed, err);
+        if (rc != KC_OK) return rc;
     }
-    rc = run_backward(tape, &reach, &gmap, sources, n_sources, err);
-    if (rc != KC_OK) goto out;
+    return KC_OK;
+}
 
-    /* 3. collect */
+kc_status kc_tape_gradient_ex(kc_tape *tape, kc_tensor *const *targets, int n_targets,
+                              kc_tensor *const *output_grads, kc_tensor *const *sources,
+                              int n_sources, kc_tensor **grads, kc_error *err)
+{
+    if (grads)
+        for (int i = 0; i < n_sources; i++)
+            grads[i] = NULL;
+    kc_status rc =
+        check_gradient_args(tape, targets, n_targets, output_grads, sources, n_sources, grads, err);
+    if (rc != KC_OK) return rc;
+
+    kc__recording_pause();
+    kc__idmap reach, gmap;
+    kc__idmap_init(&reach);
+    kc__idmap_init(&gmap);
+    rc = mark_reachable(tape, sources, n_sources, &reach, err);
+    if (rc == KC_OK) rc = seed_targets(&reach, &gmap, targets, n_targets, output_grads, err);
+    ready_plan plan = {0};
+    if (rc == KC_OK && listener) rc = plan_ready(tape, sources, n_sources, &plan, err);
+    if (rc == KC_OK)
+        rc = run_backward(tape, &reach, &gmap, sources, n_sources, listener ? &plan : NULL, err);
+    kc__free(plan.order);
+    kc__free(plan.last_use);
     for (int i = 0; i < n_sources; i++) {
-        kc_tensor *g = kc__idmap_get(&gmap, sources[i]->id);
+        kc_tensor *g = rc == KC_OK ? kc__idmap_get(&gmap, sources[i]->id) : NULL;
         grads[i] = g ? kc_tensor_ref(g) : NULL;
     }
-
-out:
-    if (rc != KC_OK)
-        for (int i = 0; i < n_sources; i++) {
-            kc_tensor_unref(grads[i]);
-            grads[i] = NULL;
-        }
     gmap_clear(&gmap);
     kc__idmap_fini(&reach);
     kc__recording_resume();

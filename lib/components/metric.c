@@ -13,6 +13,8 @@
  * "mean_io_u"), which is also what a custom class gets unless its config
  * says otherwise. */
 #include "metric_int.h"
+
+#include <math.h>
 #include "../autodiff/autodiff_int.h"
 
 #include <ctype.h>
@@ -200,6 +202,23 @@ kc_tensor *kc_metric_result(kc_object *metric, kc_error *err)
         kc__error_context(err, "metric '%s'", kc_metric_name(metric));
     }
     return r;
+}
+
+double kc_metric_result_value(kc_object *metric, kc_error *err)
+{
+    kc_tensor *r = kc_metric_result(metric, err);
+    if (!r) return NAN;
+    double v = NAN;
+    if (kc_tensor_size(r) == 1) {
+        v = kc_tensor_get(r, 0);
+    } else {
+        char buf[160];
+        kc_shape s = kc_tensor_shape(r);
+        kc__errf(err, KC_ESHAPE, "metric '%s' has a result of shape %s, not one number: use kc_metric_result",
+                 kc_metric_name(metric), kc_shape_format(&s, buf, sizeof buf));
+    }
+    kc_tensor_unref(r);
+    return v;
 }
 
 kc_status kc_metric_reset(kc_object *metric, kc_error *err)

@@ -105,13 +105,16 @@ static kc_tensor *take_class(kc_tensor *x, int64_t class_id, const char *who, kc
         (t) = r_;                                                                                  \
     } while (0)
 
-kc_status kc__cm_update(const kc__cm_args *a, const kc__cm_vars *v, kc_tensor *y_true,
-                        kc_tensor *y_pred, kc_tensor *sample_weight, kc_error *err)
+/* The update's inputs as float32 tensors of one shape, after Keras'
+ * squeeze/expand, top_k filtering, class_id slicing and weight
+ * broadcasting, with the shape checks of multi_label and label_weights. */
+static kc_status prepare(const kc__cm_args *a, kc_tensor *y_true, kc_tensor *y_pred,
+                         kc_tensor *sample_weight, kc_tensor **t_out, kc_tensor **p_out,
+                         kc_tensor **w_out, kc_error *err)
 {
     kc_tensor *t = kc__metric_f32(y_true, err);
     kc_tensor *p = kc__metric_f32(y_pred, err);
     kc_tensor *w = sample_weight ? kc__metric_f32(sample_weight, err) : NULL;
-    double *acc = NULL;
     kc_status rc = t && p && (w || !sample_weight) ? KC_OK : kc__error_code(err, KC_ENOMEM);
     if (rc == KC_OK) rc = kc__metric_squeeze_or_expand(&p, &t, sample_weight ? &w : NULL, err);
     if (rc == KC_OK && !kc_tensor_same_shape(t, p))
@@ -129,86 +132,114 @@ kc_status kc__cm_update(const kc__cm_args *a, const kc__cm_vars *v, kc_tensor *y
         REPLACE(w, kc__metric_broadcast_weights(a->who, w, p, err));
         if (!w) rc = kc__error_code(err, KC_ESHAPE);
     }
-    if (rc != KC_OK) goto out;
-
-    int64_t n = kc_tensor_size(p);
-    int64_t last = kc_tensor_ndim(p) ? kc_tensor_dim(p, -1) : 1;
-    int64_t n_cols = a->multi_label ? a->n_labels : 1;
-    if (a->multi_label && (kc_tensor_ndim(p) != 2 || last != n_cols)) {
-        char b[96];
+    int64_t last = rc == KC_OK && kc_tensor_ndim(p) ? kc_tensor_dim(p, -1) : 1;
+    char b[96];
+    if (rc == KC_OK && a->multi_label && (kc_tensor_ndim(p) != 2 || last != a->n_labels))
         rc = kc__errf(err, KC_ESHAPE,
                       "%s: multi-label predictions must have shape (N, %lld), got %s", a->who,
-                      (long long)n_cols, kc__metric_shape(p, b, sizeof(b)));
-        goto out;
-    }
-    if (a->label_weights && (kc_tensor_ndim(p) != 2 || (last != a->n_labels && a->n_labels != 1))) {
-        char b[96];
+                      (long long)a->n_labels, kc__metric_shape(p, b, sizeof(b)));
+    if (rc == KC_OK && a->label_weights &&
+        (kc_tensor_ndim(p) != 2 || (last != a->n_labels && a->n_labels != 1)))
         rc = kc__errf(err, KC_ESHAPE, "%s: %lld label_weights do not fit predictions of shape %s",
                       a->who, (long long)a->n_labels, kc__metric_shape(p, b, sizeof(b)));
-        goto out;
+    if (rc != KC_OK) {
+        kc_tensor_unref(t);
+        kc_tensor_unref(p);
+        kc_tensor_unref(w);
+        t = p = w = NULL;
     }
+    *t_out = t;
+    *p_out = p;
+    *w_out = w;
+    return rc;
+}
+
+/* One update's confusion counts, in double: [T][n_cols] each, and the
+ * weights of true and false labels per column. */
+typedef struct counts {
+    double *tp, *fp, *tn, *fn, *tot_true, *tot_false;
+    int64_t n_cols;
+} counts;
+
+/* Count each prediction: against every threshold (`>`, as Keras'
+ * update_confusion_matrix_variables), or, for evenly spaced thresholds, in
+ * the one bucket ceil(p (T - 1)) - 1 it falls into (Keras' optimized path,
+ * in float32), left for cumulate_buckets to sum up. */
+static void count_predictions(const kc__cm_args *a, const kc_tensor *t, const kc_tensor *p,
+                              const kc_tensor *w, counts *c)
+{
     int T = a->n_thresholds;
-    size_t cells = (size_t)T * (size_t)n_cols;
-    /* tp, fp, tn, fn accumulators, then per-column label totals */
-    acc = kc__calloc(4 * cells + 2 * (size_t)n_cols, sizeof(double));
-    if (!acc) {
-        rc = kc__errf(err, KC_ENOMEM, "out of memory updating %s", a->who);
-        goto out;
-    }
-    double *tp = acc, *fp = acc + cells, *tn = acc + 2 * cells, *fn = acc + 3 * cells;
-    double *tot_true = acc + 4 * cells, *tot_false = tot_true + n_cols;
-    const float *pd = kc_tensor_f32(p), *td = kc_tensor_f32(t), *wd = w ? kc_tensor_f32(w) : NULL;
+    int64_t n = kc_tensor_size(p), last = kc_tensor_ndim(p) ? kc_tensor_dim(p, -1) : 1;
+    const float *pd = kc_tensor_cdata(p), *td = kc_tensor_cdata(t),
+                *wd = w ? kc_tensor_cdata(w) : NULL;
     bool with_eps = T > 0 && (a->thresholds[0] < 0.0f || a->thresholds[T - 1] > 1.0f);
     for (int64_t i = 0; i < n; i++) {
         double wt = wd ? wd[i] : 1.0;
         if (a->label_weights) wt *= a->label_weights[a->n_labels == 1 ? 0 : i % last];
-        int64_t col = a->multi_label ? i % n_cols : 0;
+        int64_t col = a->multi_label ? i % c->n_cols : 0;
         bool label = td[i] != 0.0f;
         float pr = pd[i];
-        if (label)
-            tot_true[col] += wt;
-        else
-            tot_false[col] += wt;
+        (label ? c->tot_true : c->tot_false)[col] += wt;
         if (a->evenly) {
-            /* bucket of the prediction (float32, as Keras) */
-            float c = pr < 0.0f ? 0.0f : pr > 1.0f ? 1.0f : pr;
-            float b = ceilf(c * (float)(T - 1)) - 1.0f;
+            float cl = pr < 0.0f ? 0.0f : pr > 1.0f ? 1.0f : pr;
+            float b = ceilf(cl * (float)(T - 1)) - 1.0f;
             if (with_eps && b < 0.0f) b = 0.0f;
             if (!(b >= 0.0f && b < (float)T)) continue; /* dropped, as unsorted_segment_sum */
-            size_t idx = (size_t)b * (size_t)n_cols + (size_t)col;
-            (label ? tp : fp)[idx] += wt;
-        } else {
-            for (int th = 0; th < T; th++) {
-                size_t idx = (size_t)th * (size_t)n_cols + (size_t)col;
-                bool pos = pr > a->thresholds[th];
-                if (label)
-                    (pos ? tp : fn)[idx] += wt;
-                else
-                    (pos ? fp : tn)[idx] += wt;
-            }
+            size_t idx = (size_t)b * (size_t)c->n_cols + (size_t)col;
+            (label ? c->tp : c->fp)[idx] += wt;
+            continue;
+        }
+        for (int th = 0; th < T; th++) {
+            size_t idx = (size_t)th * (size_t)c->n_cols + (size_t)col;
+            bool pos = pr > a->thresholds[th];
+            if (label)
+                (pos ? c->tp : c->fn)[idx] += wt;
+            else
+                (pos ? c->fp : c->tn)[idx] += wt;
         }
     }
-    if (a->evenly) {
-        /* C(t_i) = sum of the buckets j >= i */
-        for (int64_t col = 0; col < n_cols; col++)
-            for (int th = T - 2; th >= 0; th--) {
-                size_t idx = (size_t)th * (size_t)n_cols + (size_t)col, up = idx + (size_t)n_cols;
-                tp[idx] += tp[up];
-                fp[idx] += fp[up];
-            }
-        for (size_t idx = 0; idx < cells; idx++) {
-            int64_t col = (int64_t)(idx % (size_t)n_cols);
-            fn[idx] = tot_true[col] - tp[idx];
-            tn[idx] = tot_false[col] - fp[idx];
+}
+
+/* Evenly spaced thresholds: C(t_i) = the buckets j >= i; fn and tn from the
+ * label totals. */
+static void cumulate_buckets(int T, counts *c)
+{
+    size_t cols = (size_t)c->n_cols, cells = (size_t)T * cols;
+    for (size_t col = 0; col < cols; col++)
+        for (int th = T - 2; th >= 0; th--) {
+            size_t idx = (size_t)th * cols + col, up = idx + cols;
+            c->tp[idx] += c->tp[up];
+            c->fp[idx] += c->fp[up];
         }
-    }
     for (size_t idx = 0; idx < cells; idx++) {
-        if (v->tp) v->tp[idx] += (float)tp[idx];
-        if (v->fp) v->fp[idx] += (float)fp[idx];
-        if (v->tn) v->tn[idx] += (float)tn[idx];
-        if (v->fn) v->fn[idx] += (float)fn[idx];
+        c->fn[idx] = c->tot_true[idx % cols] - c->tp[idx];
+        c->tn[idx] = c->tot_false[idx % cols] - c->fp[idx];
     }
-out:
+}
+
+kc_status kc__cm_update(const kc__cm_args *a, const kc__cm_vars *v, kc_tensor *y_true,
+                        kc_tensor *y_pred, kc_tensor *sample_weight, kc_error *err)
+{
+    kc_tensor *t, *p, *w;
+    kc_status rc = prepare(a, y_true, y_pred, sample_weight, &t, &p, &w, err);
+    if (rc != KC_OK) return rc;
+    counts c = {.n_cols = a->multi_label ? a->n_labels : 1};
+    size_t cells = (size_t)a->n_thresholds * (size_t)c.n_cols;
+    double *acc = kc__calloc(4 * cells + 2 * (size_t)c.n_cols, sizeof(double));
+    if (!acc) {
+        rc = kc__errf(err, KC_ENOMEM, "out of memory updating %s", a->who);
+    } else {
+        c.tp = acc, c.fp = acc + cells, c.tn = acc + 2 * cells, c.fn = acc + 3 * cells;
+        c.tot_true = acc + 4 * cells, c.tot_false = c.tot_true + c.n_cols;
+        count_predictions(a, t, p, w, &c);
+        if (a->evenly) cumulate_buckets(a->n_thresholds, &c);
+        for (size_t idx = 0; idx < cells; idx++) {
+            if (v->tp) v->tp[idx] += (float)c.tp[idx];
+            if (v->fp) v->fp[idx] += (float)c.fp[idx];
+            if (v->tn) v->tn[idx] += (float)c.tn[idx];
+            if (v->fn) v->fn[idx] += (float)c.fn[idx];
+        }
+    }
     kc__free(acc);
     kc_tensor_unref(t);
     kc_tensor_unref(p);

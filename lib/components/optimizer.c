@@ -160,7 +160,8 @@ static kc_status optimizer_base_get_config(const kc_object *self, json_t *cfg, k
         return kc__errf(err, KC_ENOMEM, "out of memory");
     if (o->has_clipnorm) kc__opt_put_float(cfg, "clipnorm", o->clipnorm, &rc, err);
     if (o->has_clipvalue) kc__opt_put_float(cfg, "clipvalue", o->clipvalue, &rc, err);
-    if (o->has_global_clipnorm) kc__opt_put_float(cfg, "global_clipnorm", o->global_clipnorm, &rc, err);
+    if (o->has_global_clipnorm)
+        kc__opt_put_float(cfg, "global_clipnorm", o->global_clipnorm, &rc, err);
     if (rc != KC_OK) return rc;
     if (o->schedule)
         rc = kc_cfg_set_object(cfg, "learning_rate", o->schedule, err);
@@ -204,8 +205,8 @@ static kc_status refuse_unless_null(const kc_config_ctx *ctx, const json_t *cfg,
     const json_t *v = json_object_get(cfg, key);
     if (!v || json_is_null(v)) return KC_OK;
     kc_config_ctx c = kc_config_ctx_child(ctx, key, 0);
-    kc__errf(err, KC_EUNSUPPORTED, "%s: optimizer option '%s' is not supported by ckeras (only null)",
-             c.path, key);
+    kc__errf(err, KC_EUNSUPPORTED,
+             "%s: optimizer option '%s' is not supported by ckeras (only null)", c.path, key);
     kc__error_context(err, "%s", c.path);
     return KC_EUNSUPPORTED;
 }
@@ -238,11 +239,14 @@ static kc_status optimizer_base_from_config(kc_object *self, const json_t *cfg,
         o->name = copy;
     }
     rc = read_learning_rate(o, cfg, ctx, err);
-    if (rc == KC_OK) rc = kc_cfg_float(ctx, cfg, "decay", KC_CFG_NONNEG | KC_CFG_NULLABLE, o->decay, &o->decay, err);
+    if (rc == KC_OK)
+        rc = kc_cfg_float(ctx, cfg, "decay", KC_CFG_NONNEG | KC_CFG_NULLABLE, o->decay, &o->decay,
+                          err);
     if (rc == KC_OK) rc = read_clip(ctx, cfg, "clipnorm", &o->has_clipnorm, &o->clipnorm, err);
     if (rc == KC_OK) rc = read_clip(ctx, cfg, "clipvalue", &o->has_clipvalue, &o->clipvalue, err);
     if (rc == KC_OK)
-        rc = read_clip(ctx, cfg, "global_clipnorm", &o->has_global_clipnorm, &o->global_clipnorm, err);
+        rc = read_clip(ctx, cfg, "global_clipnorm", &o->has_global_clipnorm, &o->global_clipnorm,
+                       err);
     if (rc == KC_OK && o->has_clipnorm && o->has_global_clipnorm) {
         kc__errf(err, KC_EFORMAT,
                  "%s: cannot accept both clipnorm and global_clipnorm (got %g and %g)", ctx->path,
@@ -259,7 +263,8 @@ static kc_status optimizer_base_from_config(kc_object *self, const json_t *cfg,
     double d;
     int64_t i;
     if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "jit_compile", KC_CFG_NULLABLE, false, &b, err);
-    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "is_legacy_optimizer", KC_CFG_NULLABLE, false, &b, err);
+    if (rc == KC_OK)
+        rc = kc_cfg_bool(ctx, cfg, "is_legacy_optimizer", KC_CFG_NULLABLE, false, &b, err);
     if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "use_ema", KC_CFG_NULLABLE, false, &b, err);
     if (rc == KC_OK) rc = kc_cfg_float(ctx, cfg, "ema_momentum", KC_CFG_NULLABLE, 0, &d, err);
     if (rc == KC_OK)
@@ -314,7 +319,8 @@ kc_status kc__opt_refuse_weight_decay(const kc_config_ctx *ctx, const json_t *cf
     if (rc != KC_OK || wd == 0) return rc;
     kc_config_ctx c = kc_config_ctx_child(ctx, "weight_decay", 0);
     kc__errf(err, KC_EUNSUPPORTED,
-             "%s: weight_decay=%g is not supported by this optimizer class (use AdamW)", c.path, wd);
+             "%s: weight_decay=%g is not supported by this optimizer class (use AdamW)", c.path,
+             wd);
     kc__error_context(err, "%s", c.path);
     return KC_EUNSUPPORTED;
 }
@@ -380,7 +386,8 @@ static kc_status track(kc_optimizer *o, kc_variable *const *vars, int n, kc_tens
                         "creating slots",
                         o->name, st->n_slots, n_slots);
     st->n_slots = n_slots;
-    if (!kc__grow((void **)&st->slot_ptrs, &st->cap_slot_ptrs, (size_t)n_slots + 1, sizeof(float *)))
+    if (!kc__grow((void **)&st->slot_ptrs, &st->cap_slot_ptrs, (size_t)n_slots + 1,
+                  sizeof(float *)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
     size_t first = st->n_vars, first_order = st->n_order;
     kc_status rc = KC_OK;
@@ -424,9 +431,11 @@ static kc_status track(kc_optimizer *o, kc_variable *const *vars, int n, kc_tens
 static kc_status check_variable(const kc_optimizer *o, kc_variable *const *vars, int i,
                                 kc_error *err)
 {
-    if (!vars[i]) return kc__errf(err, KC_EINVAL, "optimizer '%s': variable %d is NULL", o->name, i);
+    if (!vars[i])
+        return kc__errf(err, KC_EINVAL, "optimizer '%s': variable %d is NULL", o->name, i);
     if (kc_tensor_dtype(kc_variable_value(vars[i])) != KC_FLOAT32)
-        return kc__errf(err, KC_ETYPE, "optimizer '%s': variable '%s' is %s; optimizers update float32 variables",
+        return kc__errf(err, KC_ETYPE,
+                        "optimizer '%s': variable '%s' is %s; optimizers update float32 variables",
                         o->name, kc_variable_name(vars[i]),
                         kc_dtype_name(kc_tensor_dtype(kc_variable_value(vars[i]))));
     return KC_OK;
@@ -467,7 +476,8 @@ static kc_status clip_gradients(const kc_optimizer *o, kc_tensor *const *grads, 
         if (!grads[i]) continue;
         int64_t size = kc_tensor_size(grads[i]);
         out[i] = kc__malloc_array((size_t)size, sizeof(float));
-        if (!out[i] && size > 0) return kc__errf(err, KC_ENOMEM, "out of memory clipping gradients");
+        if (!out[i] && size > 0)
+            return kc__errf(err, KC_ENOMEM, "out of memory clipping gradients");
         if (size > 0) memcpy(out[i], kc_tensor_cdata(grads[i]), (size_t)size * sizeof(float));
     }
     /* tf.clip_by_value(g, -c, c): minimum then maximum (NaN stays NaN) */
@@ -538,9 +548,9 @@ static kc_status check_gradients(const kc_optimizer *o, kc_tensor *const *grads,
         if (!grads[i]) continue;
         const kc_tensor *w = kc_variable_value(vars[i]);
         if (kc_tensor_dtype(grads[i]) != KC_FLOAT32)
-            return kc__errf(err, KC_ETYPE, "optimizer '%s': the gradient of '%s' is %s, not float32",
-                            o->name, kc_variable_name(vars[i]),
-                            kc_dtype_name(kc_tensor_dtype(grads[i])));
+            return kc__errf(err, KC_ETYPE,
+                            "optimizer '%s': the gradient of '%s' is %s, not float32", o->name,
+                            kc_variable_name(vars[i]), kc_dtype_name(kc_tensor_dtype(grads[i])));
         if (!kc_tensor_same_shape(grads[i], w)) {
             char a[96], b[96];
             kc_shape gs = kc_tensor_shape(grads[i]), ws = kc_tensor_shape(w);
@@ -578,29 +588,127 @@ static void update_range(void *ctx, int64_t b, int64_t e)
     j->m->update(j->opt, j->w + b, j->g + b, slots, e - b, j->lr, j->t);
 }
 
-/* Update every variable with a gradient, then apply its constraint. */
+static void update_in_place(kc_optimizer *o, float *w, const float *g, float *const *slots,
+                            int64_t size, double lr, int64_t t)
+{
+    const kc_optimizer_methods *m = methods_of(&o->base);
+    int n_slots = o->state->n_slots;
+    update_job j = {&o->base, m, w, g, slots, n_slots, lr, t};
+    if (n_slots <= MAX_SLOTS)
+        kc__parallel_for(size, KC__GRAIN, update_range, &j);
+    else
+        m->update(&o->base, w, g, slots, size, lr, t);
+}
+
+/* A constrained variable's step computed aside: the projected new value
+ * and the new slots, copied in only once every constraint of the step has
+ * succeeded. */
+typedef struct staged {
+    kc_tensor *value; /* the constraint's projection of the updated weight */
+    float *slots;     /* n_slots blocks of the weight's size */
+} staged;
+
+static kc_status stage_constrained(kc_optimizer *o, const float *g, kc_variable *var, tracked *tv,
+                                   double lr, int64_t t, staged *out, kc_error *err)
+{
+    kc__optimizer_state *st = o->state;
+    kc_tensor *w = kc_tensor_copy(kc_variable_value(var), err);
+    int64_t size = kc_tensor_size(kc_variable_value(var));
+    float *slots = st->n_slots ? kc__malloc_array((size_t)(size ? size : 1) * (size_t)st->n_slots,
+                                                  sizeof(float))
+                               : NULL;
+    if (!w || (st->n_slots && !slots)) {
+        kc_tensor_unref(w);
+        kc__free(slots);
+        return kc__errf(err, KC_ENOMEM, "out of memory updating '%s'", kc_variable_name(var));
+    }
+    for (int k = 0; k < st->n_slots; k++) {
+        st->slot_ptrs[k] = slots + (size_t)k * (size_t)size;
+        memcpy(st->slot_ptrs[k], kc_tensor_cdata(tv->slots[k]), (size_t)size * sizeof(float));
+    }
+    update_in_place(o, kc_tensor_f32(w), g, st->slot_ptrs, size, lr, t);
+    /* Constraints are built from ops: keep them off any active tape, as
+     * Keras assigns var.constraint(var) outside the gradient. */
+    kc__recording_pause();
+    kc_tensor *p = kc_constraint_apply(kc_variable_constraint(var), w, err);
+    kc__recording_resume();
+    kc_tensor_unref(w);
+    if (p && kc_tensor_dtype(p) != KC_FLOAT32) {
+        kc__errf(err, KC_ETYPE, "constraint '%s' returned %s values",
+                 kc_object_name(kc_variable_constraint(var)), kc_dtype_name(kc_tensor_dtype(p)));
+        kc_tensor_unref(p);
+        p = NULL;
+    }
+    if (!p) {
+        kc__free(slots);
+        kc__error_context(err, "variable '%s'", kc_variable_name(var));
+        return kc__error_code(err, KC_EINTERNAL);
+    }
+    out->value = p;
+    out->slots = slots;
+    return KC_OK;
+}
+
+/* Update every variable with a gradient, then apply its constraint, all or
+ * nothing: the constrained variables' steps (the only part that can fail)
+ * are computed aside first; then every variable is written, which cannot
+ * fail. */
 static kc_status update_all(kc_optimizer *o, kc_tensor *const *grads, kc_variable *const *vars,
                             int n, float *const *clipped, double lr, int64_t t, kc_error *err)
 {
     kc__optimizer_state *st = o->state;
-    const kc_optimizer_methods *m = methods_of(&o->base);
-    for (int i = 0; i < n; i++) {
+    staged *stage = kc__calloc((size_t)n, sizeof(staged));
+    if (!stage) return kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = KC_OK;
+    for (int i = 0; i < n && rc == KC_OK; i++) {
+        if (!grads[i] || !kc_variable_constraint(vars[i])) continue;
+        const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
+        rc = stage_constrained(o, g, vars[i], &st->vars[find_var(st, vars[i])], lr, t, &stage[i],
+                               err);
+    }
+    for (int i = 0; i < n && rc == KC_OK; i++) {
         if (!grads[i]) continue;
         tracked *tv = &st->vars[find_var(st, vars[i])];
-        for (int k = 0; k < st->n_slots; k++) st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         kc_tensor *w = kc_variable_value(vars[i]);
+        int64_t size = kc_tensor_size(w);
+        if (stage[i].value) {
+            memcpy(kc_tensor_f32(w), kc_tensor_cdata(stage[i].value), (size_t)size * sizeof(float));
+            for (int k = 0; k < st->n_slots; k++)
+                memcpy(kc_tensor_f32(tv->slots[k]), stage[i].slots + (size_t)k * (size_t)size,
+                       (size_t)size * sizeof(float));
+            continue;
+        }
+        for (int k = 0; k < st->n_slots; k++)
+            st->slot_ptrs[k] = kc_tensor_f32(tv->slots[k]);
         const float *g = clipped[i] ? clipped[i] : (const float *)kc_tensor_cdata(grads[i]);
-        update_job j = {&o->base, m, kc_tensor_f32(w), g, st->slot_ptrs, st->n_slots, lr, t};
-        if (st->n_slots <= MAX_SLOTS) kc__parallel_for(kc_tensor_size(w), KC__GRAIN, update_range, &j);
-        else m->update(&o->base, kc_tensor_f32(w), g, st->slot_ptrs, kc_tensor_size(w), lr, t);
-        /* Constraints are built from ops: keep them off any active tape, as
-         * Keras assigns var.constraint(var) outside the gradient. */
-        kc__recording_pause();
-        kc_status rc = kc_variable_apply_constraint(vars[i], err);
-        kc__recording_resume();
-        if (rc != KC_OK) return rc;
+        update_in_place(o, kc_tensor_f32(w), g, st->slot_ptrs, size, lr, t);
     }
-    return KC_OK;
+    for (int i = 0; i < n; i++) {
+        kc_tensor_unref(stage[i].value);
+        kc__free(stage[i].slots);
+    }
+    kc__free(stage);
+    return rc;
+}
+
+/* Optimizer-level scalars (Nadam's momentum_cache) change in begin_step:
+ * saved before it so that a failed step can put them back. */
+static float *save_states(const kc__optimizer_state *st, kc_error *err)
+{
+    float *saved = kc__malloc_array(st->n_states ? st->n_states : 1, sizeof(float));
+    if (!saved) {
+        kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < st->n_states; i++)
+        saved[i] = kc_tensor_f32(st->states[i].value)[0];
+    return saved;
+}
+
+static void restore_states(kc__optimizer_state *st, const float *saved)
+{
+    for (size_t i = 0; i < st->n_states; i++)
+        kc_tensor_f32(st->states[i].value)[0] = saved[i];
 }
 
 kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
@@ -609,7 +717,8 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
     kc_optimizer *o = as_optimizer(opt, "kc_optimizer_apply_gradients", err);
     if (!o) return kc__error_code(err, KC_EINVAL);
     if (n < 0 || (n > 0 && (!grads || !vars)))
-        return kc__errf(err, KC_EINVAL, "kc_optimizer_apply_gradients: bad gradient list (n = %d)", n);
+        return kc__errf(err, KC_EINVAL, "kc_optimizer_apply_gradients: bad gradient list (n = %d)",
+                        n);
     int n_used;
     kc_status rc = check_gradients(o, grads, vars, n, &n_used, err);
     if (rc != KC_OK) return rc;
@@ -618,7 +727,12 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
     rc = track(o, vars, n, grads, err);
     if (rc != KC_OK) return rc;
     float **clipped = kc__calloc((size_t)n, sizeof(float *));
-    if (!clipped) return kc__errf(err, KC_ENOMEM, "out of memory");
+    float *saved = save_states(o->state, err);
+    if (!clipped || !saved) {
+        kc__free(clipped);
+        kc__free(saved);
+        return kc__errf(err, KC_ENOMEM, "out of memory");
+    }
     rc = clip_gradients(o, grads, n, clipped, err);
     if (rc == KC_OK) {
         int64_t t = *iterations_of(o) + 1;
@@ -627,9 +741,12 @@ kc_status kc_optimizer_apply_gradients(kc_object *opt, kc_tensor *const *grads,
         if (m->begin_step) rc = m->begin_step(opt, t, lr, err);
         if (rc == KC_OK) rc = update_all(o, grads, vars, n, clipped, lr, t, err);
         if (rc == KC_OK) *iterations_of(o) = t;
+        else
+            restore_states(o->state, saved);
     }
     for (int i = 0; i < n; i++) kc__free(clipped[i]);
     kc__free(clipped);
+    kc__free(saved);
     if (rc != KC_OK) kc__error_context(err, "optimizer '%s'", o->name);
     return rc;
 }
@@ -656,7 +773,8 @@ kc_status kc_optimizer_set_learning_rate(kc_object *opt, double lr, kc_error *er
                         "cannot be set",
                         o->name, kc_object_name(o->schedule));
     if (!(lr >= 0) || isinf(lr))
-        return kc__errf(err, KC_EINVAL, "optimizer '%s': learning rate must be a finite number >= 0, got %g",
+        return kc__errf(err, KC_EINVAL,
+                        "optimizer '%s': learning rate must be a finite number >= 0, got %g",
                         o->name, lr);
     o->learning_rate = lr;
     return KC_OK;
@@ -676,12 +794,14 @@ float *kc_optimizer_add_state(kc_object *opt, const char *name, double initial, 
     if (!o) return NULL;
     kc__optimizer_state *st = o->state;
     if (!kc__valid_name(name)) {
-        kc__errf(err, KC_EINVAL, "kc_optimizer_add_state: invalid state name '%s'", name ? name : "(null)");
+        kc__errf(err, KC_EINVAL, "kc_optimizer_add_state: invalid state name '%s'",
+                 name ? name : "(null)");
         return NULL;
     }
     if (st->built) {
-        kc__errf(err, KC_ESTATE, "optimizer '%s': state '%s' must be added before the optimizer is built",
-                 o->name, name);
+        kc__errf(err, KC_ESTATE,
+                 "optimizer '%s': state '%s' must be added before the optimizer is built", o->name,
+                 name);
         return NULL;
     }
     for (size_t i = 0; i < st->n_states; i++)
@@ -733,7 +853,8 @@ kc_tensor *kc_optimizer_weight(const kc_object *opt, int i, char *name, size_t n
         if (name && name_size) snprintf(name, name_size, "%s/iter:0", o->name);
     } else if ((size_t)i <= st->n_states) {
         t = st->states[i - 1].value;
-        if (name && name_size) snprintf(name, name_size, "%s/%s:0", o->name, st->states[i - 1].name);
+        if (name && name_size)
+            snprintf(name, name_size, "%s/%s:0", o->name, st->states[i - 1].name);
     } else {
         slot_ref r = st->order[(size_t)i - 1 - st->n_states];
         const char *vname = kc_variable_name(st->vars[r.var].var);
@@ -759,8 +880,9 @@ static kc_status check_weight(const kc_tensor *dst, const kc_tensor *src, const 
     if (!kc_tensor_same_shape(dst, src)) {
         char a[96], b[96];
         kc_shape ds = kc_tensor_shape(dst), ss = kc_tensor_shape(src);
-        return kc__errf(err, KC_ESHAPE, "optimizer weight '%s' has shape %s, got a value of shape %s",
-                        name, kc_shape_format(&ds, a, sizeof(a)), kc_shape_format(&ss, b, sizeof(b)));
+        return kc__errf(err, KC_ESHAPE,
+                        "optimizer weight '%s' has shape %s, got a value of shape %s", name,
+                        kc_shape_format(&ds, a, sizeof(a)), kc_shape_format(&ss, b, sizeof(b)));
     }
     return KC_OK;
 }

@@ -105,3 +105,16 @@ kc_status kc_error_set(kc_error *err, kc_status code, const char *fmt, ...)
     va_end(ap);
     return kc__error_set(err, code, "user code", 0, "%s", msg);
 }
+
+const char *kc__short_path(const char *path, char buf[KC__SHORT_PATH])
+{
+    if (!path) return "(null)";
+    size_t n = strlen(path);
+    if (n < KC__SHORT_PATH) return path;
+    const size_t head = 40, tail = KC__SHORT_PATH - head - 4; /* "..." and the NUL */
+    memcpy(buf, path, head);
+    memcpy(buf + head, "...", 3);
+    memcpy(buf + head + 3, path + n - tail, tail);
+    buf[KC__SHORT_PATH - 1] = '\0';
+    return buf;
+}

@@ -22,6 +22,11 @@ kc_status kc__error_set(kc_error *err, kc_status code, const char *file, int lin
                         const char *fmt, ...) KC_PRINTF(5, 6);
 /* Prepend "<formatted>: " to err's context (only while err holds an error). */
 void kc__error_context(kc_error *err, const char *fmt, ...) KC_PRINTF(2, 3);
+/* A path as messages show it: whole when short, else its start and its
+ * end around "..." (the file name stays visible), so that a message about
+ * a path near PATH_MAX still has room for its reason. Returns path or buf. */
+#define KC__SHORT_PATH 128
+const char *kc__short_path(const char *path, char buf[KC__SHORT_PATH]);
 /* The status held by err, or `fallback` when err is NULL or clear. */
 static inline kc_status kc__error_code(const kc_error *err, kc_status fallback)
 {

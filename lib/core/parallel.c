@@ -149,6 +149,15 @@ static int ensure_workers(int count)
     return n_workers < count ? n_workers : count;
 }
 
+/* Test hook: a smaller grain for every loop, so that test suites with small
+ * tensors still run their loops on the pool (0: the callers' grains). */
+static atomic_llong test_grain;
+void kc__parallel_test_grain(int64_t grain);
+void kc__parallel_test_grain(int64_t grain)
+{
+    atomic_store_explicit(&test_grain, grain, memory_order_relaxed);
+}
+
 static void run_inline(job *j)
 {
     if (j->slot_fn)
@@ -161,6 +170,8 @@ static void parallel_run(job *j, int64_t grain)
 {
     int64_t n = j->n;
     if (n <= 0) return;
+    int64_t small = atomic_load_explicit(&test_grain, memory_order_relaxed);
+    if (small > 0 && small < grain) grain = small;
     if (grain < 1) grain = 1;
     int threads = kc__num_threads();
     if (threads > MAX_WORKERS + 1) threads = MAX_WORKERS + 1;

@@ -9,9 +9,12 @@
 #include <ckeras/runtime.h>
 
 #include <stdio.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
-static int n_threads; /* 0 = not set yet: one per core */
+/* 0 = not set yet: one per core. Atomic: every parallel loop reads it, on
+ * any thread, while another thread may set it. */
+static atomic_int n_threads;
 
 static int cores(void)
 {
@@ -21,11 +24,16 @@ static int cores(void)
 
 void kc_set_num_threads(int n)
 {
-    n_threads = n < 1 ? cores() : n;
-    kc__blas_set_threads(n_threads);
+    int want = n < 1 ? cores() : n;
+    atomic_store_explicit(&n_threads, want, memory_order_relaxed);
+    kc__blas_set_threads(want);
 }
 
-int kc_get_num_threads(void) { return n_threads ? n_threads : cores(); }
+int kc_get_num_threads(void)
+{
+    int n = atomic_load_explicit(&n_threads, memory_order_relaxed);
+    return n ? n : cores();
+}
 
 const char *kc_compute_backends(void)
 {

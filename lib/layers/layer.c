@@ -13,6 +13,7 @@
  * non-trainable ones), because that order is how .h5 files match weights.
  * They are cached per layer and recomputed when any structure changes (a
  * global generation counter), so reading them in a loop costs nothing. */
+#include "../core/idmap.h"
 #include "layers_int.h"
 
 #include <string.h>
@@ -63,6 +64,7 @@ void kc__layer_base_fini(kc_object *self)
         kc__free(s->cache_tr);
         kc__free(s->cache_ntr);
         kc__free(s->build_shapes);
+        kc__layer_children_release(s);
         kc__free(s);
     }
     kc_object_unref(l->activity_regularizer);
@@ -148,7 +150,8 @@ static kc_status read_dtype(kc_layer *l, const json_t *cfg, const kc_config_ctx 
         name = json_string_value(json_object_get(c, "name"));
     }
     if (!name) {
-        kc__errf(err, KC_EFORMAT, "%s.dtype: expected a dtype name or a DTypePolicy object", ctx->path);
+        kc__errf(err, KC_EFORMAT, "%s.dtype: expected a dtype name or a DTypePolicy object",
+                 ctx->path);
         kc__error_context(err, "%s.dtype", ctx->path);
         return KC_EFORMAT;
     }
@@ -158,7 +161,8 @@ static kc_status read_dtype(kc_layer *l, const json_t *cfg, const kc_config_ctx 
                                         "mixed_float16", "mixed_bfloat16", "int32", "int64",
                                         "uint8", "int8", "int16", "bool", "string"};
     bool ok = false;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !ok; i++) ok = !strcmp(name, known[i]);
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !ok; i++)
+        ok = !strcmp(name, known[i]);
     if (!ok) {
         kc__errf(err, KC_EUNSUPPORTED, "%s.dtype: dtype '%s' is not supported", ctx->path, name);
         kc__error_context(err, "%s.dtype", ctx->path);
@@ -178,7 +182,8 @@ kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const k
     const char *name = NULL;
     kc_status rc = kc_cfg_string(ctx, cfg, "name", KC_CFG_NULLABLE, NULL, &name, err);
     if (rc == KC_OK && name) rc = kc__layer_set_name(self, name, err);
-    if (rc == KC_OK) rc = kc_cfg_bool(ctx, cfg, "trainable", KC_CFG_NULLABLE, true, &l->trainable, err);
+    if (rc == KC_OK)
+        rc = kc_cfg_bool(ctx, cfg, "trainable", KC_CFG_NULLABLE, true, &l->trainable, err);
     if (rc == KC_OK) rc = read_dtype(l, cfg, ctx, err);
     /* the input shape: batch_input_shape (Keras 2), batch_shape (Keras 3),
      * input_shape (+ batch_size) or input_dim (keyword arguments) */
@@ -191,8 +196,12 @@ kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const k
         bool has_in = false;
         rc = kc__cfg_shape(ctx, cfg, "input_shape", &has_in, &in, err);
         int64_t batch = -1, dim = -1;
-        if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "batch_size", KC_CFG_NULLABLE | KC_CFG_POSITIVE, -1, &batch, err);
-        if (rc == KC_OK) rc = kc_cfg_int(ctx, cfg, "input_dim", KC_CFG_NULLABLE | KC_CFG_POSITIVE, -1, &dim, err);
+        if (rc == KC_OK)
+            rc = kc_cfg_int(ctx, cfg, "batch_size", KC_CFG_NULLABLE | KC_CFG_POSITIVE, -1, &batch,
+                            err);
+        if (rc == KC_OK)
+            rc =
+                kc_cfg_int(ctx, cfg, "input_dim", KC_CFG_NULLABLE | KC_CFG_POSITIVE, -1, &dim, err);
         if (rc == KC_OK && has_in && in.ndim < KC_MAX_DIMS) {
             s.ndim = in.ndim + 1;
             s.dims[0] = batch;
@@ -221,10 +230,8 @@ kc_status kc__layer_base_from_config(kc_object *self, const json_t *cfg, const k
 
 kc_status kc__layer_check_methods(const kc_class *cls, const kc_layer_methods *m, kc_error *err)
 {
-    if (!m || !m->call || !m->compute_output_shape)
-        return kc__errf(err, KC_EINVAL,
-                        "layer class '%s' needs methods with call and compute_output_shape",
-                        cls->name);
+    if (!m || !m->call)
+        return kc__errf(err, KC_EINVAL, "layer class '%s' needs methods with call", cls->name);
     if (m->max_inputs && m->min_inputs > m->max_inputs)
         return kc__errf(err, KC_EINVAL, "layer class '%s': min_inputs > max_inputs", cls->name);
     return KC_OK;
@@ -272,8 +279,10 @@ static void apply_trainable(kc_object *layer, bool trainable)
     kc_layer *l = kc__as_layer(layer);
     l->trainable = trainable;
     kc__layer_state *s = l->state;
-    for (int i = 0; i < s->n_w; i++) kc_variable_set_trainable(s->w[i], trainable && s->w_trainable[i]);
-    for (int i = 0; i < kc__sublayer_count(layer); i++) apply_trainable(kc__sublayer(layer, i), trainable);
+    for (int i = 0; i < s->n_w; i++)
+        kc_variable_set_trainable(s->w[i], trainable && s->w_trainable[i]);
+    for (int i = 0; i < kc__sublayer_count(layer); i++)
+        apply_trainable(kc__sublayer(layer, i), trainable);
 }
 
 void kc_layer_set_trainable(kc_object *layer, bool trainable)
@@ -328,27 +337,30 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
         kc__error_context(err, "layer '%s', weight '%s'", l->name, name);
         return NULL;
     }
-    size_t n = strlen(l->name) + strlen(name) + 4;
-    char *full = kc__malloc(n);
+    /* Keras names variables "<layer>/<weight>:0"; classes that nest (RNN
+     * cells) pass "cell/kernel" and get "lstm/lstm_cell/kernel:0", and a
+     * tracked layer's owners come first ("block/dense/kernel:0"). */
+    char *full = kc__layer_weight_name(layer, name, err);
     if (!full) {
         kc_tensor_unref(value);
-        kc__errf(err, KC_ENOMEM, "out of memory");
         return NULL;
     }
-    /* Keras names variables "<layer>/<weight>:0"; classes that nest (RNN
-     * cells) pass "cell/kernel" and get "lstm/lstm_cell/kernel:0". */
-    snprintf(full, n, "%s/%s:0", l->name, name);
     kc_variable *v = kc_variable_new_take(full, value, trainable && l->trainable, err);
     kc__free(full);
     if (!v) return NULL;
     int need = s->n_w + 1;
     if (need > s->cap_w) {
         int ncap = s->cap_w ? 2 * s->cap_w : 4;
-        kc_variable **nw = kc__realloc(s->w, sizeof(*nw) * (size_t)s->cap_w, sizeof(*nw) * (size_t)ncap);
+        kc_variable **nw =
+            kc__realloc(s->w, sizeof(*nw) * (size_t)s->cap_w, sizeof(*nw) * (size_t)ncap);
         if (nw) s->w = nw;
-        kc_object **nr = nw ? kc__realloc(s->w_reg, sizeof(*nr) * (size_t)s->cap_w, sizeof(*nr) * (size_t)ncap) : NULL;
+        kc_object **nr =
+            nw ? kc__realloc(s->w_reg, sizeof(*nr) * (size_t)s->cap_w, sizeof(*nr) * (size_t)ncap)
+               : NULL;
         if (nr) s->w_reg = nr;
-        bool *nt = nr ? kc__realloc(s->w_trainable, sizeof(*nt) * (size_t)s->cap_w, sizeof(*nt) * (size_t)ncap) : NULL;
+        bool *nt = nr ? kc__realloc(s->w_trainable, sizeof(*nt) * (size_t)s->cap_w,
+                                    sizeof(*nt) * (size_t)ncap)
+                      : NULL;
         if (!nt) {
             kc_variable_unref(v);
             kc__errf(err, KC_ENOMEM, "out of memory adding weight '%s'", name);
@@ -366,61 +378,91 @@ kc_variable *kc_layer_add_weight(kc_object *layer, const char *name, int ndim, c
     return v;
 }
 
-static void push(kc_variable ***arr, int *n, int *cap, kc_variable *v, bool *oom)
+typedef struct wlists {
+    kc_variable **tr, **ntr;
+    int n_tr, n_ntr, cap_tr, cap_ntr;
+    kc__idmap seen; /* every variable in tr or ntr: a shared layer's weights count once */
+    bool oom;
+} wlists;
+
+static void push(wlists *w, bool trainable, kc_variable *v)
 {
-    if (*oom) return;
+    kc_variable ***arr = trainable ? &w->tr : &w->ntr;
+    int *n = trainable ? &w->n_tr : &w->n_ntr, *cap = trainable ? &w->cap_tr : &w->cap_ntr;
+    if (w->oom) return;
     if (*n == *cap) {
         int ncap = *cap ? *cap * 2 : 16;
         kc_variable **p = kc__realloc(*arr, sizeof(*p) * (size_t)*cap, sizeof(*p) * (size_t)ncap);
         if (!p) {
-            *oom = true;
+            w->oom = true;
             return;
         }
         *arr = p;
         *cap = ncap;
     }
+    if (!kc__idmap_put(&w->seen, (uint64_t)(uintptr_t)v, (void *)1)) {
+        w->oom = true;
+        return;
+    }
     (*arr)[(*n)++] = v;
 }
 
-typedef struct wlists {
-    kc_variable **tr, **ntr;
-    int n_tr, n_ntr, cap_tr, cap_ntr;
-    bool oom;
-} wlists;
-
 static bool seen_var(const wlists *w, const kc_variable *v)
 {
-    for (int i = 0; i < w->n_tr; i++)
-        if (w->tr[i] == v) return true;
-    for (int i = 0; i < w->n_ntr; i++)
-        if (w->ntr[i] == v) return true;
-    return false;
+    return kc__idmap_has(&w->seen, (uint64_t)(uintptr_t)v);
 }
 
-static void gather(const kc_object *layer, wlists *w)
+static void wlists_fini(wlists *w)
+{
+    kc__free(w->tr);
+    kc__free(w->ntr);
+    kc__idmap_fini(&w->seen);
+}
+
+static void gather(const kc_object *layer, wlists *w);
+
+/* The sub-layers' lists, in order: all their trainable weights, then all
+ * non-trainable ones (a frozen owner lists both as non-trainable). Linear
+ * in the weights (times the nesting depth): each variable is looked up in
+ * a hash set, not in the lists. */
+static void gather_children(const kc_object *layer, wlists *w)
 {
     const kc_layer *l = kc__as_layer(layer);
     int n_sub = kc__sublayer_count(layer);
-    if (n_sub > 0 || layer->cls->kind == KC_KIND_MODEL) {
-        /* a model: each sub-layer's trainable list, then non-trainable lists */
-        wlists sub = {0};
-        for (int i = 0; i < n_sub; i++) gather(kc__sublayer(layer, i), &sub);
-        for (int i = 0; i < sub.n_tr; i++)
-            if (!seen_var(w, sub.tr[i])) push(l->trainable ? &w->tr : &w->ntr, l->trainable ? &w->n_tr : &w->n_ntr, l->trainable ? &w->cap_tr : &w->cap_ntr, sub.tr[i], &w->oom);
-        for (int i = 0; i < sub.n_ntr; i++)
-            if (!seen_var(w, sub.ntr[i])) push(&w->ntr, &w->n_ntr, &w->cap_ntr, sub.ntr[i], &w->oom);
-        w->oom |= sub.oom;
-        kc__free(sub.tr);
-        kc__free(sub.ntr);
-    }
-    /* the layer's own weights (a model may own some too) */
+    wlists sub = {0};
+    kc__idmap_init(&sub.seen);
+    for (int i = 0; i < n_sub; i++) gather(kc__sublayer(layer, i), &sub);
+    for (int i = 0; i < sub.n_tr; i++)
+        if (!seen_var(w, sub.tr[i])) push(w, l->trainable, sub.tr[i]);
+    for (int i = 0; i < sub.n_ntr; i++)
+        if (!seen_var(w, sub.ntr[i])) push(w, false, sub.ntr[i]);
+    w->oom |= sub.oom;
+    wlists_fini(&sub);
+}
+
+/* The layer's own weights. */
+static void gather_own(const kc_object *layer, wlists *w)
+{
+    const kc_layer *l = kc__as_layer(layer);
     const kc__layer_state *s = l->state;
     for (int i = 0; i < s->n_w; i++)
-        if (s->w_trainable[i] && l->trainable) push(&w->tr, &w->n_tr, &w->cap_tr, s->w[i], &w->oom);
+        if (s->w_trainable[i] && l->trainable) push(w, true, s->w[i]);
     for (int i = 0; i < s->n_w; i++)
-        if (s->w_trainable[i] && !l->trainable) push(&w->ntr, &w->n_ntr, &w->cap_ntr, s->w[i], &w->oom);
+        if (s->w_trainable[i] && !l->trainable) push(w, false, s->w[i]);
     for (int i = 0; i < s->n_w; i++)
-        if (!s->w_trainable[i]) push(&w->ntr, &w->n_ntr, &w->cap_ntr, s->w[i], &w->oom);
+        if (!s->w_trainable[i]) push(w, false, s->w[i]);
+}
+
+/* Keras' orders: a Model lists its sub-layers' weights before its own
+ * (Model.trainable_weights), a plain Layer its own before its tracked
+ * layers' (Layer.trainable_weights: self._trainable_weights +
+ * children's), in each of the trainable and non-trainable lists. */
+static void gather(const kc_object *layer, wlists *w)
+{
+    bool model = layer->cls->kind == KC_KIND_MODEL;
+    if (model) gather_children(layer, w);
+    gather_own(layer, w);
+    if (!model && kc__sublayer_count(layer) > 0) gather_children(layer, w);
 }
 
 /* Bring the layer's cached lists up to date. false when out of memory. */
@@ -430,10 +472,11 @@ static bool refresh(const kc_object *layer)
     unsigned long gen = __atomic_load_n(&kc__layers_generation, __ATOMIC_RELAXED);
     if (s->cache_gen == gen) return true;
     wlists w = {0};
+    kc__idmap_init(&w.seen);
     gather(layer, &w);
+    kc__idmap_fini(&w.seen);
     if (w.oom) {
-        kc__free(w.tr);
-        kc__free(w.ntr);
+        wlists_fini(&w);
         return false;
     }
     kc__free(s->cache_tr);
@@ -476,7 +519,8 @@ kc_variable *kc_layer_non_trainable_weight(const kc_object *layer, int i)
 kc_variable *kc_layer_weight(const kc_object *layer, int i)
 {
     int nt = kc_layer_num_trainable_weights(layer);
-    return i < nt ? kc_layer_trainable_weight(layer, i) : kc_layer_non_trainable_weight(layer, i - nt);
+    return i < nt ? kc_layer_trainable_weight(layer, i)
+                  : kc_layer_non_trainable_weight(layer, i - nt);
 }
 
 int64_t kc_layer_count_params(const kc_object *layer)
@@ -492,9 +536,10 @@ kc_status kc_layer_set_weights(kc_object *layer, kc_tensor *const *values, int n
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_layer_set_weights: not a layer");
     int want = kc_layer_num_weights(layer);
     if (n != want)
-        return kc__errf(err, KC_ESHAPE,
-                        "layer '%s' has %d weights, but %d values were given (Weight count mismatch)",
-                        kc_layer_name(layer), want, n);
+        return kc__errf(
+            err, KC_ESHAPE,
+            "layer '%s' has %d weights, but %d values were given (Weight count mismatch)",
+            kc_layer_name(layer), want, n);
     /* check everything first: either all weights change or none */
     for (int i = 0; i < n; i++) {
         kc_variable *v = kc_layer_weight(layer, i);
@@ -502,9 +547,11 @@ kc_status kc_layer_set_weights(kc_object *layer, kc_tensor *const *values, int n
         if (!values[i] || !kc_tensor_same_shape(cur, values[i]) ||
             kc_tensor_dtype(values[i]) != KC_FLOAT32) {
             char a[160], b[160];
-            kc_shape sa = kc_tensor_shape(cur), sb = values[i] ? kc_tensor_shape(values[i]) : kc_shape_make(0, NULL);
+            kc_shape sa = kc_tensor_shape(cur),
+                     sb = values[i] ? kc_tensor_shape(values[i]) : kc_shape_make(0, NULL);
             return kc__errf(err, KC_ESHAPE,
-                            "layer '%s', weight '%s': expected a float32 value of shape %s, got %s (Shape mismatch)",
+                            "layer '%s', weight '%s': expected a float32 value of shape %s, got %s "
+                            "(Shape mismatch)",
                             kc_layer_name(layer), kc_variable_name(v),
                             kc_shape_format(&sa, a, sizeof(a)),
                             values[i] ? kc_shape_format(&sb, b, sizeof(b)) : "NULL");
@@ -538,7 +585,8 @@ kc_status kc_layer_get_weights(const kc_object *layer, kc_tensor **out, kc_error
 
 kc_status kc_layer_add_loss(kc_object *layer, kc_tensor *loss, kc_error *err)
 {
-    if (!kc_is_layer(layer) || !loss) return kc__errf(err, KC_EINVAL, "kc_layer_add_loss: bad argument");
+    if (!kc_is_layer(layer) || !loss)
+        return kc__errf(err, KC_EINVAL, "kc_layer_add_loss: bad argument");
     if (kc_tensor_size(loss) != 1 || kc_tensor_dtype(loss) != KC_FLOAT32)
         return kc__errf(err, KC_ESHAPE, "layer '%s': add_loss needs a float32 scalar",
                         kc_layer_name(layer));
@@ -554,11 +602,9 @@ kc_status kc_layer_add_metric(kc_object *layer, kc_tensor *value, const char *na
     if (!kc_is_layer(layer) || !value || !kc__valid_name(name))
         return kc__errf(err, KC_EINVAL, "kc_layer_add_metric: bad argument");
     kc__layer_state *s = kc__as_layer(layer)->state;
-    size_t cap2 = s->cap_mvals;
     if (!kc__grow((void **)&s->mvals, &s->cap_mvals, s->n_mvals + 1, sizeof(kc_tensor *)) ||
-        !kc__grow((void **)&s->mnames, &cap2, s->n_mvals + 1, sizeof(char *)))
+        !kc__grow((void **)&s->mnames, &s->cap_mnames, s->n_mvals + 1, sizeof(char *)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
-    s->cap_mvals = cap2 < s->cap_mvals ? cap2 : s->cap_mvals;
     char *nm = kc__strdup(name);
     if (!nm) return kc__errf(err, KC_ENOMEM, "out of memory");
     s->mvals[s->n_mvals] = kc_tensor_ref(value);
@@ -571,7 +617,8 @@ void kc_layer_clear_call_losses(kc_object *layer)
 {
     if (!kc_is_layer(layer)) return;
     clear_call_outputs(kc__as_layer(layer)->state);
-    for (int i = 0; i < kc__sublayer_count(layer); i++) kc_layer_clear_call_losses(kc__sublayer(layer, i));
+    for (int i = 0; i < kc__sublayer_count(layer); i++)
+        kc_layer_clear_call_losses(kc__sublayer(layer, i));
 }
 
 /* Walk this layer then its sub-layers (depth first) to item i of a kind. */
@@ -599,8 +646,14 @@ static int count(const kc_object *layer, bool metrics)
     return n;
 }
 
-int kc_layer_num_losses(const kc_object *layer) { return kc_is_layer(layer) ? count(layer, false) : 0; }
-int kc_layer_num_metric_values(const kc_object *layer) { return kc_is_layer(layer) ? count(layer, true) : 0; }
+int kc_layer_num_losses(const kc_object *layer)
+{
+    return kc_is_layer(layer) ? count(layer, false) : 0;
+}
+int kc_layer_num_metric_values(const kc_object *layer)
+{
+    return kc_is_layer(layer) ? count(layer, true) : 0;
+}
 
 kc_tensor *kc_layer_loss(const kc_object *layer, int i)
 {
@@ -677,17 +730,24 @@ kc_status kc__layer_output_shapes(kc_object *layer, const kc_shape *in, int n_in
     int lo = m->min_inputs ? m->min_inputs : 1, hi = m->max_inputs ? m->max_inputs : 1;
     if (n_in < lo || n_in > hi) {
         if (lo == hi)
-            kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes %d input%s, got %d", kc_layer_name(layer),
-                     layer->cls->name, lo, lo == 1 ? "" : "s", n_in);
+            kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes %d input%s, got %d",
+                     kc_layer_name(layer), layer->cls->name, lo, lo == 1 ? "" : "s", n_in);
         else
             kc__errf(err, KC_EINVAL, "layer '%s' (%s) takes %d to %d inputs, got %d",
                      kc_layer_name(layer), layer->cls->name, lo, hi, n_in);
         return KC_EINVAL;
     }
     *n_out = 0;
-    kc_status rc = m->compute_output_shape(layer, in, n_in, out, n_out, err);
+    kc_status rc = KC_OK;
+    if (m->compute_output_shape) {
+        rc = m->compute_output_shape(layer, in, n_in, out, n_out, err);
+    } else { /* the default: one output shaped like the first input */
+        out[0] = in[0];
+        *n_out = 1;
+    }
     if (rc == KC_OK && (*n_out < 1 || *n_out > KC_MAX_LAYER_OUTPUTS))
-        rc = kc__errf(err, KC_EINTERNAL, "layer '%s' reported %d outputs", kc_layer_name(layer), *n_out);
+        rc = kc__errf(err, KC_EINTERNAL, "layer '%s' reported %d outputs", kc_layer_name(layer),
+                      *n_out);
     if (rc != KC_OK) {
         char buf[512];
         kc__error_context(err, "layer '%s' (%s) on input shape%s %s", kc_layer_name(layer),
@@ -704,6 +764,18 @@ kc_status kc_layer_compute_output_shape(const kc_object *layer, const kc_shape *
     return kc__layer_output_shapes((kc_object *)layer, in, n_in, out, n_out, err);
 }
 
+/* Release the weights from index `from` on (those a failed build added). */
+static void drop_weights_from(kc__layer_state *s, int from)
+{
+    if (s->n_w == from) return;
+    for (int i = from; i < s->n_w; i++) {
+        kc_variable_unref(s->w[i]);
+        kc_object_unref(s->w_reg[i]);
+    }
+    s->n_w = from;
+    kc__layers_changed();
+}
+
 kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_error *err)
 {
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_layer_build: not a layer");
@@ -711,22 +783,29 @@ kc_status kc_layer_build(kc_object *layer, const kc_shape *in, int n_in, kc_erro
     if (l->built) return KC_OK;
     kc_status rc = kc__layer_ensure_name(layer, err);
     if (rc != KC_OK) return rc;
+    /* Everything that can fail after the class's build is done before it,
+     * and a failing build takes back the weights it added: a retry then
+     * adds each weight once. */
+    kc__layer_state *s = l->state;
+    kc_shape *shapes = NULL;
+    if (n_in > 0 && !(shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape))))
+        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
+    int n_w_before = s->n_w;
     const kc_layer_methods *m = kc__layer_methods(layer);
     if (m->build) rc = m->build(layer, in, n_in, err);
     if (rc != KC_OK) {
+        drop_weights_from(s, n_w_before);
+        kc__free(shapes);
         char buf[512];
         kc__error_context(err, "building layer '%s' (%s) for input shape%s %s", l->name,
                           layer->cls->name, n_in == 1 ? "" : "s",
                           kc__shapes_format(in, n_in, buf, sizeof(buf)));
         return rc;
     }
-    kc__layer_state *s = l->state;
-    if (n_in > 0 && (s->build_shapes = kc__malloc_array((size_t)n_in, sizeof(kc_shape)))) {
-        memcpy(s->build_shapes, in, (size_t)n_in * sizeof(kc_shape));
-        s->n_build_shapes = n_in;
-    } else if (n_in > 0) {
-        return kc__errf(err, KC_ENOMEM, "out of memory building layer '%s'", l->name);
-    }
+    if (n_in > 0) memcpy(shapes, in, (size_t)n_in * sizeof(kc_shape));
+    kc__free(s->build_shapes);
+    s->build_shapes = shapes;
+    s->n_build_shapes = n_in;
     l->built = true;
     kc__layers_changed();
     return KC_OK;
@@ -778,7 +857,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i]) {
             if (err && err->code != KC_OK) return err->code;
-            return kc__errf(err, KC_EINVAL, "layer '%s': input %d is NULL", kc_layer_name(layer), i);
+            return kc__errf(err, KC_EINVAL, "layer '%s': input %d is NULL", kc_layer_name(layer),
+                            i);
         }
         in[i] = kc_tensor_shape(inputs[i]);
     }
@@ -798,7 +878,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
     if (rc == KC_OK) {
         for (int i = 0; i < no && rc == KC_OK; i++) {
             if (!res[i]) {
-                rc = kc__errf(err, KC_EINTERNAL, "layer '%s' produced no output %d", kc_layer_name(layer), i);
+                rc = kc__errf(err, KC_EINTERNAL, "layer '%s' produced no output %d",
+                              kc_layer_name(layer), i);
             } else if (!shape_fits(res[i], &oshape[i])) {
                 char a[160], b[160];
                 kc_shape got = kc_tensor_shape(res[i]);
@@ -806,7 +887,8 @@ kc_status kc_layer_call(kc_object *layer, kc_tensor *const *inputs, int n_inputs
                               "layer '%s' (%s) produced output %d of shape %s where its "
                               "compute_output_shape said %s",
                               kc_layer_name(layer), layer->cls->name, i,
-                              kc_shape_format(&got, a, sizeof(a)), kc_shape_format(&oshape[i], b, sizeof(b)));
+                              kc_shape_format(&got, a, sizeof(a)),
+                              kc_shape_format(&oshape[i], b, sizeof(b)));
             }
         }
     }
@@ -846,28 +928,5 @@ kc_tensor *kc_layer_call1(kc_object *layer, kc_tensor *x, bool training, kc_erro
 
 kc_object *kc_layer_create(const char *class_name, const char *config, kc_error *err)
 {
-    if (kc_init(err) != KC_OK) return NULL;
-    if (!class_name) {
-        kc__errf(err, KC_EINVAL, "kc_layer_create: class name is NULL");
-        return NULL;
-    }
-    const kc_class *cls = kc_find_class(KC_KIND_LAYER, class_name);
-    if (!cls) cls = kc_find_class(KC_KIND_MODEL, class_name);
-    if (!cls) {
-        kc__errf(err, KC_ENOTFOUND,
-                 "Unknown layer class '%s'. Register it (kc_register_class) or pass it in "
-                 "custom_objects.",
-                 class_name);
-        return NULL;
-    }
-    json_t *cfg = config ? kc_json_parse(config, strlen(config), 0, err) : json_object();
-    if (!cfg) {
-        if (!config) kc__errf(err, KC_ENOMEM, "out of memory");
-        return NULL;
-    }
-    kc_config_ctx ctx;
-    kc_config_ctx_init(&ctx, class_name, NULL);
-    kc_object *o = kc_object_from_config(cls, cfg, &ctx, err);
-    json_decref(cfg);
-    return o;
+    return kc_layer_create_ex(class_name, config, NULL, err);
 }

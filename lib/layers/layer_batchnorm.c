@@ -13,8 +13,21 @@
  * affected, only the statistics after training steps.
  *
  * `axis` is written back as tf.keras writes it after building: a list of
- * non-negative axes ([3] for channels-last images). */
+ * non-negative axes ([3] for channels-last images).
+ *
+ * In a data-parallel fit (kc_strategy_fit) the batch statistics are
+ * those of the whole global batch, summed over the replicas (Keras'
+ * BatchNormalization(synchronized=True), tf.keras' SyncBatchNormalization),
+ * whatever `synchronized` says: Keras' MirroredStrategy normalizes each
+ * replica by its own share unless asked, which makes the result depend on
+ * the number of processes; ckeras promises N processes train as one does
+ * with the same global batch, and only global statistics (and their
+ * gradients, which the cross-replica sum carries) give that. The price is
+ * two small all-reduces per layer in the forward pass and two in the
+ * backward pass. */
+#include "cross_replica.h"
 #include "layer_infer.h"
+#include "layers_int.h"
 
 #include <string.h>
 
@@ -228,6 +241,25 @@ static kc_tensor *bview(kc_tensor *p, const kc_shape *x, const bool *is_axis, kc
     return kc_reshape(p, x->ndim, dims, err);
 }
 
+/* Mean and biased variance over the global batch of a data-parallel step:
+ * sums over this replica's samples, added up over the replicas, divided by
+ * the global count (two passes, as the single-process formula). */
+static kc_tensor *global_moments(kc_scope *s, kc_tensor *x, const int *red, int n_red, const kc__cross_replica *cr,
+                                 kc_tensor **var, kc_error *err)
+{
+    int64_t local = 1;
+    for (int i = 0; i < n_red; i++) local *= kc_tensor_dim(x, red[i]);
+    /* every replica's samples have the same shape: the count per sample is shared */
+    int64_t per_sample = cr->local_rows > 0 ? local / cr->local_rows : 0;
+    float inv_count = 1.0f / (float)(per_sample * cr->global_rows);
+    kc_tensor *sum = kc_scope_take(s, kc_reduce_sum(x, red, n_red, true, err));
+    kc_tensor *mean = kc_scope_take(s, kc_mul_scalar(kc_scope_take(s, kc__cross_replica_sum(sum, err)), inv_count, err));
+    kc_tensor *d = kc_scope_take(s, kc_sub(x, mean, err));
+    kc_tensor *sq = kc_scope_take(s, kc_reduce_sum(kc_scope_take(s, kc_square(d, err)), red, n_red, true, err));
+    *var = kc_scope_take(s, kc_mul_scalar(kc_scope_take(s, kc__cross_replica_sum(sq, err)), inv_count, err));
+    return mean;
+}
+
 static kc_status bn_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out, kc_error *err)
 {
     (void)n_out;
@@ -242,7 +274,10 @@ static kc_status bn_call(kc_object *self, const kc_call_args *a, kc_tensor **out
     bool batch_stats = b->normalize_layer || (a->training && b->base.trainable);
     kc_scope *s = kc_scope_new(err);
     kc_tensor *mean, *var;
-    if (batch_stats) {
+    const kc__cross_replica *cr = b->normalize_layer ? NULL : kc__cross_replica_current();
+    if (batch_stats && cr) {
+        mean = global_moments(s, x, red, n_red, cr, &var, err);
+    } else if (batch_stats) {
         mean = kc_scope_take(s, kc_reduce_mean(x, red, n_red, true, err));
         kc_tensor *d = kc_scope_take(s, kc_sub(x, mean, err));
         var = kc_scope_take(s, kc_reduce_mean(kc_scope_take(s, kc_square(d, err)), red, n_red, true, err));

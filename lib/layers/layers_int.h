@@ -12,6 +12,12 @@
 #include <ckeras/model.h>
 #include <ckeras/regularizer.h>
 
+/* A layer a plain layer owns, under the attribute name it was tracked as. */
+typedef struct kc__child {
+    kc_object *layer; /* owned reference */
+    char *attr;       /* owned */
+} kc__child;
+
 struct kc__layer_state {
     /* weights in creation order, with their regularizers and whether each
      * is trainable by nature (BatchNormalization's moving statistics are not) */
@@ -24,7 +30,7 @@ struct kc__layer_state {
     size_t n_losses, cap_losses;
     kc_tensor **mvals;
     char **mnames;
-    size_t n_mvals, cap_mvals;
+    size_t n_mvals, cap_mvals, cap_mnames; /* grown apart: either grow may fail */
     /* weight lists in legacy order, recomputed when kc__layers_generation moves */
     kc_variable **cache_tr, **cache_ntr;
     int n_tr, n_ntr, cap_cache;
@@ -34,6 +40,11 @@ struct kc__layer_state {
     /* the input shapes the layer was built for (Keras' build_config) */
     kc_shape *build_shapes;
     int n_build_shapes;
+    /* layers a plain layer owns (kc_layer_track_layer; models keep theirs in
+     * kc__model_state), and the layer that tracks this one (borrowed) */
+    kc__child *children;
+    int n_children, cap_children;
+    kc_object *parent;
 };
 
 /* Bumped on any change of weight lists or trainability anywhere. */
@@ -63,6 +74,13 @@ int kc__layer_build_shapes(const kc_object *layer, const kc_shape **shapes);
 kc_status kc__layer_ensure_name(kc_object *layer, kc_error *err);
 /* Keras' unique_object_name(to_snake_case(class name)): "dense", "dense_1". */
 char *kc__unique_name(const char *base, kc_error *err);
+/* The automatic-name counters as text, one "base next" per line
+ * (kc__malloc'd; NULL when out of memory), and raising one to at least
+ * next: an isolated load's child names layers from its copy of the
+ * counters, and the parent takes the counts over so that later names stay
+ * unique, as after an in-process load. */
+char *kc__name_counters_text(void);
+void kc__name_counter_raise(const char *base, long next);
 /* Keras' to_snake_case. Returns malloc'd (kc) string. */
 char *kc__snake_case(const char *class_name);
 /* Rename (used by Sequential for its automatic InputLayer). */
@@ -80,10 +98,19 @@ json_t *kc__shape_to_json(const kc_shape *s);
 kc_status kc__layer_output_shapes(kc_object *layer, const kc_shape *in, int n_in, kc_shape *out,
                                   int *n_out, kc_error *err);
 
-/* Sub-layers of a model, for weight lists and loss collection (NULL for
- * plain layers): count and items in model.layers order. */
+/* Sub-layers of a model (model.layers order) or of a plain layer (tracking
+ * order), for weight lists, freezing and loss collection. */
 int kc__sublayer_count(const kc_object *layer);
 kc_object *kc__sublayer(const kc_object *layer, int i);
+
+/* sublayers.c: drop a plain layer's tracked layers (its base fini). */
+void kc__layer_children_release(kc__layer_state *s);
+/* The attribute name a plain layer's i-th tracked layer was given. */
+const char *kc__layer_child_attr(const kc_object *layer, int i);
+/* The full name of a new weight: "<owner>/.../<layer>/<name>:0", the
+ * layer's owners first, as Keras names a nested layer's variables.
+ * Returns: kc-malloc'd string, or NULL (KC_ENOMEM). */
+char *kc__layer_weight_name(const kc_object *layer, const char *name, kc_error *err);
 
 /* Bound on the bytes of weights created from now on (< 0: none). */
 void kc__weight_budget_set(int64_t bytes);

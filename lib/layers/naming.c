@@ -3,6 +3,7 @@
  * then a per-session counter: dense, dense_1, dense_2. InputLayers count
  * from 1 (input_1, input_2) and Functional models are "model", as in
  * tf.keras. kc_clear_session() resets the counters. */
+#include "../core/fork_safe.h"
 #include "layers_int.h"
 
 #include <ctype.h>
@@ -16,11 +17,12 @@ typedef struct counter {
 
 static counter *counters;
 static size_t n_counters, cap_counters;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* fork() must not leave it locked in a child (fork_safe.h) */
+KC__FORK_SAFE_MUTEX(lock)
 
 void kc_clear_session(void)
 {
-    pthread_mutex_lock(&lock);
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) kc__free(counters[i].base);
     kc__free(counters);
     counters = NULL;
@@ -32,7 +34,7 @@ void kc_clear_session(void)
 static long next_number(const char *base)
 {
     long n = -1;
-    pthread_mutex_lock(&lock);
+    lock_take();
     for (size_t i = 0; i < n_counters; i++) {
         if (strcmp(counters[i].base, base) == 0) {
             n = counters[i].next++;
@@ -49,6 +51,38 @@ static long next_number(const char *base)
     }
     pthread_mutex_unlock(&lock);
     return n;
+}
+
+char *kc__name_counters_text(void)
+{
+    lock_take();
+    size_t n = 1;
+    for (size_t i = 0; i < n_counters; i++) n += strlen(counters[i].base) + 24;
+    char *t = kc__malloc(n), *p = t;
+    for (size_t i = 0; t && i < n_counters; i++)
+        p += snprintf(p, n - (size_t)(p - t), "%s %ld\n", counters[i].base, counters[i].next);
+    if (t) *p = '\0';
+    pthread_mutex_unlock(&lock);
+    return t;
+}
+
+void kc__name_counter_raise(const char *base, long next)
+{
+    if (next <= 0) return;
+    lock_take();
+    for (size_t i = 0; i < n_counters; i++) {
+        if (strcmp(counters[i].base, base) == 0) {
+            if (counters[i].next < next) counters[i].next = next;
+            pthread_mutex_unlock(&lock);
+            return;
+        }
+    }
+    char *b = kc__strdup(base);
+    if (b && kc__grow((void **)&counters, &cap_counters, n_counters + 1, sizeof(counter)))
+        counters[n_counters++] = (counter){b, next};
+    else
+        kc__free(b); /* a counter that stays behind only repeats a name */
+    pthread_mutex_unlock(&lock);
 }
 
 static char *numbered(const char *base, long n, bool one_based, kc_error *err)

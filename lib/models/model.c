@@ -14,6 +14,7 @@ static kc_status model_base_init(kc_object *self, kc_error *err)
     kc_model *m = (kc_model *)self;
     m->state = kc__calloc(1, sizeof(kc__model_state));
     if (!m->state) return kc__errf(err, KC_ENOMEM, "out of memory creating a model");
+    kc__idmap_init(&m->state->members);
     return KC_OK;
 }
 
@@ -26,6 +27,7 @@ static void model_base_fini(kc_object *self)
         kc__graph_free(s->graph);
         for (int i = 0; i < s->n_layers; i++) kc_object_unref(s->layers[i]);
         kc__free(s->layers);
+        kc__idmap_fini(&s->members);
         kc_object_unref(s->input_layer);
         kc__free(s);
     }
@@ -37,7 +39,8 @@ static kc_status model_base_get_config(const kc_object *self, json_t *cfg, kc_er
     const kc_layer *l = kc__as_layer(self);
     if (json_object_set_new(cfg, "name", json_string(l->name ? l->name : "")))
         return kc__errf(err, KC_ENOMEM, "out of memory");
-    if (!kc__is_sequential(self) && json_object_set_new(cfg, "trainable", json_boolean(l->trainable)))
+    if (!kc__is_sequential(self) &&
+        json_object_set_new(cfg, "trainable", json_boolean(l->trainable)))
         return kc__errf(err, KC_ENOMEM, "out of memory");
     return KC_OK;
 }
@@ -70,16 +73,20 @@ bool kc_is_model(const kc_object *obj)
 
 int kc__sublayer_count(const kc_object *layer)
 {
-    return kc_is_model(layer) ? kc__mstate(layer)->n_layers : 0;
+    return kc_is_model(layer) ? kc__mstate(layer)->n_layers : kc__as_layer(layer)->state->n_children;
 }
 
-kc_object *kc__sublayer(const kc_object *layer, int i) { return kc__mstate(layer)->layers[i]; }
+kc_object *kc__sublayer(const kc_object *layer, int i)
+{
+    return kc_is_model(layer) ? kc__mstate(layer)->layers[i] : kc__as_layer(layer)->state->children[i].layer;
+}
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err)
 {
     kc__model_state *s = kc__mstate(model);
     size_t cap = (size_t)s->cap_layers;
-    if (!kc__grow((void **)&s->layers, &cap, (size_t)s->n_layers + 1, sizeof(kc_object *)))
+    if (!kc__grow((void **)&s->layers, &cap, (size_t)s->n_layers + 1, sizeof(kc_object *)) ||
+        !kc__idmap_put(&s->members, (uint64_t)(uintptr_t)layer, (void *)1))
         return kc__errf(err, KC_ENOMEM, "out of memory adding a layer");
     s->cap_layers = (int)cap;
     s->layers[s->n_layers++] = kc_object_ref(layer);
@@ -87,20 +94,35 @@ kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *e
     return KC_OK;
 }
 
+void kc__model_pop_layer(kc_object *model)
+{
+    kc__model_state *s = kc__mstate(model);
+    kc_object *layer = s->layers[--s->n_layers];
+    *kc__idmap_slot(&s->members, (uint64_t)(uintptr_t)layer) = NULL; /* entries are never removed */
+    kc_object_unref(layer);
+    kc__layers_changed();
+}
+
+bool kc__model_has_layer(const kc_object *model, const kc_object *layer)
+{
+    return kc__idmap_get(&kc__mstate(model)->members, (uint64_t)(uintptr_t)layer) != NULL;
+}
+
 kc_status kc_model_track_layer(kc_object *model, kc_object *layer, kc_error *err)
 {
     if (!kc_is_model(model) || !kc_is_layer(layer))
         return kc__errf(err, KC_EINVAL, "kc_model_track_layer: needs a model and a layer");
     if (layer == model) return kc__errf(err, KC_EINVAL, "a model cannot contain itself");
-    kc__model_state *s = kc__mstate(model);
-    for (int i = 0; i < s->n_layers; i++)
-        if (s->layers[i] == layer) return KC_OK;
+    if (kc__model_has_layer(model, layer)) return KC_OK;
     kc_status rc = kc__layer_ensure_name(layer, err);
     if (rc != KC_OK) return rc;
     return kc__model_append_layer(model, layer, err);
 }
 
-int kc_model_num_layers(const kc_object *model) { return kc_is_model(model) ? kc__mstate(model)->n_layers : 0; }
+int kc_model_num_layers(const kc_object *model)
+{
+    return kc_is_model(model) ? kc__mstate(model)->n_layers : 0;
+}
 
 kc_object *kc_model_layer(const kc_object *model, int i)
 {
@@ -140,7 +162,10 @@ kc_shape kc_model_output_shape(const kc_object *model, int i)
     return kc__mstate(model)->out_shapes[i];
 }
 
-bool kc__is_subclassed(const kc_object *m) { return !kc__is_sequential(m) && !kc__is_functional(m); }
+bool kc__is_subclassed(const kc_object *m)
+{
+    return !kc__is_sequential(m) && !kc__is_functional(m);
+}
 
 /* Keras builds a subclassed model by calling it on symbolic inputs, which
  * builds every sub-layer it uses; ckeras calls it once, in inference mode
@@ -149,7 +174,8 @@ static kc_status build_by_calling(kc_object *model, const kc_shape *in, int n_in
 {
     kc_tensor *x[KC__MAX_MODEL_IO] = {0}, *out[KC_MAX_LAYER_OUTPUTS];
     int n_out = 0;
-    kc_status rc = n_in <= KC__MAX_MODEL_IO ? KC_OK : kc__errf(err, KC_ELIMIT, "too many model inputs");
+    kc_status rc =
+        n_in <= KC__MAX_MODEL_IO ? KC_OK : kc__errf(err, KC_ELIMIT, "too many model inputs");
     for (int i = 0; i < n_in && rc == KC_OK; i++) {
         int64_t dims[KC_MAX_DIMS];
         for (int d = 0; d < in[i].ndim; d++) dims[d] = in[i].dims[d] < 0 ? 1 : in[i].dims[d];
@@ -201,11 +227,12 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
     int64_t n = -1;
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i] || kc_tensor_ndim(inputs[i]) < 1)
-            return kc__errf(err, KC_EINVAL, "predict: input %d must be a tensor with a batch axis", i);
+            return kc__errf(err, KC_EINVAL, "predict: input %d must be a tensor with a batch axis",
+                            i);
         int64_t b = kc_tensor_dim(inputs[i], 0);
         if (n >= 0 && b != n)
-            return kc__errf(err, KC_ESHAPE, "predict: input %d has %lld samples, input 0 has %lld", i,
-                            (long long)b, (long long)n);
+            return kc__errf(err, KC_ESHAPE, "predict: input %d has %lld samples, input 0 has %lld",
+                            i, (long long)b, (long long)n);
         n = b;
     }
     bool planned = false; /* the inference path; else layer by layer */
@@ -225,7 +252,8 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
             views[i] = kc__tensor_rows(inputs[i], start, count, err);
             if (!views[i]) rc = kc__error_code(err, KC_ENOMEM);
         }
-        if (rc == KC_OK) rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);
+        if (rc == KC_OK)
+            rc = kc_layer_call(model, views, n_inputs, NULL, false, res, NULL, &k, err);
         for (int i = 0; i < n_inputs; i++) kc_tensor_unref(views[i]);
         if (rc != KC_OK) break;
         if (!parts) {
@@ -245,7 +273,8 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
         if (!col) rc = kc__errf(err, KC_ENOMEM, "out of memory in predict");
         for (int j = 0; j < heads && rc == KC_OK; j++) {
             for (int64_t b = 0; b < n_batches; b++) col[b] = parts[b * heads + j];
-            outputs[j] = n_batches == 1 ? kc_tensor_ref(col[0]) : kc_concat(col, (int)n_batches, 0, err);
+            outputs[j] =
+                n_batches == 1 ? kc_tensor_ref(col[0]) : kc_concat(col, (int)n_batches, 0, err);
             if (!outputs[j]) {
                 rc = kc__error_code(err, KC_ENOMEM);
                 for (int q = 0; q < j; q++) {
@@ -289,9 +318,10 @@ kc_status kc__model_build_config(kc_object *model, json_t **out, kc_error *err)
     const kc_shape *shapes = NULL;
     int n = kc__layer_build_shapes(model, &shapes);
     if (!kc__as_layer(model)->built || n <= 0)
-        return kc__errf(err, KC_ESTATE,
-                        "subclassed model '%s' is not built: call it or kc_model_build it before saving",
-                        kc_layer_name(model));
+        return kc__errf(
+            err, KC_ESTATE,
+            "subclassed model '%s' is not built: call it or kc_model_build it before saving",
+            kc_layer_name(model));
     json_t *shape = NULL;
     if (n == 1) {
         shape = kc__shape_to_json(&shapes[0]);
@@ -313,7 +343,8 @@ kc_status kc__model_build_from_config(kc_object *model, const json_t *bc, const 
     if (kc__as_layer(model)->built || !bc || json_is_null(bc)) return KC_OK;
     const json_t *shape = json_object_get(bc, "input_shape");
     if (!json_is_array(shape))
-        return kc__errf(err, KC_EFORMAT, "%s.build_config.input_shape: expected a shape or a list of shapes",
+        return kc__errf(err, KC_EFORMAT,
+                        "%s.build_config.input_shape: expected a shape or a list of shapes",
                         ctx->path);
     kc_shape in[KC__MAX_MODEL_IO];
     int n = 0;

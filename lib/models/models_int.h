@@ -2,6 +2,7 @@
 #ifndef CKERAS_MODELS_INT_H
 #define CKERAS_MODELS_INT_H
 
+#include "../core/idmap.h"
 #include "../layers/layers_int.h"
 
 #define KC__MAX_MODEL_IO 64
@@ -16,6 +17,7 @@ typedef struct kc__gnode {
     int n_outputs;
     kc_shape out_shapes[KC_MAX_LAYER_OUTPUTS];
     int index_in_layer;  /* the k-th call of its layer (Keras' node index) */
+    struct kc__gnode *next_dead; /* while being freed: the list of nodes to free */
 } kc__gnode;
 
 struct kc_symbol {
@@ -34,6 +36,7 @@ typedef struct kc__graph kc__graph;
 struct kc__model_state {
     kc_object **layers; /* model.layers, owned references */
     int n_layers, cap_layers;
+    kc__idmap members; /* layer address -> 1 for each of layers (no duplicates) */
     int n_inputs, n_outputs;
     kc_shape in_shapes[KC__MAX_MODEL_IO];
     kc_shape out_shapes[KC__MAX_MODEL_IO];
@@ -48,9 +51,16 @@ struct kc__model_state {
     void (*inference_free)(void *);
 };
 
-static inline kc__model_state *kc__mstate(const kc_object *m) { return ((const kc_model *)m)->state; }
+static inline kc__model_state *kc__mstate(const kc_object *m)
+{
+    return ((const kc_model *)m)->state;
+}
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err);
+/* Drop the last of model.layers. */
+void kc__model_pop_layer(kc_object *model);
+/* Whether layer is one of model.layers (O(1)). */
+bool kc__model_has_layer(const kc_object *model, const kc_object *layer);
 void kc__graph_free(kc__graph *g);
 
 /* Sequential / Functional classes and their config readers. */
@@ -58,6 +68,17 @@ extern const kc_class kc__sequential_class, kc__functional_class, kc__model_alia
 extern const kc_class kc__input_layer_class;
 bool kc__is_sequential(const kc_object *m);
 bool kc__is_functional(const kc_object *m);
+/* Make a Functional model of the graph from inputs to outputs (functional.c). */
+kc_status kc__functional_setup(kc_object *model, kc_symbol *const *inputs, int n_in,
+                               kc_symbol *const *outputs, int n_out, kc_error *err);
+/* Read a Functional model_config (functional_config.c). */
+kc_status kc__functional_from_config(kc_object *self, const json_t *cfg, const kc_config_ctx *ctx,
+                                     kc_error *err);
+/* The symbol an InputLayer feeds (symbol.c) and a layer entry of a config
+ * (sequential.c, shared with Functional). */
+kc_symbol *kc__input_symbol(kc_object *input_layer, kc_error *err);
+kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_object **out,
+                                kc_error *err);
 /* Neither: a user model class. */
 bool kc__is_subclassed(const kc_object *m);
 

@@ -60,6 +60,27 @@ static kc_status build_stack(kc_object *model, const kc_shape *in, kc_error *err
     return KC_OK;
 }
 
+/* The layers below the top one are built and out_shapes[0] is what they
+ * give: build the top layer on it. */
+static kc_status build_top(kc_object *model, kc_error *err)
+{
+    kc__model_state *s = kc__mstate(model);
+    kc_object *top = s->layers[s->n_layers - 1];
+    kc_shape cur = s->out_shapes[0], o[KC_MAX_LAYER_OUTPUTS];
+    int n;
+    kc_status rc = kc__layer_output_shapes(top, &cur, 1, o, &n, err);
+    if (rc == KC_OK && n != 1)
+        rc = kc__errf(err, KC_EINVAL,
+                      "layer '%s' has %d outputs; every layer in a Sequential "
+                      "model must have one",
+                      kc_layer_name(top), n);
+    if (rc == KC_OK) rc = kc_layer_build(top, &cur, 1, err);
+    if (rc != KC_OK) return rc;
+    s->out_shapes[0] = o[0];
+    s->out_layer[0] = top;
+    return KC_OK;
+}
+
 static kc_status set_input(kc_object *model, kc_object *input_layer, kc_error *err)
 {
     kc__model_state *s = kc__mstate(model);
@@ -91,14 +112,14 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
     if (rc != KC_OK) return rc;
     if (layer->cls == &kc__input_layer_class) {
         if (s->n_layers || s->input_layer)
-            return kc__errf(err, KC_EINVAL, "an InputLayer can only be the first layer of Sequential '%s'",
+            return kc__errf(err, KC_EINVAL,
+                            "an InputLayer can only be the first layer of Sequential '%s'",
                             kc_layer_name(model));
         return set_input(model, layer, err);
     }
-    for (int i = 0; i < s->n_layers; i++)
-        if (s->layers[i] == layer)
-            return kc__errf(err, KC_EINVAL, "layer '%s' is already in Sequential '%s'",
-                            kc_layer_name(layer), kc_layer_name(model));
+    if (kc__model_has_layer(model, layer))
+        return kc__errf(err, KC_EINVAL, "layer '%s' is already in Sequential '%s'",
+                        kc_layer_name(layer), kc_layer_name(model));
     const kc_layer *l = kc__as_layer(layer);
     /* tf.keras: a first layer with an input shape brings an InputLayer; a
      * nested model with one input lends its shape (Keras 2's
@@ -119,17 +140,16 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
     rc = kc__model_append_layer(model, layer, err);
     if (rc != KC_OK) return rc;
     if (s->input_layer) {
+        /* the stack below is built: only the new layer needs building, so
+         * adding n layers costs O(n), not O(n^2) */
         kc_shape in = kc__input_layer_shape(s->input_layer);
-        rc = build_stack(model, &in, err);
+        rc = s->io_known && s->n_layers > 1 ? build_top(model, err) : build_stack(model, &in, err);
         if (rc != KC_OK) { /* leave the model as it was */
-            s->n_layers--;
-            kc_object_unref(layer);
-            kc__layers_changed();
             kc__error_context(err, "adding layer '%s' to Sequential '%s'", kc_layer_name(layer),
                               kc_layer_name(model));
-            kc_shape in2 = kc__input_layer_shape(s->input_layer);
+            kc__model_pop_layer(model);
             kc_error ignore = {0};
-            (void)build_stack(model, &in2, &ignore);
+            (void)build_stack(model, &in, &ignore);
             return rc;
         }
     }
@@ -138,11 +158,13 @@ kc_status kc_sequential_add(kc_object *model, kc_object *layer, kc_error *err)
 
 kc_status kc_sequential_pop(kc_object *model, kc_error *err)
 {
-    if (!kc__is_sequential(model)) return kc__errf(err, KC_EINVAL, "kc_sequential_pop: not a Sequential model");
+    if (!kc__is_sequential(model))
+        return kc__errf(err, KC_EINVAL, "kc_sequential_pop: not a Sequential model");
     kc__model_state *s = kc__mstate(model);
-    if (!s->n_layers) return kc__errf(err, KC_ESTATE, "Sequential '%s' has no layers to pop", kc_layer_name(model));
-    kc_object_unref(s->layers[--s->n_layers]);
-    kc__layers_changed();
+    if (!s->n_layers)
+        return kc__errf(err, KC_ESTATE, "Sequential '%s' has no layers to pop",
+                        kc_layer_name(model));
+    kc__model_pop_layer(model);
     if (s->input_layer) {
         kc_shape in = kc__input_layer_shape(s->input_layer);
         return build_stack(model, &in, err);
@@ -152,8 +174,8 @@ kc_status kc_sequential_pop(kc_object *model, kc_error *err)
 
 /* ---- as a layer -------------------------------------------------------------------- */
 
-static kc_status seq_output_shape(const kc_object *self, const kc_shape *in, int n_in, kc_shape *out,
-                                  int *n_out, kc_error *err)
+static kc_status seq_output_shape(const kc_object *self, const kc_shape *in, int n_in,
+                                  kc_shape *out, int *n_out, kc_error *err)
 {
     (void)n_in;
     kc__model_state *s = kc__mstate(self);
@@ -173,7 +195,8 @@ static kc_status seq_build(kc_object *self, const kc_shape *in, int n_in, kc_err
     kc__model_state *s = kc__mstate(self);
     if (!s->input_layer) { /* built from a shape: give it an explicit InputLayer (spec §11) */
         char name[300];
-        snprintf(name, sizeof(name), "%s_input", s->n_layers ? kc_layer_name(s->layers[0]) : "input");
+        snprintf(name, sizeof(name), "%s_input",
+                 s->n_layers ? kc_layer_name(s->layers[0]) : "input");
         kc_shape any = *in;
         any.dims[0] = -1;
         kc_object *il = kc_input_layer(any.ndim - 1, any.dims + 1, name, err);
@@ -227,7 +250,8 @@ static kc_status seq_get_config(const kc_object *self, json_t *cfg, kc_error *er
 {
     kc__model_state *s = kc__mstate(self);
     json_t *layers = json_array();
-    if (!layers || json_object_set_new(cfg, "layers", layers)) return kc__errf(err, KC_ENOMEM, "out of memory");
+    if (!layers || json_object_set_new(cfg, "layers", layers))
+        return kc__errf(err, KC_ENOMEM, "out of memory");
     if (s->input_layer) {
         json_t *j = serialize_layer(s->input_layer, err);
         if (!j || json_array_append_new(layers, j)) return kc__error_code(err, KC_ENOMEM);
@@ -239,8 +263,6 @@ static kc_status seq_get_config(const kc_object *self, json_t *cfg, kc_error *er
     return KC_OK;
 }
 
-kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_object **out,
-                                kc_error *err);
 kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_object **out,
                                 kc_error *err)
 {
@@ -258,7 +280,8 @@ kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_ob
             return kc_deserialize(KC_KIND_MODEL, j, ctx, out, err);
     }
     kc_status rc = kc_deserialize(KC_KIND_LAYER, j, ctx, out, err);
-    if (rc == KC_OK && !*out) rc = kc__errf(err, KC_EFORMAT, "%s: a layer entry is null", ctx->path);
+    if (rc == KC_OK && !*out)
+        rc = kc__errf(err, KC_EFORMAT, "%s: a layer entry is null", ctx->path);
     if (rc == KC_OK && !kc_is_layer(*out)) {
         kc_object_unref(*out);
         *out = NULL;

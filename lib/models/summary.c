@@ -6,7 +6,7 @@
  * "Connected to" field; cells wrap at Keras' positions and break after
  * "),", "},", "],", "',"; each layer row is followed by a blank line; the
  * totals give parameter counts and their float32 sizes. */
-#include "models_int.h"
+#include "graph.h"
 
 #include <string.h>
 
@@ -103,69 +103,77 @@ static void shapes_text(const kc_shape *s, int n, bool as_list, char *buf, size_
     if (as_list && used < size) snprintf(buf + used, size - used, "]");
 }
 
-/* A layer's output_shape inside this model: its nodes' shapes when they
- * agree ("multiple" otherwise); the chained shape in a Sequential. */
+/* A Sequential's layer output shapes, chained once from its input shape
+ * (NULL when unknown: printed as "multiple"; a layer that fails prints "?"). */
+static kc_shape *sequential_shapes(const kc_object *model, bool **ok)
+{
+    const kc__model_state *ms = kc__mstate(model);
+    *ok = NULL;
+    if (!ms->io_known) return NULL;
+    kc_shape *out = kc__malloc_array((size_t)ms->n_layers + 1, sizeof(kc_shape));
+    *ok = kc__calloc((size_t)ms->n_layers + 1, sizeof(bool));
+    if (!out || !*ok) {
+        kc__free(out);
+        kc__free(*ok);
+        *ok = NULL;
+        return NULL;
+    }
+    kc_shape cur = ms->in_shapes[0];
+    for (int i = 0; i < ms->n_layers; i++) {
+        kc_shape o[KC_MAX_LAYER_OUTPUTS];
+        int n;
+        kc_error e = {0};
+        if (kc__layer_output_shapes(ms->layers[i], &cur, 1, o, &n, &e) != KC_OK) break;
+        out[i] = cur = o[0];
+        (*ok)[i] = true;
+    }
+    return out;
+}
+
+/* A layer's output_shape inside a Functional model: its nodes' shapes when
+ * they agree ("multiple" otherwise). */
 static void output_shape_text(const kc_object *model, int li, char *buf, size_t size)
 {
     const kc__model_state *ms = kc__mstate(model);
-    const kc_object *layer = ms->layers[li];
-    if (kc__is_sequential(model)) {
-        if (!ms->io_known) {
-            snprintf(buf, size, "multiple");
-            return;
-        }
-        kc_shape cur = ms->in_shapes[0];
-        for (int i = 0; i <= li; i++) {
-            kc_shape o[KC_MAX_LAYER_OUTPUTS];
-            int n;
-            kc_error e = {0};
-            if (kc__layer_output_shapes(ms->layers[i], &cur, 1, o, &n, &e) != KC_OK) {
-                snprintf(buf, size, "?");
-                return;
-            }
-            cur = o[0];
-        }
-        shapes_text(&cur, 1, false, buf, size);
+    const kc__graph *g = ms->graph;
+    const int *pos = NULL;
+    int n = g ? kc__graph_layer_nodes(g, ms->layers[li], &pos) : 0;
+    if (n == 0) {
+        snprintf(buf, size, "multiple"); /* subclassed models: eager calls leave no nodes */
         return;
     }
-    const kc__graph *g = ms->graph;
-    const kc__gnode *first = NULL;
-    for (int p = 0; g && p < kc__graph_num_nodes(g); p++) {
-        const kc__gnode *n = kc__graph_node(g, p);
-        if (n->layer != layer) continue;
-        if (!first) {
-            first = n;
-            continue;
-        }
-        bool same = n->n_outputs == first->n_outputs;
-        for (int t = 0; same && t < n->n_outputs; t++) same = kc_shape_equal(&n->out_shapes[t], &first->out_shapes[t]);
+    const kc__gnode *first = g->nodes[pos[0]];
+    for (int k = 1; k < n; k++) {
+        const kc__gnode *node = g->nodes[pos[k]];
+        bool same = node->n_outputs == first->n_outputs;
+        for (int t = 0; same && t < node->n_outputs; t++)
+            same = kc_shape_equal(&node->out_shapes[t], &first->out_shapes[t]);
         if (!same) {
             snprintf(buf, size, "multiple");
             return;
         }
-    }
-    if (!first) {
-        snprintf(buf, size, "multiple"); /* subclassed models: eager calls leave no nodes */
-        return;
     }
     /* InputLayer outputs print as a list, as in tf.keras */
     bool as_list = first->n_outputs > 1 || first->n_inputs == 0;
     shapes_text(first->out_shapes, first->n_outputs, as_list, buf, size);
 }
 
+/* Keras' print_layer_summary_with_connections: the layer's nodes in this
+ * model in call order, each input as name[node][tensor]. */
 static void connections_text(const kc_object *model, int li, char *buf, size_t size)
 {
     const kc__graph *g = kc__mstate(model)->graph;
-    const kc_object *layer = kc__mstate(model)->layers[li];
+    const int *pos = NULL;
+    int n = kc__graph_layer_nodes(g, kc__mstate(model)->layers[li], &pos);
     size_t used = (size_t)snprintf(buf, size, "[");
     bool firstc = true;
-    for (int p = 0; p < kc__graph_num_nodes(g) && used < size; p++) {
-        const kc__gnode *n = kc__graph_node(g, p);
-        if (n->layer != layer) continue;
-        for (int j = 0; j < n->n_inputs && used < size; j++) {
-            const kc_symbol *s = n->inputs[j];
+    for (int k = 0; k < n && used < size; k++) {
+        const kc__gnode *node = g->nodes[pos[k]];
+        for (int j = 0; j < node->n_inputs && used < size; j++) {
+            const kc_symbol *s = node->inputs[j];
             used += (size_t)snprintf(buf + used, size - used, "%s'%s[%d][%d]'", firstc ? "" : ", ",
-                                     kc_layer_name(s->node->layer), s->node->index_in_layer, s->tensor_index);
+                                     kc_layer_name(s->node->layer), s->node->index_in_layer,
+                                     s->tensor_index);
             firstc = false;
         }
     }
@@ -179,7 +187,8 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
         return NULL;
     }
     const kc__model_state *ms = kc__mstate(model);
-    bool seq_like = !kc__is_functional(model) || (ms->graph && kc__graph_sequential_like(ms->graph));
+    bool seq_like =
+        !kc__is_functional(model) || (ms->graph && kc__graph_sequential_like(ms->graph));
     int L = seq_like ? 65 : 98;
     int pos[4];
     int ncols = seq_like ? 3 : 4;
@@ -198,12 +207,21 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
     print_row(&b, header, ncols, pos);
     repeat(&b, '=', L);
     puts_(&b, "\n");
+    bool *seq_ok = NULL;
+    kc_shape *seq_shapes = kc__is_sequential(model) ? sequential_shapes(model, &seq_ok) : NULL;
     for (int i = 0; i < ms->n_layers; i++) {
         const kc_object *layer = ms->layers[i];
         char name[300], shape[600], params[64], conn[2048];
         const char *cls = layer->cls->name, *gt = strrchr(cls, '>');
         snprintf(name, sizeof(name), "%s (%s)", kc_layer_name(layer), gt ? gt + 1 : cls);
-        output_shape_text(model, i, shape, sizeof(shape));
+        if (!kc__is_sequential(model))
+            output_shape_text(model, i, shape, sizeof(shape));
+        else if (!seq_shapes)
+            snprintf(shape, sizeof(shape), "multiple");
+        else if (!seq_ok[i])
+            snprintf(shape, sizeof(shape), "?");
+        else
+            shapes_text(&seq_shapes[i], 1, false, shape, sizeof(shape));
         if (seq_like && !kc__as_layer(layer)->built)
             snprintf(params, sizeof(params), "0 (unused)");
         else
@@ -214,6 +232,8 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
         repeat(&b, ' ', L);
         puts_(&b, "\n");
     }
+    kc__free(seq_shapes);
+    kc__free(seq_ok);
     repeat(&b, '=', L);
     puts_(&b, "\n");
     int64_t tr = 0, ntr = 0;
@@ -225,8 +245,10 @@ char *kc_model_summary(const kc_object *model, kc_error *err)
     readable_size(4.0 * (double)(tr + ntr), s1, sizeof(s1));
     readable_size(4.0 * (double)tr, s2, sizeof(s2));
     readable_size(4.0 * (double)ntr, s3, sizeof(s3));
-    snprintf(line, sizeof(line), "Total params: %lld (%s)\nTrainable params: %lld (%s)\nNon-trainable params: %lld (%s)\n",
-             (long long)(tr + ntr), s1, (long long)tr, s2, (long long)ntr, s3);
+    snprintf(
+        line, sizeof(line),
+        "Total params: %lld (%s)\nTrainable params: %lld (%s)\nNon-trainable params: %lld (%s)\n",
+        (long long)(tr + ntr), s1, (long long)tr, s2, (long long)ntr, s3);
     puts_(&b, line);
     repeat(&b, '_', L);
     puts_(&b, "\n");

@@ -14,13 +14,35 @@ kc__gnode *kc__gnode_ref(kc__gnode *n)
     return n;
 }
 
+/* Freeing a node drops its input symbols, whose nodes may go too: done
+ * by recursion, freeing a chain of 100,000 calls would need as many C
+ * frames. The nodes to free wait on a list instead. */
+static void free_nodes(kc__gnode *n)
+{
+    n->next_dead = NULL;
+    kc__gnode *dead = n;
+    while (dead) {
+        kc__gnode *d = dead;
+        dead = d->next_dead;
+        for (int i = 0; i < d->n_inputs; i++) {
+            kc_symbol *s = d->inputs[i];
+            if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) continue;
+            kc__gnode *sn = s->node;
+            kc__free(s);
+            if (__atomic_sub_fetch(&sn->refcount, 1, __ATOMIC_ACQ_REL) != 0) continue;
+            sn->next_dead = dead;
+            dead = sn;
+        }
+        kc__free(d->inputs);
+        kc_object_unref(d->layer);
+        kc__free(d);
+    }
+}
+
 void kc__gnode_unref(kc__gnode *n)
 {
     if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-    for (int i = 0; i < n->n_inputs; i++) kc_symbol_unref(n->inputs[i]);
-    kc__free(n->inputs);
-    kc_object_unref(n->layer);
-    kc__free(n);
+    free_nodes(n);
 }
 
 kc_symbol *kc_symbol_ref(kc_symbol *s)
@@ -32,8 +54,9 @@ kc_symbol *kc_symbol_ref(kc_symbol *s)
 void kc_symbol_unref(kc_symbol *s)
 {
     if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-    kc__gnode_unref(s->node);
+    kc__gnode *n = s->node;
     kc__free(s);
+    kc__gnode_unref(n);
 }
 
 kc_shape kc_symbol_shape(const kc_symbol *s) { return s ? s->shape : kc_shape_make(0, NULL); }
@@ -85,8 +108,8 @@ kc_status kc_apply_multi(kc_object *layer, kc_symbol *const *inputs, int n_input
     *n_out = 0;
     if (!kc_is_layer(layer)) return kc__errf(err, KC_EINVAL, "kc_apply: not a layer");
     if (n_inputs < 1 || n_inputs > KC__MAX_MODEL_IO || !inputs)
-        return kc__errf(err, KC_EINVAL, "kc_apply: layer '%s' needs 1 to %d inputs", kc_layer_name(layer),
-                        KC__MAX_MODEL_IO);
+        return kc__errf(err, KC_EINVAL, "kc_apply: layer '%s' needs 1 to %d inputs",
+                        kc_layer_name(layer), KC__MAX_MODEL_IO);
     kc_shape in[KC__MAX_MODEL_IO], out[KC_MAX_LAYER_OUTPUTS];
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i]) {
@@ -114,7 +137,6 @@ kc_symbol *kc_apply(kc_object *layer, kc_symbol *const *inputs, int n_inputs, kc
 }
 
 /* The symbol an InputLayer feeds (its single node). */
-kc_symbol *kc__input_symbol(kc_object *input_layer, kc_error *err);
 kc_symbol *kc__input_symbol(kc_object *input_layer, kc_error *err)
 {
     kc_shape s = kc__input_layer_shape(input_layer);

@@ -258,6 +258,28 @@ kc_status kc_cfg_set_float(json_t *config, const char *key, double value, kc_err
     return KC_OK;
 }
 
+static kc_status set_value(json_t *config, const char *key, json_t *value, kc_error *err)
+{
+    if (!value || json_object_set_new(config, key, value))
+        return kc__errf(err, value ? KC_ENOMEM : KC_EINVAL, "cannot write config key '%s'", key);
+    return KC_OK;
+}
+
+kc_status kc_cfg_set_int(json_t *config, const char *key, int64_t value, kc_error *err)
+{
+    return set_value(config, key, json_integer(value), err);
+}
+
+kc_status kc_cfg_set_bool(json_t *config, const char *key, bool value, kc_error *err)
+{
+    return set_value(config, key, json_boolean(value), err);
+}
+
+kc_status kc_cfg_set_string(json_t *config, const char *key, const char *value, kc_error *err)
+{
+    return set_value(config, key, value ? json_string(value) : json_null(), err);
+}
+
 kc_status kc_cfg_set_object(json_t *config, const char *key, const kc_object *value, kc_error *err)
 {
     json_t *j = NULL;

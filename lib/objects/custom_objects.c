@@ -92,6 +92,28 @@ kc_status kc_custom_objects_add_object(kc_custom_objects *co, const char *name, 
     return put(co, kc_object_kind(obj), name, NULL, kc_object_ref(obj), err);
 }
 
+kc_status kc__custom_objects_put(kc_custom_objects *co, kc_kind kind, const char *name, kc_object *obj,
+                                 kc_error *err)
+{
+    if (!kc__valid_name(name)) {
+        kc_object_unref(obj);
+        return kc__errf(err, KC_EINVAL, "invalid custom object name '%s'", name ? name : "(null)");
+    }
+    return put(co, kind, name, NULL, obj, err);
+}
+
+kc_status kc_custom_objects_add_object_take(kc_custom_objects *co, const char *name, kc_object *obj,
+                                            kc_error *err)
+{
+    if (!obj) {
+        if (err && err->code != KC_OK) return err->code; /* the constructor's failure */
+        return kc__errf(err, KC_EINVAL, "kc_custom_objects_add_object_take: object is NULL");
+    }
+    kc_status rc = kc_custom_objects_add_object(co, name, obj, err);
+    kc_object_unref(obj);
+    return rc;
+}
+
 bool kc__custom_lookup(const kc_custom_objects *co, kc_kind kind, const char *name,
                        const kc_class **cls, kc_object **obj)
 {

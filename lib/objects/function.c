@@ -5,6 +5,8 @@
  * the name to a function bound with it (kc_custom_objects_add_function). */
 #include "objects_int.h"
 
+#include <string.h>
+
 static void function_fini(kc_object *self)
 {
     kc__function *f = (kc__function *)self;
@@ -66,4 +68,22 @@ kc_status kc_function_get(const kc_object *obj, kc_fn *fn, void **params, kc_err
     if (fn) *fn = f->fn;
     if (params) *params = f->params;
     return KC_OK;
+}
+
+kc_object *kc_function_new_copy(kc_kind kind, const char *name, kc_fn fn, const void *params, size_t size,
+                                kc_error *err)
+{
+    void *copy = NULL;
+    if (size > 0) {
+        if (!params) {
+            kc__errf(err, KC_EINVAL, "kc_function_new_copy: %zu bytes of parameters at NULL", size);
+            return NULL;
+        }
+        if (!(copy = kc__malloc(size))) {
+            kc__errf(err, KC_ENOMEM, "out of memory copying the parameters of function '%s'", name ? name : "?");
+            return NULL;
+        }
+        memcpy(copy, params, size);
+    }
+    return kc_function_new(kind, name, fn, copy, copy ? kc__free : NULL, err);
 }

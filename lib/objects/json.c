@@ -9,7 +9,15 @@
  * characters as \u escapes of four hex digits, floats in their shortest
  * round-trip form: 0.1 not
  * 0.10000000000000001), so the model_config ckeras writes reads like the one
- * Keras writes. */
+ * Keras writes.
+ *
+ * Jansson's values cost far more than their text: an empty object "{}" is
+ * 2 bytes of text and about 250 bytes of memory, so 20 MB of "[{}, {}, ...]"
+ * would take 1.6 GB. The same pre-scan therefore counts the values the text
+ * holds and estimates what Jansson will allocate for them; text that would
+ * take more than 24 times its size (plus 1 MiB), or more than 16M values,
+ * is refused before Jansson sees it. Whole Keras configs take 8 to 12 times
+ * their text, runs of small objects ({"units": 32, "name": "d"}) about 20. */
 #include "objects_int.h"
 
 #include <math.h>
@@ -46,17 +54,79 @@ static bool is_ident(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *err)
+/* A character that continues a number token (digits, sign, '.', exponent). */
+static bool is_number_part(char c)
 {
-    if (!text) {
-        kc__errf(err, KC_EINVAL, "JSON text is NULL");
-        return NULL;
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+/* What Jansson allocates per value, malloc's overhead included (measured
+ * with Jansson 2.14 on glibc, rounded up): an object with its hash table,
+ * an array, a string value or an object key (plus its bytes), a number,
+ * and each further member's slot (arrays and hash tables grow by doubling).
+ * true, false and null are shared singletons: only their slot counts. */
+#define COST_OBJECT 256
+#define COST_ARRAY 160
+#define COST_STRING 104
+#define COST_KEY 80
+#define COST_NUMBER 48
+#define COST_MEMBER 16
+#define MEMORY_FACTOR 24
+#define MEMORY_SLACK ((size_t)1 << 20)
+#define MAX_VALUES ((size_t)1 << 24)
+
+/* The values a text holds and what they will cost once parsed. */
+typedef struct json_census {
+    size_t values; /* objects, arrays, strings, numbers */
+    size_t bytes;  /* estimated memory */
+} json_census;
+
+static bool is_number_start(char c) { return c == '-' || (c >= '0' && c <= '9'); }
+
+/* Count the token starting with c (outside strings: '{', '[', ',' or the
+ * first character of a number) into cs. */
+static void census_add(json_census *cs, char c)
+{
+    switch (c) {
+    case '{': cs->bytes += COST_OBJECT; break;
+    case '[': cs->bytes += COST_ARRAY; break;
+    case ',': cs->bytes += COST_MEMBER; return; /* a slot, not a value */
+    default: cs->bytes += COST_NUMBER; break;
     }
-    if (max_depth <= 0) max_depth = 512;
-    buf b = {0};
+    cs->values++;
+}
+
+/* Count the string of len bytes whose closing quote is text[end]: a key
+ * when a ':' follows. */
+static void census_string(json_census *cs, const char *text, size_t length, size_t end, size_t len)
+{
+    size_t k = end + 1;
+    while (k < length && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t')) k++;
+    cs->bytes += (k < length && text[k] == ':' ? COST_KEY : COST_STRING) + len;
+    cs->values++;
+}
+
+/* A NaN / Infinity / -Infinity token at text[i] (outside strings): its
+ * length, 0 when there is none. *mark receives its marker string. */
+static size_t float_token(const char *text, size_t length, size_t i, const char **mark)
+{
+    size_t tl = 0;
+    if (i > 0 && is_ident(text[i - 1])) return 0;
+    if (length - i >= 3 && !memcmp(text + i, "NaN", 3)) tl = 3, *mark = "\"" KC__FLOAT_MARK "NaN\"";
+    else if (length - i >= 8 && !memcmp(text + i, "Infinity", 8)) tl = 8, *mark = "\"" KC__FLOAT_MARK "Infinity\"";
+    else if (length - i >= 9 && !memcmp(text + i, "-Infinity", 9)) tl = 9, *mark = "\"" KC__FLOAT_MARK "-Infinity\"";
+    return tl && (i + tl == length || !is_ident(text[i + tl])) ? tl : 0;
+}
+
+/* One pass over the text, outside strings: nesting depth checked, NaN and
+ * Infinity tokens rewritten into b (from *start on: what precedes is
+ * already copied), the values counted into cs. */
+static kc_status prescan(const char *text, size_t length, int max_depth, buf *b, size_t *start, json_census *cs,
+                         kc_error *err)
+{
     int depth = 0;
     bool in_str = false;
-    size_t line = 1, start = 0;
+    size_t line = 1, str_start = 0;
     for (size_t i = 0; i < length; i++) {
         char c = text[i];
         if (c == '\n') line++;
@@ -65,33 +135,54 @@ json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *
                 i++;
             } else if (c == '"') {
                 in_str = false;
+                census_string(cs, text, length, i, i - str_start - 1);
             }
             continue;
         }
+        if (c == ',' || c == '[' || c == '{' || (is_number_start(c) && (i == 0 || !is_number_part(text[i - 1]))))
+            census_add(cs, c);
+        const char *mark = NULL;
+        size_t tl = 0;
         if (c == '"') {
             in_str = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) {
-                kc__free(b.p);
-                kc__errf(err, KC_ELIMIT, "JSON nesting deeper than %d levels", max_depth);
-                kc__error_context(err, "line %zu", line);
-                return NULL;
-            }
+            str_start = i;
+        } else if ((c == '[' || c == '{') && ++depth > max_depth) {
+            kc__errf(err, KC_ELIMIT, "JSON nesting deeper than %d levels", max_depth);
+            kc__error_context(err, "line %zu", line);
+            return KC_ELIMIT;
         } else if (c == ']' || c == '}') {
             depth--;
-        } else if ((c == 'N' || c == 'I' || c == '-') && (i == 0 || !is_ident(text[i - 1]))) {
-            const char *tok = NULL, *mark = NULL;
-            size_t tl = 0;
-            if (length - i >= 3 && !memcmp(text + i, "NaN", 3)) tok = "NaN", tl = 3, mark = "\"" KC__FLOAT_MARK "NaN\"";
-            else if (length - i >= 8 && !memcmp(text + i, "Infinity", 8)) tok = "Infinity", tl = 8, mark = "\"" KC__FLOAT_MARK "Infinity\"";
-            else if (length - i >= 9 && !memcmp(text + i, "-Infinity", 9)) tok = "-Infinity", tl = 9, mark = "\"" KC__FLOAT_MARK "-Infinity\"";
-            if (tok && (i + tl == length || !is_ident(text[i + tl]))) {
-                put(&b, text + start, i - start);
-                puts_(&b, mark);
-                start = i + tl;
-                i += tl - 1;
-            }
+        } else if ((c == 'N' || c == 'I' || c == '-') && (tl = float_token(text, length, i, &mark))) {
+            put(b, text + *start, i - *start);
+            puts_(b, mark);
+            *start = i + tl;
+            i += tl - 1;
         }
+    }
+    return KC_OK;
+}
+
+json_t *kc_json_parse(const char *text, size_t length, int max_depth, kc_error *err)
+{
+    if (!text) {
+        kc__errf(err, KC_EINVAL, "JSON text is NULL");
+        return NULL;
+    }
+    buf b = {0};
+    size_t start = 0;
+    json_census cs = {0, 0};
+    if (prescan(text, length, max_depth > 0 ? max_depth : 512, &b, &start, &cs, err) != KC_OK) {
+        kc__free(b.p);
+        return NULL;
+    }
+    if (cs.values > MAX_VALUES || cs.bytes / MEMORY_FACTOR > length + MEMORY_SLACK / MEMORY_FACTOR) {
+        kc__free(b.p);
+        if (cs.values > MAX_VALUES)
+            kc__errf(err, KC_ELIMIT, "JSON text holds more than %zu values", (size_t)MAX_VALUES);
+        else
+            kc__errf(err, KC_ELIMIT, "JSON text of %zu bytes would take about %zu MB once parsed (more than %d times its size)",
+                     length, cs.bytes >> 20, MEMORY_FACTOR);
+        return NULL;
     }
     const char *src = text;
     size_t srclen = length;

@@ -83,6 +83,11 @@ bool kc__class_is_builtin(const kc_class *cls);
 bool kc__custom_lookup(const kc_custom_objects *co, kc_kind kind, const char *name,
                        const kc_class **cls, kc_object **obj);
 
+/* Map (kind, name) to obj whatever obj's own kind is (a model in a layer
+ * slot); takes obj's reference, on failure too. */
+kc_status kc__custom_objects_put(kc_custom_objects *co, kc_kind kind, const char *name, kc_object *obj,
+                                 kc_error *err);
+
 /* Steps of kc_object_from_config, for kinds that build objects their own way. */
 kc_status kc__object_configure(kc_object *obj, const json_t *config, const kc_config_ctx *ctx,
                                kc_error *err);

@@ -8,6 +8,7 @@
  * a silent replacement. A few hundred entries are searched linearly: a
  * lookup is a handful of string compares, far below the cost of the HDF5
  * calls around it. */
+#include "../core/fork_safe.h"
 #include "objects_int.h"
 
 #include <pthread.h>
@@ -23,7 +24,8 @@ typedef struct entry {
 
 static entry *entries;
 static size_t n_entries, cap_entries;
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+/* fork() must not leave it locked in a child (fork_safe.h) */
+KC__FORK_SAFE_MUTEX(init_lock)
 static bool initialized;
 
 /* Families of built-ins (each defined in its own module). */
@@ -125,7 +127,7 @@ static kc_status register_function_locked(kc_kind kind, const char *name, kc_fn 
 
 kc_status kc_init(kc_error *err)
 {
-    pthread_mutex_lock(&init_lock);
+    init_lock_take();
     if (initialized) {
         pthread_mutex_unlock(&init_lock);
         return KC_OK;
@@ -155,7 +157,7 @@ kc_status kc_register_class(const kc_class *cls, kc_error *err)
 {
     kc_status rc = kc_init(err);
     if (rc != KC_OK) return rc;
-    pthread_mutex_lock(&init_lock);
+    init_lock_take();
     rc = register_class_locked(cls, err);
     pthread_mutex_unlock(&init_lock);
     return rc;
@@ -165,7 +167,7 @@ kc_status kc_register_function(kc_kind kind, const char *name, kc_fn fn, kc_erro
 {
     kc_status rc = kc_init(err);
     if (rc != KC_OK) return rc;
-    pthread_mutex_lock(&init_lock);
+    init_lock_take();
     rc = register_function_locked(kind, name, fn, err);
     pthread_mutex_unlock(&init_lock);
     return rc;

@@ -14,9 +14,15 @@
  * new row and the functions it names, not a change here.
  *
  * Only regular files are opened: a FIFO or a device would block or stream
- * forever, and a directory is no model. */
+ * forever, and a directory is no model.
+ *
+ * kc_model_load_untrusted hands the whole load to lib/isolation/, which
+ * runs kc_model_load in a sandboxed child: isolation sits under the
+ * formats and knows nothing of them. */
 #define _POSIX_C_SOURCE 200809L
 #include "keras3.h"
+#include "file_kind.h"
+#include "../isolation/isolated_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,19 +76,23 @@ static const kc__format formats[] = {
 
 kc_status kc__open_regular(const char *path, int *fd, int64_t *size, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     *fd = -1;
-    if (!path) return kc__errf(err, KC_EINVAL, "file path is NULL");
-    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (f < 0) return kc__errf(err, KC_EIO, "cannot open '%s': %s", path, strerror(errno));
+    /* what the path names is looked at before opening it: opening a device
+     * can have effects of its own (file_kind.c) */
+    kc_status rc = kc__refuse_special_file(path, err);
+    if (rc != KC_OK) return rc;
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (f < 0) return kc__errf(err, KC_EIO, "cannot open '%s': %s", kc__short_path(path, shortp), strerror(errno));
     struct stat st;
     if (fstat(f, &st) != 0) {
         int e = errno;
         close(f);
-        return kc__errf(err, KC_EIO, "cannot read '%s': %s", path, strerror(e));
+        return kc__errf(err, KC_EIO, "cannot read '%s': %s", kc__short_path(path, shortp), strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) { /* it changed since it was looked at */
         close(f);
-        return kc__errf(err, KC_EFORMAT, "'%s' is %s, not a model file", path,
+        return kc__errf(err, KC_EFORMAT, "'%s' is %s, not a model file", kc__short_path(path, shortp),
                         S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
     }
     /* blocking again for the reads to come */
@@ -133,18 +143,26 @@ static const kc__format *for_saving(const char *path)
     return best ? best : &formats[N_FORMATS - 1];
 }
 
+bool kc__saves_legacy_h5(const char *path, bool weights_only)
+{
+    const kc__format *f = for_saving(path);
+    return weights_only ? f->save_weights == kc__h5_save_weights : f->save == kc__h5_save;
+}
+
 /* ---- the public entry points -------------------------------------------------------------- */
 
 kc_object *kc_model_load(const char *path, const kc_load_options *opts, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (kc_init(err) != KC_OK) return NULL;
     const kc__format *f = by_content(path, err);
     kc_object *m = f ? f->load(path, opts, err) : NULL;
-    if (!m) kc__error_context(err, "%s", path ? path : "(null)");
+    if (!m) kc__error_context(err, "%s", kc__short_path(path, shortp));
     return m;
 }
 
-kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_weights_options *opts, kc_error *err)
+/* A model weights can be loaded into. */
+static kc_status weights_target(kc_object *model, kc_error *err)
 {
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_load_weights: not a model");
     if (!kc__as_layer(model)->built && kc_layer_num_weights(model) == 0 && kc_model_num_layers(model) == 0)
@@ -152,12 +170,34 @@ kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_wei
     if (kc__is_subclassed(model) && !kc__as_layer(model)->built)
         return kc__errf(err, KC_ESTATE, "subclassed model '%s' is not built: call it or kc_model_build it "
                         "before loading weights", kc_layer_name(model));
-    kc_status rc = kc_init(err);
+    return kc_init(err);
+}
+
+kc_status kc_model_load_weights(kc_object *model, const char *path, const kc_weights_options *opts, kc_error *err)
+{
+    char shortp[KC__SHORT_PATH];
+    kc_status rc = weights_target(model, err);
     const kc__format *f = rc == KC_OK ? by_content(path, err) : NULL;
     if (rc == KC_OK && !f) rc = kc__error_code(err, KC_EIO);
     if (rc == KC_OK) rc = f->load_weights(model, path, opts, err);
-    if (rc != KC_OK) kc__error_context(err, "%s", path ? path : "(null)");
+    if (rc != KC_OK) kc__error_context(err, "%s", kc__short_path(path, shortp));
     return rc;
+}
+
+/* Isolation is a layer under the formats: the child it starts runs the
+ * entry points above (lib/isolation/isolated_load.c). */
+kc_object *kc_model_load_untrusted(const char *path, const kc_load_options *opts, const kc_untrusted_limits *limits,
+                                   kc_error *err)
+{
+    if (kc_init(err) != KC_OK) return NULL;
+    return kc__model_load_isolated(path, opts, limits, err);
+}
+
+kc_status kc_model_load_weights_untrusted(kc_object *model, const char *path, const kc_weights_options *opts,
+                                          const kc_untrusted_limits *limits, kc_error *err)
+{
+    kc_status rc = weights_target(model, err);
+    return rc == KC_OK ? kc__model_load_weights_isolated(model, path, opts, limits, err) : rc;
 }
 
 kc_status kc_model_save(kc_object *model, const char *path, const kc_save_options *opts, kc_error *err)

@@ -163,9 +163,10 @@ static kc_status add_group_weights(kc__h5 *h, listing *l, const char *layer, con
 /* A listing is kept when complete; a failed one is dropped (and named). */
 static kc_status finish(kc_h5file *f, listing *l, kc_status rc, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (rc != KC_OK) {
         listing_free(l);
-        kc__error_context(err, "%s", f->path);
+        kc__error_context(err, "%s", kc__short_path(f->path, shortp));
         return rc;
     }
     l->done = true;
@@ -437,11 +438,12 @@ static kc_status open_h5(kc_h5file *f, kc_error *err)
 
 kc_h5file *kc_h5file_open(const char *path, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     int fd;
     int64_t size = 0;
     kc_status rc = kc__open_regular(path, &fd, &size, err);
     if (rc != KC_OK) {
-        kc__error_context(err, "%s", path ? path : "(null)");
+        kc__error_context(err, "%s", kc__short_path(path, shortp));
         return NULL;
     }
     unsigned char head[4] = {0};
@@ -458,7 +460,7 @@ kc_h5file *kc_h5file_open(const char *path, kc_error *err)
     rc = zip ? open_archive(f, size, err) : open_h5(f, err);
     if (rc != KC_OK) {
         kc_h5file_close(f);
-        kc__error_context(err, "%s", path);
+        kc__error_context(err, "%s", kc__short_path(path, shortp));
         return NULL;
     }
     return f;
@@ -487,6 +489,7 @@ const char *kc_h5file_format(const kc_h5file *f) { return f->format; }
 
 kc_status kc_h5file_attr_json(kc_h5file *f, const char *name, json_t **out, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     *out = NULL;
     if (!name || !name[0]) return kc__errf(err, KC_EINVAL, "kc_h5file_attr_json: no attribute name");
     if (strcmp(f->format, "h5") != 0) { /* archives: config.json and compile_config */
@@ -506,7 +509,7 @@ kc_status kc_h5file_attr_json(kc_h5file *f, const char *name, json_t **out, kc_e
         }
     }
     kc__free(text);
-    if (rc != KC_OK) kc__error_context(err, "%s", f->path);
+    if (rc != KC_OK) kc__error_context(err, "%s", kc__short_path(f->path, shortp));
     return rc;
 }
 
@@ -559,6 +562,7 @@ const kc_h5file_weight *kc_h5file_find_weight(kc_h5file *f, const char *layer, c
 
 kc_status kc_h5file_read(kc_h5file *f, const kc_h5file_weight *w, kc_tensor **out, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     *out = NULL;
     if (!w) return kc__errf(err, KC_EINVAL, "kc_h5file_read: no weight");
     bool is_float = strncmp(w->dtype, "float", 5) == 0;
@@ -579,7 +583,7 @@ kc_status kc_h5file_read(kc_h5file *f, const kc_h5file_weight *w, kc_tensor **ou
                       : kc__h5_read_i64(f->h, w->path, kc_tensor_data(t), w->size, err);
     if (rc != KC_OK) {
         kc_tensor_unref(t);
-        kc__error_context(err, "%s", f->path);
+        kc__error_context(err, "%s", kc__short_path(f->path, shortp));
         return rc;
     }
     *out = t;

@@ -8,15 +8,25 @@
 
 #include "../core/internal.h"
 
+#include <sys/types.h>
+
 typedef struct kc__h5 kc__h5;
 
 /* Limits on what a file may declare. */
 #define KC__H5_MAX_STRING ((size_t)256 << 20) /* one attribute's text */
 #define KC__H5_MAX_LIST ((size_t)1 << 20)     /* items in a name list */
 
+/* Open a file to read (a FIFO, device or directory is refused before
+ * anything opens it: kc__refuse_special_file). */
 kc__h5 *kc__h5_open_read(const char *path, kc_error *err);
 /* Create a new file (it must not exist). */
 kc__h5 *kc__h5_create(const char *path, kc_error *err);
+/* Create (truncate) a file that n_parts processes write together: fapl and
+ * dxpl are HDF5 property lists (MPI-IO access, collective transfer) made
+ * by lib/distributed; every process then makes the same calls with the
+ * same data, and kc__h5_write stores only this process's part of each
+ * dataset's rows. n_parts 1 is kc__h5_create with these lists. */
+kc__h5 *kc__h5_create_shared(const char *path, int64_t fapl, int64_t dxpl, int part, int n_parts, kc_error *err);
 /* Open an HDF5 file held in memory (a .keras archive's model.weights.h5):
  * image (kc__malloc'd) is taken over on every path and read in place, not
  * copied; label names the file in messages. */
@@ -32,7 +42,8 @@ const char *kc__h5_path(const kc__h5 *h);
 /* Reserve disk space for a file being written (fallocate, size kept), so
  * that a full disk fails here, before HDF5 holds unwritable metadata: HDF5
  * 1.10 cannot close a file whose flush failed (the handle stays broken and
- * crashes at exit). Filesystems without fallocate are written as we go. */
+ * crashes at exit). Filesystems without fallocate are written as we go.
+ * kc__h5_close gives back what the file did not use. */
 kc_status kc__h5_reserve(kc__h5 *h, int64_t bytes, kc_error *err);
 
 /* Is there a group / any object at path? (Only through hard links.) */
@@ -74,6 +85,21 @@ kc_status kc__h5_dataset_describe(kc__h5 *h, const char *path, int *ndim, int64_
  * int64 as HDF5 does (float64, float16, integers). No intermediate copy. */
 kc_status kc__h5_read_f32(kc__h5 *h, const char *path, float *dst, int64_t count, kc_error *err);
 kc_status kc__h5_read_i64(kc__h5 *h, const char *path, int64_t *dst, int64_t count, kc_error *err);
+/* kc__h5_read_f32 into a weight's own buffer. A dataset stored as one
+ * contiguous block of native float32 (what Keras and ckeras write) is read
+ * with pread at its offset in the file, its "extent"; with an extent sink
+ * installed, the sink may take the extent instead, and dst is then left
+ * for whoever took it to fill. Only a weight's final buffer may be read
+ * this way: nothing may use dst before the load is over. */
+kc_status kc__h5_read_weight(kc__h5 *h, const char *path, float *dst, int64_t count, kc_error *err);
+
+/* Called for each plain extent a weight read finds: count float32 values
+ * at byte offset of the file (dev, ino) belong in dst. Return true to take
+ * the read (dst is not filled), false to have it read now. The isolated
+ * loader's child installs one (lib/isolation/), so that the parent reads
+ * those bytes straight from the file into its own weights. */
+typedef bool (*kc__h5_extent_sink)(void *ctx, float *dst, int64_t count, int64_t offset, dev_t dev, ino_t ino);
+void kc__h5_set_extent_sink(kc__h5_extent_sink sink, void *ctx);
 /* Write a contiguous little-endian float32 or int64 dataset (0-d: scalar),
  * creating intermediate groups, straight from data. */
 kc_status kc__h5_write(kc__h5 *h, const char *path, kc_dtype dtype, int ndim, const int64_t *dims,

@@ -94,17 +94,19 @@ static kc_status component(json_t *cfg, const char *key, kc_error *err)
     json_t *out = NULL;
     if (!strcmp(name, "WeightRegularizer") || !strcmp(name, "ActivityRegularizer") || !strcmp(name, "L1L2Regularizer")) {
         json_t *l1 = json_object_get(v, "l1"), *l2 = json_object_get(v, "l2");
-        out = json_pack("{s:s, s:{s:O, s:O}}", "class_name", "L1L2", "config", "l1", l1 ? l1 : json_real(0),
-                        "l2", l2 ? l2 : json_real(0));
+        /* "o" takes the reference: the file's values are borrowed, the defaults new */
+        out = json_pack("{s:s, s:{s:o, s:o}}", "class_name", "L1L2", "config", "l1", l1 ? json_incref(l1) : json_real(0),
+                        "l2", l2 ? json_incref(l2) : json_real(0));
     } else if (!strcmp(name, "MaxNorm")) {
         json_t *m = json_object_get(v, "m"), *axis = json_object_get(v, "axis");
-        out = json_pack("{s:s, s:{s:O, s:O}}", "class_name", "MaxNorm", "config", "max_value",
-                        m ? m : json_real(2), "axis", axis ? axis : json_integer(0));
+        out = json_pack("{s:s, s:{s:o, s:o}}", "class_name", "MaxNorm", "config", "max_value",
+                        m ? json_incref(m) : json_real(2), "axis", axis ? json_incref(axis) : json_integer(0));
     } else if (!strcmp(name, "NonNeg")) {
         out = json_pack("{s:s, s:{}}", "class_name", "NonNeg", "config");
     } else if (!strcmp(name, "UnitNorm")) {
         json_t *axis = json_object_get(v, "axis");
-        out = json_pack("{s:s, s:{s:O}}", "class_name", "UnitNorm", "config", "axis", axis ? axis : json_integer(0));
+        out = json_pack("{s:s, s:{s:o}}", "class_name", "UnitNorm", "config", "axis",
+                        axis ? json_incref(axis) : json_integer(0));
     } else {
         return kc__errf(err, KC_EUNSUPPORTED, "Keras 1 %s '%s' is not supported", key, name);
     }
@@ -176,9 +178,11 @@ static kc_status translate_layer(json_t *layer, kc_error *err)
     /* nb_row / nb_col (/ nb_depth) -> kernel_size */
     json_t *nr = json_object_get(cfg, "nb_row"), *nc = json_object_get(cfg, "nb_col");
     if (nr && nc) {
-        json_t *d3 = json_object_get(cfg, "kernel_dim1");
-        rc = set(cfg, "kernel_size", d3 ? json_pack("[OOO]", d3, json_object_get(cfg, "kernel_dim2"), json_object_get(cfg, "kernel_dim3"))
-                                        : json_pack("[OO]", nr, nc), err);
+        json_t *d1 = json_object_get(cfg, "kernel_dim1"), *d2 = json_object_get(cfg, "kernel_dim2"),
+               *d3 = json_object_get(cfg, "kernel_dim3");
+        if (d1 && (!d2 || !d3))
+            return kc__errf(err, KC_EFORMAT, "Keras 1 layer '%s' has kernel_dim1 without kernel_dim2 and kernel_dim3", name);
+        rc = set(cfg, "kernel_size", d1 ? json_pack("[OOO]", d1, d2, d3) : json_pack("[OO]", nr, nc), err);
         json_object_del(cfg, "nb_row");
         json_object_del(cfg, "nb_col");
     }

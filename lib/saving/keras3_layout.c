@@ -260,7 +260,36 @@ static kc_status lay_out_container(walk_ctx *c, kc_object *model, const char *pa
     return rc;
 }
 
-/* A layer or model at path: its own object, then (models) its container. */
+/* The layers a plain layer tracks (kc_layer_track_layer), each at
+ * "<path>/<attribute>", in sorted attribute order as Keras' _walk_saveable
+ * visits sorted(dir(layer)). */
+static kc_status lay_out_tracked(walk_ctx *c, kc_object *layer, const char *path, const char *top, kc_error *err)
+{
+    int n = kc__sublayer_count(layer);
+    int *order = n > 0 ? kc__malloc_array((size_t)n, sizeof(int)) : NULL;
+    if (n > 0 && !order) return kc__errf(err, KC_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) { /* insertion sort: a layer tracks a handful */
+        int j = i;
+        while (j > 0 && strcmp(kc__layer_child_attr(layer, order[j - 1]), kc__layer_child_attr(layer, i)) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    kc_status rc = KC_OK;
+    for (int k = 0; rc == KC_OK && k < n; k++) {
+        kc_object *child = kc__sublayer(layer, order[k]);
+        if (visited(c, child)) continue;
+        char *child_path = join_path(path, kc__layer_child_attr(layer, order[k]));
+        rc = child_path ? lay_out_object(c, child, child_path, top, err) : kc__errf(err, KC_ENOMEM, "out of memory");
+        kc__free(child_path);
+    }
+    kc__free(order);
+    return rc;
+}
+
+/* A layer or model at path: its own object, then (models) its container,
+ * or (plain layers) the layers it tracks. */
 static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, const char *top, kc_error *err)
 {
     if (!kc__grow((void **)&c->visited, &c->cap_visited, c->n_visited + 1, sizeof(*c->visited)))
@@ -280,6 +309,7 @@ static kc_status lay_out_object(walk_ctx *c, kc_object *obj, const char *path, c
     }
     kc__free(placed);
     if (rc == KC_OK && kc_is_model(obj)) rc = lay_out_container(c, obj, path, top, err);
+    else if (rc == KC_OK && kc__sublayer_count(obj) > 0) rc = lay_out_tracked(c, obj, path, top, err);
     return rc;
 }
 

@@ -139,9 +139,11 @@ static kc_status read_object(kc__h5 *h, const kc__k3_object *ob, const char *g, 
         char dp[4200];
         snprintf(dp, sizeof dp, "%s/%d", g, i);
         kc_tensor *t = kc_variable_value(ob->vars[i]);
-        /* W5: float variables, and integer ones (Normalization's count) */
+        /* W5: float variables, and integer ones (Normalization's count);
+         * float ones straight into the variable (kc__h5_read_weight: an
+         * isolated load reads their bytes in the parent) */
         kc_status rc = kc_tensor_dtype(t) == KC_INT64 ? kc__h5_read_i64(h, dp, kc_tensor_data(t), kc_tensor_size(t), err)
-                                                      : kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+                                                      : kc__h5_read_weight(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
         if (rc != KC_OK) {
             kc__error_context(err, "weight '%s'", kc_variable_name(ob->vars[i]));
             return rc;

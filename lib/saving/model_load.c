@@ -245,7 +245,7 @@ static kc_status fill_layer(kc__h5 *h, const weights_file *wf, const file_layer 
         if (!dp) rc = kc__errf(err, KC_ENOMEM, "out of memory");
         /* the check pass saw every shape; the read checks the size again */
         if (rc == KC_OK && !check_only && !skip_mismatch) {
-            rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+            rc = kc__h5_read_weight(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
             if (rc != KC_OK) kc__error_context(err, "%s", dp);
             kc__free(dp);
             continue;
@@ -271,7 +271,7 @@ static kc_status fill_layer(kc__h5 *h, const weights_file *wf, const file_layer 
                               shape_text(nd, dims, b, sizeof(b)));
             }
         }
-        if (rc == KC_OK && !check_only) rc = kc__h5_read_f32(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
+        if (rc == KC_OK && !check_only) rc = kc__h5_read_weight(h, dp, kc_tensor_f32(t), kc_tensor_size(t), err);
         if (rc != KC_OK && dp) kc__error_context(err, "%s", dp);
         kc__free(dp);
     }

@@ -13,7 +13,8 @@
  * Atomicity: everything goes to "<path>.tmp-<pid>-<n>" in the same folder,
  * which is flushed, fsync'ed and renamed over path (then the folder is
  * fsync'ed). Any failure removes the temporary file and leaves an existing
- * file at path untouched. */
+ * file at path untouched; the temporary of a save that was killed is
+ * removed by the next save of the same path (stale_temporaries.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "keras3.h"
 
@@ -139,6 +140,23 @@ static kc_status write_optimizer(kc__h5 *h, kc_object *opt, kc_error *err)
     return rc;
 }
 
+kc_status kc__model_config_json(kc_object *model, json_t **out, kc_error *err)
+{
+    json_t *cfg = NULL, *build_config = NULL;
+    kc_status rc = kc_serialize(model, &cfg, err);
+    /* a subclassed model carries the shapes it was built for (Keras 3's
+     * build_config), so a loader can create its weights before any call */
+    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
+    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
+        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    if (rc != KC_OK) {
+        json_decref(cfg);
+        cfg = NULL;
+    }
+    *out = cfg;
+    return rc;
+}
+
 static kc_status write_json_attr(kc__h5 *h, const char *name, const json_t *j, kc_error *err)
 {
     char *text = kc_json_dump(j, err);
@@ -153,26 +171,30 @@ static kc_status write_json_attr(kc__h5 *h, const char *name, const json_t *j, k
 static kc_status fsync_path(const char *path, bool dir, kc_error *err)
 {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return kc__errf(err, KC_EIO, "cannot open '%s' to sync it: %s", path, strerror(errno));
+    char shortp[KC__SHORT_PATH];
+    if (fd < 0) return kc__errf(err, KC_EIO, "cannot open '%s' to sync it: %s", kc__short_path(path, shortp), strerror(errno));
     int r = fsync(fd);
     int e = errno;
     close(fd);
     if (r != 0 && !(dir && (e == EINVAL || e == EBADF)))
-        return kc__errf(err, KC_EIO, "cannot sync '%s': %s", path, strerror(e));
+        return kc__errf(err, KC_EIO, "cannot sync '%s': %s", kc__short_path(path, shortp), strerror(e));
     return KC_OK;
 }
 
 void kc__save_temp_name(const char *path, char *buf, size_t size)
 {
     static unsigned long counter;
-    snprintf(buf, size, "%s.tmp-%ld-%lu", path, (long)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    kc__remove_stale_temporaries(path);
+    snprintf(buf, size, "%s.tmp-%ld-%lu", path, (long)getpid(), n);
 }
 
 kc_status kc__save_commit(const char *tmp, const char *path, bool sync, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     kc_status rc = sync ? fsync_path(tmp, false, err) : KC_OK;
     if (rc == KC_OK && rename(tmp, path) != 0)
-        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", path, strerror(errno));
+        rc = kc__errf(err, KC_EIO, "cannot replace '%s': %s", kc__short_path(path, shortp), strerror(errno));
     if (rc == KC_OK && sync) {
         char *dir = kc__strdup(path);
         if (dir) {
@@ -191,6 +213,7 @@ typedef kc_status (*write_fn)(kc__h5 *h, kc_object *model, const kc_save_options
 
 static kc_status save_atomic(kc_object *model, const char *path, const kc_save_options *o, write_fn fn, kc_error *err)
 {
+    char shortp[KC__SHORT_PATH];
     if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "only models can be saved (got '%s')", model ? kc_object_name(model) : "NULL");
     if (!path || !*path) return kc__errf(err, KC_EINVAL, "no file path given");
     kc_status rc = kc_init(err);
@@ -206,7 +229,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
         if (!h) break;
     }
     if (!h) {
-        kc__error_context(err, "saving '%s'", path);
+        kc__error_context(err, "saving '%s'", kc__short_path(path, shortp));
         kc__free(tmp);
         return kc__error_code(err, KC_EIO);
     }
@@ -217,7 +240,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
     if (rc == KC_OK) rc = kc__save_commit(tmp, path, !(o && o->no_sync), err);
     if (rc != KC_OK) {
         remove(tmp); /* the previous file at path, if any, is untouched */
-        kc__error_context(err, "saving '%s'", path);
+        kc__error_context(err, "saving '%s'", kc__short_path(path, shortp));
     }
     kc__free(tmp);
     return rc;
@@ -226,7 +249,7 @@ static kc_status save_atomic(kc_object *model, const char *path, const kc_save_o
 /* Reserve what the file will take (weights + optimizer state + configs +
  * per-object metadata, generously): a full disk then fails before HDF5
  * has anything it cannot flush. */
-static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text_bytes, kc_error *err)
+static int64_t file_bytes(kc_object *model, bool with_opt, size_t text_bytes)
 {
     int64_t bytes = (64 << 10) + 4 * (int64_t)text_bytes;
     int n = kc_layer_num_weights(model);
@@ -237,19 +260,37 @@ static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text
         char name[8];
         bytes += (int64_t)kc_tensor_nbytes(kc_optimizer_weight(opt, i, name, sizeof name)) + 8192;
     }
-    return kc__h5_reserve(h, bytes, err);
+    return bytes;
+}
+
+static kc_status reserve(kc__h5 *h, kc_object *model, bool with_opt, size_t text_bytes, kc_error *err)
+{
+    return kc__h5_reserve(h, file_bytes(model, with_opt, text_bytes), err);
+}
+
+/* The configs' text, measured as write_model writes them. */
+static size_t config_bytes(kc_object *model, bool with_opt)
+{
+    json_t *cfg = NULL, *tc = NULL;
+    kc_error ignored = {0};
+    size_t n = 0;
+    if (kc_serialize(model, &cfg, &ignored) == KC_OK) n += json_dumpb(cfg, NULL, 0, 0);
+    if (with_opt && kc_model_training_config(model, &tc, &ignored) == KC_OK && tc) n += json_dumpb(tc, NULL, 0, 0);
+    json_decref(cfg);
+    json_decref(tc);
+    return n;
+}
+
+int64_t kc__model_save_size(kc_object *model, bool weights_only, const kc_save_options *o)
+{
+    bool with_opt = !weights_only && !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
+    return file_bytes(model, with_opt, weights_only ? 0 : config_bytes(model, with_opt));
 }
 
 static kc_status write_model(kc__h5 *h, kc_object *model, const kc_save_options *o, const char *version, kc_error *err)
 {
     json_t *cfg = NULL, *tc = NULL;
-    json_t *build_config = NULL;
-    kc_status rc = kc_serialize(model, &cfg, err);
-    /* a subclassed model carries the shapes it was built for (Keras 3's
-     * build_config), so a loader can create its weights before any call */
-    if (rc == KC_OK) rc = kc__model_build_config(model, &build_config, err);
-    if (rc == KC_OK && build_config && json_object_set_new(cfg, "build_config", build_config))
-        rc = kc__errf(err, KC_ENOMEM, "out of memory");
+    kc_status rc = kc__model_config_json(model, &cfg, err);
     bool with_opt = !(o && o->exclude_optimizer) && kc_model_is_compiled(model);
     if (rc == KC_OK && with_opt) rc = kc_model_training_config(model, &tc, err);
     if (rc == KC_OK)
@@ -271,6 +312,12 @@ static kc_status write_weights_only(kc__h5 *h, kc_object *model, const kc_save_o
     (void)o;
     kc_status rc = reserve(h, model, false, 0, err);
     return rc == KC_OK ? kc__write_weights_tree(h, "/", model, version, err) : rc;
+}
+
+kc_status kc__model_write(kc__h5 *h, kc_object *model, const kc_save_options *opts, bool weights_only, kc_error *err)
+{
+    const char *version = opts && opts->keras_version ? opts->keras_version : DEFAULT_VERSION;
+    return (weights_only ? write_weights_only : write_model)(h, model, opts, version, err);
 }
 
 /* Keras 3's save_weights: the weights tree at the root, and a compiled

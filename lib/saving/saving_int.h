@@ -55,6 +55,26 @@ void kc__warn_optimizer_not_restored(kc_warning_fn warn, void *user, const kc_er
 void kc__save_temp_name(const char *path, char *buf, size_t size);
 kc_status kc__save_commit(const char *tmp, const char *path, bool sync, kc_error *err);
 
+/* Remove the temporaries that killed saves of `path` left behind
+ * (stale_temporaries.c; see there for what counts as stale).
+ * kc__save_temp_name calls it. */
+void kc__remove_stale_temporaries(const char *path);
+
+/* The model's config as kc_model_save writes it: kc_serialize plus, for
+ * a subclassed model, the build_config it was built with. New reference. */
+kc_status kc__model_config_json(kc_object *model, json_t **out, kc_error *err);
+
+/* Whether kc_model_save (weights_only: kc_model_save_weights) writes path
+ * in the Keras 2 legacy .h5 layout, the one kc__model_write writes. */
+bool kc__saves_legacy_h5(const char *path, bool weights_only);
+/* What kc_model_save (or kc_model_save_weights) writes, into a file opened
+ * by the caller: for writers that make the file themselves (lib/distributed
+ * writes one file from several processes). The caller makes it atomic. */
+kc_status kc__model_write(kc__h5 *h, kc_object *model, const kc_save_options *opts, bool weights_only,
+                          kc_error *err);
+/* The disk space such a save reserves (generous). */
+int64_t kc__model_save_size(kc_object *model, bool weights_only, const kc_save_options *opts);
+
 /* Translate a Keras 1 model_config in place (keras1.c). */
 kc_status kc__keras1_translate(json_t *model_config, kc_error *err);
 

@@ -1,10 +1,17 @@
 /* Callbacks: the wrapper every callback shares, dispatch over a list,
  * construction by Keras class name, the History callback, and the
  * monitor logic three built-ins share. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <math.h>
 #include <string.h>
+
+bool kc__callback_prints(const kc_object *model)
+{
+    const kc__compiled *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    return !c || !c->strategy || c->strategy->rank == 0;
+}
 
 kc_callback *kc__callback_wrap(const kc_callback_methods *m, void *user, kc_error *err)
 {
@@ -41,10 +48,12 @@ void kc_callback_free(kc_callback *cb)
 {
     if (!cb) return;
     if (cb->methods && cb->methods->destroy) cb->methods->destroy(cb->user);
+    json_decref(cb->args);
     kc__free(cb);
 }
 
 const kc_train_params *kc_callback_params(const kc_callback *cb) { return cb ? &cb->params : NULL; }
+const json_t *kc__callback_args(const kc_callback *cb) { return cb ? cb->args : NULL; }
 void kc_callback_set_output(kc_callback *cb, FILE *out)
 {
     if (cb) cb->out = out;
@@ -176,7 +185,8 @@ static kc_status check_args(const json_t *cfg, const char *class_name, const cha
     return KC_OK;
 }
 
-kc_callback *kc_callback_create(const char *class_name, const char *config, kc_error *err)
+kc_callback *kc__callback_create_json(const char *class_name, const json_t *cfg, const char *where,
+                                     kc_error *err)
 {
     if (!class_name) {
         kc__errf(err, KC_EINVAL, "kc_callback_create: class name is NULL");
@@ -184,17 +194,19 @@ kc_callback *kc_callback_create(const char *class_name, const char *config, kc_e
     }
     for (size_t i = 0; i < sizeof makers / sizeof makers[0]; i++) {
         if (strcmp(makers[i].name, class_name) != 0) continue;
-        json_t *cfg = config ? kc_json_parse(config, strlen(config), 0, err) : json_object();
-        if (!cfg) return NULL;
         kc_callback *cb = NULL;
         if (!json_is_object(cfg)) {
             kc__errf(err, KC_EFORMAT, "%s: the arguments must be a JSON object", class_name);
         } else if (check_args(cfg, class_name, makers[i].args, err) == KC_OK) {
             kc_config_ctx ctx;
-            kc_config_ctx_init(&ctx, class_name, NULL);
+            kc_config_ctx_init(&ctx, where ? where : class_name, NULL);
             cb = makers[i].make(cfg, &ctx, err);
         }
-        json_decref(cfg);
+        if (cb && !(cb->args = json_deep_copy(cfg))) {
+            kc_callback_free(cb);
+            cb = NULL;
+            kc__errf(err, KC_ENOMEM, "out of memory");
+        }
         return cb;
     }
     kc__errf(err, KC_ENOTFOUND,
@@ -203,6 +215,18 @@ kc_callback *kc_callback_create(const char *class_name, const char *config, kc_e
              "kc_lr_scheduler_new; your own: kc_callback_new)",
              class_name);
     return NULL;
+}
+
+kc_callback *kc_callback_create(const char *class_name, const char *config, kc_error *err)
+{
+    json_t *cfg = config ? kc_json_parse(config, strlen(config), 0, err) : json_object();
+    if (!cfg) {
+        if (!config) kc__errf(err, KC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    kc_callback *cb = kc__callback_create_json(class_name, cfg, NULL, err);
+    json_decref(cfg);
+    return cb;
 }
 
 /* ---- monitoring ------------------------------------------------------------------------------------- */

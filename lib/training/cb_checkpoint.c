@@ -1,7 +1,12 @@
 /* ModelCheckpoint (Keras 2.15, save_freq="epoch"): after each epoch, save
  * the model (or only its weights) to filepath with "{epoch}" and log keys
  * filled in; with save_best_only, only when the monitored value improved.
- * Saves go through kc_model_save, so a checkpoint is replaced atomically. */
+ * Saves go through kc_model_save, so a checkpoint is replaced atomically.
+ * In a data-parallel fit every replica runs it (they decide from the same
+ * logs) and the strategy saves: collectively with parallel HDF5, else on
+ * the chief, every replica returning the same status; only the chief
+ * prints. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <ckeras/io.h>
@@ -26,6 +31,9 @@ static kc_status ck_train_begin(void *user, kc_object *model, const kc_logs *log
 static kc_status ck_epoch_end(void *user, kc_object *model, int epoch, kc_logs *logs, kc_error *err)
 {
     checkpoint *c = user;
+    kc__compiled *cc = kc__model_compiled(model);
+    kc_strategy *st = cc ? cc->strategy : NULL;
+    int64_t verbose = kc__replica_is_chief(st) ? c->verbose : 0;
     FILE *out = c->self->out ? c->self->out : stdout;
     char path[4096];
     kc_status rc = kc__py_format_path(c->filepath, epoch + 1, logs, path, sizeof path, err);
@@ -37,11 +45,11 @@ static kc_status ck_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
         double current;
         if (!kc_logs_get(logs, c->mon.key, &current)) return KC_OK; /* Keras warns and skips */
         if (!kc__monitor_improved(&c->mon, current, c->self->best)) {
-            if (c->verbose > 0)
+            if (verbose > 0)
                 fprintf(out, "\nEpoch %d: %s did not improve from %.5f\n", epoch + 1, c->mon.key, c->self->best);
             return KC_OK;
         }
-        if (c->verbose > 0) {
+        if (verbose > 0) {
             if (isnan(c->self->best))
                 fprintf(out, "\nEpoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch + 1, c->mon.key,
                         c->mon.maximize ? "-inf" : "inf", current, path);
@@ -50,10 +58,11 @@ static kc_status ck_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
                         c->self->best, current, path);
         }
         c->self->best = current;
-    } else if (c->verbose > 0) {
+    } else if (verbose > 0) {
         fprintf(out, "\nEpoch %d: saving model to %s\n", epoch + 1, path);
     }
-    rc = c->weights_only ? kc_model_save_weights(model, path, NULL, err) : kc_model_save(model, path, NULL, err);
+    if (st) rc = st->ops->save(st, model, path, c->weights_only, err);
+    else rc = c->weights_only ? kc_model_save_weights(model, path, NULL, err) : kc_model_save(model, path, NULL, err);
     if (rc != KC_OK) kc__error_context(err, "ModelCheckpoint");
     return rc;
 }

@@ -122,6 +122,9 @@ kc_callback *kc__csv_logger_new(const json_t *cfg, const kc_config_ctx *ctx, kc_
     }
     c->sep = sep[0];
     kc_callback *cb = kc__callback_wrap(&csv_methods, c, err);
-    if (cb) c->self = cb;
+    if (cb) {
+        c->self = cb;
+        cb->chief_only = true;
+    }
     return cb;
 }

@@ -71,7 +71,7 @@ static kc_status es_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
         e->self->stopped_epoch = epoch;
         kc_model_stop_training(model);
         if (e->restore && e->best_weights) {
-            if (e->verbose > 0)
+            if (e->verbose > 0 && kc__callback_prints(model))
                 fprintf(out_of(e), "Restoring model weights from the end of the best epoch: %d.\n", e->best_epoch + 1);
             rc = kc_layer_set_weights(model, e->best_weights, e->n_best, err);
         }
@@ -81,9 +81,9 @@ static kc_status es_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
 
 static kc_status es_train_end(void *user, kc_object *model, const kc_logs *logs, kc_error *err)
 {
-    (void)model, (void)logs, (void)err;
+    (void)logs, (void)err;
     early_stopping *e = user;
-    if (e->self->stopped_epoch > 0 && e->verbose > 0)
+    if (e->self->stopped_epoch > 0 && e->verbose > 0 && kc__callback_prints(model))
         fprintf(out_of(e), "Epoch %d: early stopping\n", e->self->stopped_epoch + 1);
     return KC_OK;
 }

@@ -22,7 +22,7 @@ static kc_status ls_epoch_begin(void *user, kc_object *model, int epoch, const k
     if (!isfinite(lr))
         return kc__errf(err, KC_EINVAL, "LearningRateScheduler: the schedule returned %g for epoch %d", lr, epoch);
     kc_status rc = kc_optimizer_set_learning_rate(opt, lr, err);
-    if (rc == KC_OK && s->verbose > 0) {
+    if (rc == KC_OK && s->verbose > 0 && kc__callback_prints(model)) {
         char text[64]; /* Keras prints the schedule's float as Python does */
         kc__py_repr(lr, text, sizeof text);
         fprintf(s->self->out ? s->self->out : stdout, "\nEpoch %d: LearningRateScheduler setting learning rate to %s.\n",

@@ -60,7 +60,7 @@ static kc_status rl_epoch_end(void *user, kc_object *model, int epoch, kc_logs *
             double new_lr = fmax(old_lr * r->factor, r->min_lr);
             rc = kc_optimizer_set_learning_rate(opt, new_lr, err);
             if (rc != KC_OK) return rc;
-            if (r->verbose > 0) {
+            if (r->verbose > 0 && kc__callback_prints(model)) {
                 char text[64];
                 float32_str(new_lr, text, sizeof text);
                 fprintf(r->self->out ? r->self->out : stdout,

@@ -9,7 +9,8 @@ static kc_status tn_batch_end(void *user, kc_object *model, int64_t batch, const
     kc_callback *self = user;
     double loss;
     if (kc_logs_get(logs, "loss", &loss) && !isfinite(loss)) {
-        fprintf(self->out ? self->out : stdout, "Batch %lld: Invalid loss, terminating training\n", (long long)batch);
+        if (kc__callback_prints(model))
+            fprintf(self->out ? self->out : stdout, "Batch %lld: Invalid loss, terminating training\n", (long long)batch);
         kc_model_stop_training(model);
     }
     return KC_OK;

@@ -261,10 +261,25 @@ static kc_status attach(kc_object *model, kc__compiled *c, kc_error *err)
     return KC_OK;
 }
 
+kc_status kc__compiled_attach(kc_object *model, kc__compiled *c, kc_error *err) { return attach(model, c, err); }
+void kc__compiled_free(kc__compiled *c) { compiled_free(c); }
+
+kc_status kc__need_model(const kc_object *model, kc_error *err)
+{
+    if (kc_is_model(model)) return KC_OK;
+    if (!model) return kc__errf(err, KC_EINVAL, "not a model: the model is NULL");
+    if (kc_is_layer(model))
+        return kc__errf(err, KC_EINVAL, "not a model: '%s' is a %s layer (use a Sequential, Functional or model class)",
+                        kc_layer_name(model), kc_object_name(model));
+    return kc__errf(err, KC_EINVAL, "not a model: a %s ('%s')", kc_kind_name(kc_object_kind(model)),
+                    kc_object_name(model));
+}
+
 kc_status kc_model_compile_json(kc_object *model, const json_t *spec, const kc_custom_objects *custom,
                                 kc_error *err)
 {
-    if (!kc_is_model(model)) return kc__errf(err, KC_EINVAL, "kc_model_compile: not a model");
+    kc_status need = kc__need_model(model, err);
+    if (need != KC_OK) return need;
     if (!json_is_object(spec)) return kc__errf(err, KC_EINVAL, "compile: the spec must be a JSON object");
     kc__compiled *c = kc__calloc(1, sizeof(*c));
     if (!c) return kc__errf(err, KC_ENOMEM, "out of memory");

@@ -5,7 +5,17 @@
  * kc_model_train_step); epoch logs are the running means the trackers and
  * metrics hold after the last batch; validation after each epoch adds the
  * "val_" logs; callbacks around everything (progress bar first, History
- * last, as Keras orders them). */
+ * last, as Keras orders them).
+ *
+ * With a strategy (kc_strategy_fit, <ckeras/distributed.h>; held in the
+ * compile state while it runs), every replica (process) runs this same loop
+ * over the same data: each takes its share of every batch, and replica.c
+ * makes the step's gradients and metrics global, so all replicas hold the
+ * same weights and logs; callbacks that write (the progress bar,
+ * CSVLogger) run on the chief only, the others everywhere (they decide
+ * from the same logs), and the replicas agree on stopping after every
+ * batch and epoch. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <ckeras/random.h>
@@ -134,10 +144,13 @@ static kc_status make_batch(const kc_fit_args *a, const dataset *d, const int64_
 
 static kc_status need_compiled(kc_object *model, kc__compiled **c, kc_error *err)
 {
-    *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    *c = NULL;
+    kc_status rc = kc__need_model(model, err);
+    if (rc != KC_OK) return rc;
+    *c = kc__model_compiled(model);
     if (!*c)
         return kc__errf(err, KC_ESTATE, "model '%s' must be compiled before training or evaluation (kc_model_compile)",
-                        kc_is_layer(model) ? kc_layer_name(model) : "?");
+                        kc_layer_name(model));
     return KC_OK;
 }
 
@@ -165,17 +178,30 @@ static kc_status run_test_step(kc_object *model, batch *b, kc_logs *logs, kc_err
     return rc;
 }
 
+/* One step, or with a strategy this replica's share of a global batch of
+ * global_rows samples, its metrics summed over the replicas. */
+static kc_status step(kc_object *model, batch *b, kc_logs *logs, bool train, kc_strategy *st, int64_t global_rows,
+                      kc_error *err)
+{
+    kc__replica_step *rs = NULL;
+    if (st && !(rs = kc__replica_step_begin(st, model, kc_tensor_dim(b->x[0], 0), global_rows, err)))
+        return kc__error_code(err, KC_ENOMEM);
+    kc_status rc = train ? run_train_step(model, b, logs, err) : run_test_step(model, b, logs, err);
+    return st ? kc__replica_step_end(rs, rc, logs, err) : rc;
+}
+
 static kc_status evaluate_dataset(kc_object *model, const dataset *d, int64_t batch_size, const kc__callback_list *cbs,
-                                  kc_logs *logs, kc_error *err)
+                                  kc_logs *logs, kc_strategy *st, kc_error *err)
 {
     kc_status rc = kc_model_reset_metrics(model, err);
     if (rc == KC_OK && cbs) rc = kc__cbs_test_begin(cbs, model, logs, err);
     for (int64_t start = 0, b = 0; rc == KC_OK && start < d->n; start += batch_size, b++) {
-        int64_t count = d->n - start < batch_size ? d->n - start : batch_size;
+        int64_t count = d->n - start < batch_size ? d->n - start : batch_size, off, n;
+        kc__replica_shard(st, count, &off, &n);
         batch bt;
         if (cbs) rc = kc__cbs_test_batch_begin(cbs, model, b, logs, err);
-        if (rc == KC_OK) rc = make_batch(NULL, d, NULL, start, count, &bt, err);
-        if (rc == KC_OK) rc = run_test_step(model, &bt, logs, err);
+        if (rc == KC_OK) rc = make_batch(NULL, d, NULL, start + off, n, &bt, err);
+        if (rc == KC_OK) rc = step(model, &bt, logs, false, st, count, err);
         batch_free(&bt);
         if (rc == KC_OK && cbs) rc = kc__cbs_test_batch_end(cbs, model, b, logs, err);
     }
@@ -238,6 +264,7 @@ static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h
                            fit_state *s, kc_error *err)
 {
     (void)model;
+    bool chief = kc__replica_is_chief(kc__model_compiled(model)->strategy);
     int epochs = a->epochs > 0 ? a->epochs : 1;
     s->cbs.items = kc__calloc((size_t)a->n_callbacks + 2, sizeof(kc_callback *));
     s->saved_out = kc__calloc((size_t)a->n_callbacks + 2, sizeof(FILE *));
@@ -248,13 +275,13 @@ static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h
     for (int i = 0; i < a->n_callbacks; i++) {
         if (!a->callbacks[i]) return kc__errf(err, KC_EINVAL, "callback %d is NULL", i);
         has_bar |= kc__is_progbar_logger(a->callbacks[i]);
-        s->cbs.items[s->cbs.n++] = a->callbacks[i];
+        if (chief || !a->callbacks[i]->chief_only) s->cbs.items[s->cbs.n++] = a->callbacks[i];
     }
     if (h) {
         if (!(s->history_cb = kc__history_callback_new(h, err))) return kc__error_code(err, KC_ENOMEM);
         s->cbs.items[s->cbs.n++] = s->history_cb;
     }
-    if (a->verbose > 0 && !has_bar) {
+    if (a->verbose > 0 && !has_bar && chief) {
         if (!(s->progbar = kc__progbar_logger_new(NULL, NULL, err))) return kc__error_code(err, KC_ENOMEM);
         s->cbs.items[s->cbs.n++] = s->progbar;
     }
@@ -267,13 +294,77 @@ static kc_status fit_setup(kc_object *model, const kc_fit_args *a, kc_history *h
     return KC_OK;
 }
 
-kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
+/* Before a data-parallel fit or evaluation: the replicas must have been
+ * given the same data sizes and settings (a mistake here would otherwise
+ * surface as a hang or as silently different models), every batch must
+ * give each replica at least one sample, and the replicas' models start
+ * as the chief's. */
+static kc_status replica_setup(kc_object *model, const kc_fit_args *a, const dataset *train, const dataset *val,
+                               int64_t bs, int epochs, kc_error *err)
+{
+    kc_strategy *st = kc__model_compiled(model)->strategy;
+    enum { N_FIXED = 8 };
+    int64_t v[N_FIXED + KC_MAX_DIMS + 2];
+    const char *names[N_FIXED + KC_MAX_DIMS + 2] = {"numbers of samples", "numbers of validation samples",
+                                                    "batch sizes", "numbers of epochs", "initial epochs",
+                                                    "shuffle settings", "numbers of inputs", "numbers of targets"};
+    int n = 0;
+    v[n++] = train->n, v[n++] = val ? val->n : 0, v[n++] = bs, v[n++] = epochs, v[n++] = a->initial_epoch;
+    v[n++] = a->no_shuffle, v[n++] = train->n_x, v[n++] = train->n_y;
+    const kc_tensor *x0 = train->x[0];
+    v[n] = kc_tensor_ndim(x0), names[n++] = "ranks of input 0";
+    for (int i = 1; i < kc_tensor_ndim(x0) && i <= KC_MAX_DIMS; i++)
+        v[n] = kc_tensor_dim(x0, i), names[n++] = "shapes of input 0";
+    kc_status rc = st->ops->check_same(st, v, names, n, err);
+    if (rc != KC_OK) return rc;
+    int64_t last = train->n % bs, val_last = val && val->n ? val->n % bs : 0;
+    if (bs < st->size || (last && last < st->size) || (val_last && val_last < st->size))
+        return kc__errf(err, KC_EINVAL,
+                        "a data-parallel fit gives every process a share of each batch: with %d processes "
+                        "every batch needs at least %d samples (batch_size %lld, last batch %lld%s)",
+                        st->size, st->size, (long long)bs, (long long)(last ? last : bs),
+                        val_last && val_last < st->size ? ", last validation batch too small" : "");
+    rc = st->ops->replicate(st, model, a->x, a->n_x, err);
+    if (rc != KC_OK) kc__error_context(err, "replicating the model from process 0");
+    return rc;
+}
+
+/* The batches of one epoch: callbacks around each step, which takes this
+ * replica's share of the batch; after each, the replicas agree on
+ * stopping. */
+static kc_status train_epoch(kc_object *model, const kc_fit_args *a, const dataset *train, fit_state *s, int epoch,
+                             int64_t bs, kc_error *err)
+{
+    kc_strategy *st = kc__model_compiled(model)->strategy;
+    kc__compiled *c = kc__model_compiled(model);
+    int64_t steps = (train->n + bs - 1) / bs;
+    kc_status rc = KC_OK;
+    for (int64_t b = 0; rc == KC_OK && b < steps; b++) {
+        int64_t start = b * bs, count = train->n - start < bs ? train->n - start : bs, off, n;
+        kc__replica_shard(st, count, &off, &n);
+        batch bt;
+        rc = kc__cbs_batch_begin(&s->cbs, model, b, s->logs, err);
+        if (rc == KC_OK) rc = make_batch(a, train, s->order, start + off, n, &bt, err);
+        if (rc == KC_OK) {
+            rc = step(model, &bt, s->logs, true, st, count, err);
+            batch_free(&bt);
+            if (rc != KC_OK) kc__error_context(err, "epoch %d, batch %lld", epoch + 1, (long long)b);
+        }
+        if (rc == KC_OK) rc = kc__cbs_batch_end(&s->cbs, model, b, s->logs, err);
+        if (rc == KC_OK && st) rc = st->ops->agree(st, KC_OK, &c->stop_training, err);
+        if (c->stop_training) break;
+    }
+    return rc;
+}
+
+static kc_status fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
 {
     if (history) *history = NULL;
     kc__compiled *c;
     kc_status rc = need_compiled(model, &c, err);
     if (rc != KC_OK) return rc;
     if (!a) return kc__errf(err, KC_EINVAL, "kc_model_fit: no arguments");
+    kc_strategy *st = kc__model_compiled(model)->strategy;
     if (a->n_x > KC_MAX_LAYER_OUTPUTS * 4 || a->n_y > KC_MAX_LAYER_OUTPUTS)
         return kc__errf(err, KC_ELIMIT, "fit: too many inputs or outputs");
     if (a->n_sample_weight && a->n_sample_weight != a->n_y)
@@ -310,6 +401,7 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
         train.n = split_at;
         validate = true;
     }
+    if (rc == KC_OK && st) rc = replica_setup(model, a, &train, validate ? &val : NULL, bs, epochs, err);
     if (rc != KC_OK) return rc;
 
     kc_history *h = history ? kc__history_new(err) : NULL;
@@ -328,28 +420,17 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
         rc = kc_model_reset_metrics(model, err);
         if (rc == KC_OK) rc = kc__cbs_epoch_begin(&s.cbs, model, epoch, s.logs, err);
         if (s.order) shuffle(s.order, train.n);
-        for (int64_t b = 0; rc == KC_OK && b < steps; b++) {
-            int64_t start = b * bs, count = train.n - start < bs ? train.n - start : bs;
-            batch bt;
-            rc = kc__cbs_batch_begin(&s.cbs, model, b, s.logs, err);
-            if (rc == KC_OK) rc = make_batch(a, &train, s.order, start, count, &bt, err);
-            if (rc == KC_OK) {
-                rc = run_train_step(model, &bt, s.logs, err);
-                batch_free(&bt);
-                if (rc != KC_OK) kc__error_context(err, "epoch %d, batch %lld", epoch + 1, (long long)b);
-            }
-            if (rc == KC_OK) rc = kc__cbs_batch_end(&s.cbs, model, b, s.logs, err);
-            if (c->stop_training) break;
-        }
+        if (rc == KC_OK) rc = train_epoch(model, a, &train, &s, epoch, bs, err);
         if (rc == KC_OK && validate) {
             kc_logs_clear(s.val_logs);
             bool stop = c->stop_training;
-            rc = evaluate_dataset(model, &val, bs, &s.cbs, s.val_logs, err);
+            rc = evaluate_dataset(model, &val, bs, &s.cbs, s.val_logs, st, err);
             c->stop_training = stop;
             if (rc == KC_OK) rc = kc__logs_copy(s.logs, s.val_logs, "val_", err);
             if (rc != KC_OK) kc__error_context(err, "validation after epoch %d", epoch + 1);
         }
         if (rc == KC_OK) rc = kc__cbs_epoch_end(&s.cbs, model, epoch, s.logs, err);
+        if (rc == KC_OK && st) rc = st->ops->agree(st, KC_OK, &c->stop_training, err);
         if (c->stop_training) break;
     }
     if (rc == KC_OK) rc = kc__cbs_train_end(&s.cbs, model, s.logs, err);
@@ -362,7 +443,25 @@ kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **hist
     return KC_OK;
 }
 
-kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs, kc_error *err)
+/* A data-parallel run ends with every replica agreeing on its outcome:
+ * the first failure anywhere is every replica's error. The strategy is
+ * known to the steps and callbacks (ModelCheckpoint) through the compile
+ * state. */
+kc_status kc__model_fit(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_history **history, kc_error *err)
+{
+    kc__compiled *c = st && kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    if (c) c->strategy = st;
+    kc_status rc = fit(model, a, history, err);
+    if (c) c->strategy = NULL;
+    if (st) rc = kc__replica_finish(st, rc, err);
+    if (rc != KC_OK && history) {
+        kc_history_free(*history);
+        *history = NULL;
+    }
+    return rc;
+}
+
+static kc_status evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs, kc_error *err)
 {
     if (logs) *logs = NULL;
     kc__compiled *c;
@@ -376,14 +475,17 @@ kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **lo
     if (rc != KC_OK) return rc;
     d.n = kc_tensor_dim(a->x[0], 0);
     int64_t bs = a->batch_size > 0 ? a->batch_size : 32;
+    kc_strategy *st = c->strategy;
+    if (st && (rc = replica_setup(model, a, &d, NULL, bs, 1, err)) != KC_OK) return rc;
     kc__callback_list cbs = {(kc_callback **)a->callbacks, a->n_callbacks};
     kc_logs *out = kc_logs_new(err);
     if (!out) return kc__error_code(err, KC_ENOMEM);
     /* Keras prints the evaluation as one bar, timed from the start */
     int64_t steps = (d.n + bs - 1) / bs;
-    kc_progbar *pb = a->verbose > 0 ? kc_progbar_new(steps, a->verbose, a->out, err) : NULL;
-    if (a->verbose > 0 && !pb) rc = kc__error_code(err, KC_ENOMEM);
-    if (rc == KC_OK) rc = evaluate_dataset(model, &d, bs, &cbs, out, err);
+    bool bar = a->verbose > 0 && kc__replica_is_chief(st);
+    kc_progbar *pb = bar ? kc_progbar_new(steps, a->verbose, a->out, err) : NULL;
+    if (bar && !pb) rc = kc__error_code(err, KC_ENOMEM);
+    if (rc == KC_OK) rc = evaluate_dataset(model, &d, bs, &cbs, out, st, err);
     if (rc == KC_OK && pb) kc_progbar_update(pb, steps, out, true);
     kc_progbar_free(pb);
     if (rc != KC_OK || !logs) {
@@ -392,6 +494,20 @@ kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **lo
     }
     *logs = out;
     return KC_OK;
+}
+
+kc_status kc__model_evaluate(kc_object *model, const kc_fit_args *a, kc_strategy *st, kc_logs **logs, kc_error *err)
+{
+    kc__compiled *c = st && kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    if (c) c->strategy = st;
+    kc_status rc = evaluate(model, a, logs, err);
+    if (c) c->strategy = NULL;
+    if (st) rc = kc__replica_finish(st, rc, err);
+    if (rc != KC_OK && logs) {
+        kc_logs_free(*logs);
+        *logs = NULL;
+    }
+    return rc;
 }
 
 /* ---- single batches -------------------------------------------------------------------------------- */
@@ -441,4 +557,14 @@ kc_status kc_model_predict_on_batch(kc_object *model, kc_tensor *const *x, int n
     if (n_x < 1 || !x || !x[0] || kc_tensor_ndim(x[0]) < 1)
         return kc__errf(err, KC_EINVAL, "predict_on_batch: no batched inputs");
     return kc_model_predict(model, x, n_x, kc_tensor_dim(x[0], 0), outputs, n_out, err);
+}
+
+kc_status kc_model_fit(kc_object *model, const kc_fit_args *a, kc_history **history, kc_error *err)
+{
+    return kc__model_fit(model, a, NULL, history, err);
+}
+
+kc_status kc_model_evaluate(kc_object *model, const kc_fit_args *a, kc_logs **logs, kc_error *err)
+{
+    return kc__model_evaluate(model, a, NULL, logs, err);
 }

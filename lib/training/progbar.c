@@ -1,9 +1,12 @@
 /* The progress bar (Keras 2.15's Progbar) and the ProgbarLogger callback
  * fit adds when verbose > 0. Output matches Keras':
  *   verbose 1:  "3/3 [==============================] - 0s 5ms/step - loss: 0.6931"
- *               redrawn in place on a terminal; when the output is not a
- *               terminal only the finished line is written (Keras would
- *               write a line per update)
+ *               redrawn in place (\r) on a terminal, at most every 0.05 s;
+ *               when the output is not a terminal, only each bar's
+ *               finished line is written. Keras 2.15 counts every POSIX
+ *               process as a dynamic display ('posix' in sys.modules), so
+ *               it writes its \b...\r redraws into files and pipes too;
+ *               ckeras keeps logs free of control characters instead
  *   verbose 2:  "3/3 - 0s - loss: 0.6931 - 57ms/epoch - 19ms/step"
  * Values are printed as Keras' stateful metrics: %.4f above 1e-3 in
  * magnitude, %.4e otherwise; verbose 2 compares the signed value, as
@@ -253,7 +256,10 @@ kc_callback *kc__progbar_logger_new(const json_t *cfg, const kc_config_ctx *ctx,
     }
     p->verbose = (int)verbose;
     kc_callback *cb = kc__callback_wrap(&progbar_methods, p, err);
-    if (cb) p->self = cb;
+    if (cb) {
+        p->self = cb;
+        cb->chief_only = true;
+    }
     return cb;
 }
 

@@ -5,16 +5,20 @@
  * an epoch's value is the running mean over its samples; metrics are the
  * compiled streaming metrics. These are public so that a custom train step
  * or a hand-written loop uses exactly what fit uses. */
+#include "replica.h"
 #include "training_int.h"
 
 #include <string.h>
 
 static kc_status need_compiled(kc_object *model, kc__compiled **c, kc_error *err)
 {
-    *c = kc_is_model(model) ? kc__model_compiled(model) : NULL;
+    *c = NULL;
+    kc_status rc = kc__need_model(model, err);
+    if (rc != KC_OK) return rc;
+    *c = kc__model_compiled(model);
     if (!*c)
         return kc__errf(err, KC_ESTATE, "model '%s' is not compiled: call kc_model_compile first",
-                        kc_is_layer(model) ? kc_layer_name(model) : "?");
+                        kc_layer_name(model));
     return KC_OK;
 }
 
@@ -285,7 +289,8 @@ kc_status kc_model_train_step(kc_object *model, kc_train_step *step, kc_error *e
             vars[i] = kc_layer_trainable_weight(model, i);
             src[i] = kc_variable_value(vars[i]);
         }
-        if (rc == KC_OK) rc = kc_tape_gradient(tape, loss, src, nt, grads, err);
+        /* summed over the processes in a data-parallel step (replica.c) */
+        if (rc == KC_OK) rc = kc__replica_gradients(tape, loss, src, vars, nt, grads, err);
         if (rc == KC_OK) rc = kc_optimizer_apply_gradients(c->optimizer, grads, vars, nt, err);
         for (int i = 0; grads && i < nt; i++) kc_tensor_unref(grads[i]);
     }

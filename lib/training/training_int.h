@@ -18,6 +18,9 @@ typedef struct kc__metric_entry {
     char *log_name;    /* owned; the key in logs ("accuracy", "out_mae"), set at the first batch */
 } kc__metric_entry;
 
+/* A group of processes training together (<ckeras/distributed.h>). */
+typedef struct kc_strategy kc_strategy;
+
 typedef struct kc__compiled {
     kc_object *optimizer;  /* owned */
     /* what compile was given, for training_config (owned JSON) */
@@ -35,11 +38,21 @@ typedef struct kc__compiled {
     kc_object *loss_tracker;
     kc_object **output_loss_trackers;
     bool stop_training;   /* model.stop_training */
+    kc_strategy *strategy; /* borrowed: the data-parallel fit or evaluation running, or NULL */
     /* add_metric values of the forward passes, as Mean metrics by name */
     kc_object **added_metrics;
     char **added_names;
     int n_added;
 } kc__compiled;
+
+/* KC_OK for a model; KC_EINVAL "not a model" naming what model is
+ * (NULL, a layer, another object) otherwise. */
+kc_status kc__need_model(const kc_object *model, kc_error *err);
+
+/* Make c the model's compile state (resolved now when the outputs are
+ * known); takes c, freed on failure. */
+kc_status kc__compiled_attach(kc_object *model, kc__compiled *c, kc_error *err);
+void kc__compiled_free(kc__compiled *c);
 
 /* The model's compile state, or NULL. */
 kc__compiled *kc__model_compiled(const kc_object *model);
@@ -67,7 +80,22 @@ struct kc_callback {
     FILE *out;
     int stopped_epoch;
     double best;
+    json_t *args;        /* a built-in's constructor arguments (owned; NULL for others) */
+    bool chief_only; /* in a data-parallel fit, only the chief (rank 0) runs it: it writes
+                        output (progress bar, CSVLogger) that one process should write */
 };
+
+/* A built-in callback by Keras class name from its arguments (what
+ * kc_callback_create parses; `where` names the caller in messages, NULL:
+ * the class name). The callback keeps a copy of the arguments. */
+kc_callback *kc__callback_create_json(const char *class_name, const json_t *cfg, const char *where,
+                                     kc_error *err);
+/* The arguments a built-in was made with (borrowed; NULL for others). */
+const json_t *kc__callback_args(const kc_callback *cb);
+
+/* Whether a built-in callback prints here: in a data-parallel fit every
+ * process runs it, and only the chief prints. */
+bool kc__callback_prints(const kc_object *model);
 
 /* Make a callback around a built-in's state (takes user: destroyed by
  * methods->destroy on failure too). */

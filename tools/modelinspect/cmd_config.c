@@ -21,6 +21,7 @@ const inspect_command cmd_config = {
             "files have no model_config) or the pointer does not resolve, 64 for a\n"
             "malformed pointer.\n",
     .run = run_config,
+    .isolation = ISOLATE_WHOLE,
 };
 
 /* Decode one reference token (~1 -> '/', ~0 -> '~') into out; false when

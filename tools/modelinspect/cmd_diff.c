@@ -35,6 +35,7 @@ const inspect_command cmd_diff = {
             "Exit 0 when the files are equal within the tolerances, 1 when they differ,\n"
             "2 when a file cannot be read.\n",
     .run = run_diff,
+    .isolation = ISOLATE_WHOLE,
 };
 
 typedef struct diff_ctx {

@@ -46,6 +46,7 @@ const inspect_command cmd_graph = {
             "Exit 0, 2 when the file cannot be read or has no model_config or the picture\n"
             "cannot be drawn (also in builds without Graphviz), 64 on usage errors.\n",
     .run = run_graph,
+    .isolation = ISOLATE_ITSELF,
 };
 
 /* Keras' plot_model switches. */
@@ -347,7 +348,8 @@ static void write_dot(const arch_model *a, graph_out *g)
     fputs("}\n", f);
 }
 
-static int emit_picture(const arch_model *a, const graph_style *style, picture_format format, const char *out)
+/* Write DOT text (n bytes) to out as text, or drawn in format. */
+static int emit_dot(const char *dot, size_t n, picture_format format, const char *out)
 {
     if (format != PICTURE_TEXT && !graph_render_available())
         return inspect_fail(EXIT_INVALID,
@@ -358,27 +360,57 @@ static int emit_picture(const arch_model *a, const graph_style *style, picture_f
     picture_out o;
     int rc = picture_out_open(&o, &cmd_graph, out, format);
     if (rc >= 0) return rc;
-    graph_out g = {.style = style};
-    if (format == PICTURE_TEXT) {
-        g.f = o.f;
-        write_dot(a, &g);
-        return picture_out_commit(&o);
-    }
-    char *dot = NULL;
-    size_t len = 0;
-    g.f = open_memstream(&dot, &len);
-    if (!g.f) {
-        picture_out_abort(&o);
-        return inspect_fail(EXIT_INVALID, "out of memory");
-    }
-    write_dot(a, &g);
-    rc = fclose(g.f) == 0 ? graph_render(dot, format, o.f) : inspect_fail(EXIT_INVALID, "out of memory");
-    free(dot);
+    if (format == PICTURE_TEXT) rc = fwrite(dot, 1, n, o.f) == n ? EXIT_OK : inspect_fail(EXIT_INVALID, "cannot write the graph");
+    else rc = graph_render(dot, format, o.f);
     if (rc != EXIT_OK) {
         picture_out_abort(&o);
         return rc;
     }
     return picture_out_commit(&o);
+}
+
+/* What the reading half of graph needs. */
+typedef struct graph_job {
+    const char *file;
+    const graph_style *style;
+    bool as_json;
+    FILE *out; /* where the DOT text goes */
+} graph_job;
+
+/* Read the file and write its graph: DOT to job->out, or JSON to standard
+ * output. Runs in the sandbox unless --trusted: the file is parsed there,
+ * and only the text comes back. */
+static int read_graph(void *ctx)
+{
+    const graph_job *job = ctx;
+    kc_h5file *f = inspect_open(job->file);
+    if (!f) return EXIT_INVALID;
+    json_t *mc = NULL;
+    arch_model *a = arch_load(f, &mc);
+    int rc = EXIT_INVALID;
+    if (a) {
+        /* shapes when the model loads; the graph does not need it */
+        kc_load_options lo = {.no_compile = true};
+        kc_error ignored = {0};
+        kc_object *model = kc_model_load(job->file, &lo, &ignored);
+        if (model) arch_infer_shapes(a, model);
+        else arch_input_shapes_from_config(a);
+        kc_object_unref(model);
+        if (job->as_json) {
+            graph_out g = {.as_json = true, .style = job->style, .nodes = json_array(), .edges = json_array()};
+            draw(a, "", &g, 0);
+            rc = inspect_emit_json(json_pack("{s:s, s:s, s:o, s:o}", "name", a->name, "class_name", a->class_name,
+                                             "nodes", g.nodes, "edges", g.edges));
+        } else {
+            graph_out g = {.f = job->out, .style = job->style};
+            write_dot(a, &g);
+            rc = fflush(job->out) == 0 ? EXIT_OK : inspect_fail(EXIT_INVALID, "cannot write the graph");
+        }
+    }
+    arch_free(a);
+    json_decref(mc);
+    kc_h5file_close(f);
+    return rc;
 }
 
 static int run_graph(int argc, char **argv)
@@ -411,30 +443,22 @@ static int run_graph(int argc, char **argv)
         strcmp(style.rankdir, "RL") != 0)
         return inspect_usage(&cmd_graph, "--rankdir must be TB, LR, BT or RL, not '%s'", style.rankdir);
     if (style.dpi < 10 || style.dpi > 1200) return inspect_usage(&cmd_graph, "--dpi must be between 10 and 1200");
-    kc_h5file *f = inspect_open(file);
-    if (!f) return EXIT_INVALID;
-    json_t *mc = NULL;
-    arch_model *a = arch_load(f, &mc);
-    rc = EXIT_INVALID;
-    if (a) {
-        /* shapes when the model loads; the graph does not need it */
-        kc_load_options lo = {.no_compile = true};
-        kc_error ignored = {0};
-        kc_object *model = kc_model_load(file, &lo, &ignored);
-        if (model) arch_infer_shapes(a, model);
-        else arch_input_shapes_from_config(a);
-        kc_object_unref(model);
-        if (as_json) {
-            graph_out g = {.as_json = true, .style = &style, .nodes = json_array(), .edges = json_array()};
-            draw(a, "", &g, 0);
-            rc = inspect_emit_json(json_pack("{s:s, s:s, s:o, s:o}", "name", a->name, "class_name", a->class_name,
-                                             "nodes", g.nodes, "edges", g.edges));
-        } else {
-            rc = emit_picture(a, &style, format, out);
-        }
+    graph_job job = {.file = file, .style = &style, .as_json = as_json, .out = stdout};
+    const char *files[2] = {file, NULL};
+    if (as_json || (format == PICTURE_TEXT && !out)) /* straight to standard output */
+        return inspect_trusted ? read_graph(&job) : inspect_isolated(read_graph, &job, files, NULL, NULL);
+    /* drawn or written to OUT here, from the DOT text the reading gave */
+    char *dot = NULL;
+    size_t n = 0;
+    if (inspect_trusted) {
+        job.out = open_memstream(&dot, &n);
+        if (!job.out) return inspect_fail(EXIT_INVALID, "out of memory");
+        rc = read_graph(&job);
+        fclose(job.out);
+    } else {
+        rc = inspect_isolated(read_graph, &job, files, &dot, &n);
     }
-    arch_free(a);
-    json_decref(mc);
-    kc_h5file_close(f);
+    if (rc == EXIT_OK) rc = emit_dot(dot, n, format, out);
+    free(dot);
     return rc;
 }

@@ -28,6 +28,7 @@ const inspect_command cmd_history = {
             "cannot be read or is not a CSV log or the picture cannot be drawn (also in\n"
             "builds without Cairo), 64 on usage errors.\n",
     .run = run_history,
+    .isolation = ISOLATE_NOTHING,
 };
 
 static void value_text(double v, char *buf, size_t size)

@@ -22,6 +22,7 @@ const inspect_command cmd_optimizer = {
             "  --json  machine-readable output\n\n"
             "Exit 0, or 2 when the file cannot be read.\n",
     .run = run_optimizer,
+    .isolation = ISOLATE_WHOLE,
 };
 
 /* The counter: legacy optimizers name it "<Opt>/iter:0", tf.keras >= 2.11

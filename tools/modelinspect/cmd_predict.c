@@ -20,6 +20,7 @@ const inspect_command cmd_predict = {
             "batches of --batch-size (default 32), as Keras' Model.predict.\n"
             "Exit 0, 2 when a file cannot be read or the inputs do not fit the model.\n",
     .run = run_predict,
+    .isolation = ISOLATE_ITSELF,
 };
 
 /* Inputs files are small; refuse anything absurd before reading it. */
@@ -100,7 +101,7 @@ static int run_predict(int argc, char **argv)
     long long batch = (long long)batch_arg;
 
     kc_load_options lopts = {.warn = inspect_warn, .no_compile = true};
-    kc_object *model = kc_model_load(files[0], &lopts, &err);
+    kc_object *model = inspect_load_model(files[0], &lopts, &err);
     if (!model) {
         inspect_print_error(&err);
         return EXIT_INVALID;

@@ -17,6 +17,7 @@ const inspect_command cmd_resave = {
             "kept bit for bit; the training config and optimizer state are kept unless\n"
             "--no-optimizer. OUT is replaced atomically. Exit 0, or 2 with the error.\n",
     .run = run_resave,
+    .isolation = ISOLATE_ITSELF,
 };
 
 static int run_resave(int argc, char **argv)
@@ -32,7 +33,7 @@ static int run_resave(int argc, char **argv)
     if (rc >= 0) return rc;
 
     kc_load_options lopts = {.warn = inspect_warn, .no_compile = no_optimizer};
-    kc_object *model = kc_model_load(files[0], &lopts, &err);
+    kc_object *model = inspect_load_model(files[0], &lopts, &err);
     if (!model) {
         inspect_print_error(&err);
         return EXIT_INVALID;

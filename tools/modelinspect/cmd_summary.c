@@ -43,6 +43,7 @@ const inspect_command cmd_summary = {
             "  --json               machine-readable output\n\n"
             "Exit 0, or 2 when the file cannot be read.\n",
     .run = run_summary,
+    .isolation = ISOLATE_WHOLE,
 };
 
 static const char *const UNKNOWN_NOTE = "    (unknown class: register it or use --custom-lib)";

@@ -18,6 +18,7 @@ const inspect_command cmd_verify = {
             "                           kc_status ckeras_plugin_init(kc_error *err)\n"
             "                       registers them (kc_register_class, ...). Repeatable.\n",
     .run = run_verify,
+    .isolation = ISOLATE_WHOLE,
 };
 
 static int run_verify(int argc, char **argv)

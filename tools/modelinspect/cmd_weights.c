@@ -24,6 +24,7 @@ const inspect_command cmd_weights = {
             "  --json       machine-readable output\n\n"
             "Exit 0, or 2 when the file cannot be read or NAME names no weight.\n",
     .run = run_weights,
+    .isolation = ISOLATE_WHOLE,
 };
 
 typedef struct stats {

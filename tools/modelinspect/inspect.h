@@ -22,7 +22,19 @@ typedef struct inspect_command {
     const char *synopsis; /* one line, after "modelinspect " */
     const char *help;     /* the --help text after the synopsis */
     int (*run)(int argc, char **argv);
+    /* How it reads model files unless --trusted (README, "Loading files
+     * you did not make"): */
+    enum {
+        ISOLATE_WHOLE,   /* it only reads files and prints: run entirely in the sandbox */
+        ISOLATE_ITSELF,  /* it isolates its own reading (it writes files or draws) */
+        ISOLATE_NOTHING  /* it opens no model file */
+    } isolation;
 } inspect_command;
+
+/* --trusted: open model files in this process, as before (main.c);
+ * --timeout: the sandbox's limit in seconds (0: ckeras' default, 60). */
+extern bool inspect_trusted;
+extern double inspect_timeout;
 
 extern const inspect_command cmd_summary, cmd_config, cmd_weights, cmd_diff, cmd_graph, cmd_optimizer,
     cmd_verify, cmd_predict, cmd_resave;
@@ -75,6 +87,16 @@ kc_status inspect_load_plugin(const char *path, kc_error *err);
 
 /* Warnings of a load go to stderr as "modelinspect: warning: ...". */
 void inspect_warn(void *user, const char *message);
+
+/* Run fn(ctx) in ckeras' sandbox (kc_sandbox_run): the files named in
+ * `files` (NULL-terminated) are the only ones it may open. With `captured`,
+ * what fn prints on standard output is returned there (malloc'd, *n
+ * bytes) instead of being printed. Returns fn's exit code, or EXIT_INVALID
+ * after printing why the sandbox did not let it finish (a crash, the
+ * timeout, a limit). */
+int inspect_isolated(int (*fn)(void *), void *ctx, const char *const *files, char **captured, size_t *n);
+/* kc_model_load, through kc_model_load_untrusted unless --trusted. */
+kc_object *inspect_load_model(const char *path, const kc_load_options *opts, kc_error *err);
 
 /* kc_h5file_open, printing the error. NULL on failure. */
 kc_h5file *inspect_open(const char *path);

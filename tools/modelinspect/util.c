@@ -1,5 +1,6 @@
-/* modelinspect: command lines, messages, opening files and plugin loading
- * shared by subcommands. */
+/* modelinspect: command lines, messages, opening files, the sandbox and
+ * plugin loading shared by subcommands. */
+#define _GNU_SOURCE /* memfd_create */
 #include "inspect.h"
 
 #include <dlfcn.h>
@@ -7,6 +8,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int inspect_parse(const inspect_command *cmd, int argc, char **argv, const inspect_opt *opts, int n_opts,
                   const char **files, int min_files, int max_files, const char *files_msg)
@@ -130,6 +134,52 @@ void inspect_warn(void *user, const char *message)
 {
     (void)user;
     fprintf(stderr, "modelinspect: warning: %s\n", message);
+}
+
+bool inspect_trusted;
+double inspect_timeout;
+
+int inspect_isolated(int (*fn)(void *), void *ctx, const char *const *files, char **captured, size_t *n)
+{
+    if (captured) *captured = NULL;
+    if (n) *n = 0;
+    int out = -1, saved = -1;
+    if (captured) { /* the child's standard output goes to a memfd */
+        fflush(stdout);
+        out = memfd_create("modelinspect-output", MFD_CLOEXEC);
+        saved = out >= 0 ? dup(1) : -1;
+        if (saved < 0 || dup2(out, 1) < 0) return inspect_fail(EXIT_INVALID, "cannot capture the sandbox's output");
+    }
+    kc_sandbox_options so = {.readable_files = files, .keep_stdio = true, .timeout_seconds = inspect_timeout};
+    kc_error err = {0};
+    int code = EXIT_INVALID;
+    kc_status rc = kc_sandbox_run(fn, ctx, &so, &code, &err);
+    if (captured) {
+        dup2(saved, 1);
+        close(saved);
+        off_t size = lseek(out, 0, SEEK_END);
+        char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (buf && pread(out, buf, (size_t)size, 0) == (ssize_t)size) {
+            buf[size] = '\0';
+            *captured = buf;
+            *n = (size_t)size;
+        } else {
+            free(buf);
+            if (rc == KC_OK) rc = kc_error_set(&err, KC_ENOMEM, "cannot read the sandbox's output");
+        }
+        close(out);
+    }
+    if (rc != KC_OK) {
+        inspect_print_error(&err);
+        return EXIT_INVALID;
+    }
+    return code;
+}
+
+kc_object *inspect_load_model(const char *path, const kc_load_options *opts, kc_error *err)
+{
+    kc_untrusted_limits lim = {.timeout_seconds = inspect_timeout};
+    return inspect_trusted ? kc_model_load(path, opts, err) : kc_model_load_untrusted(path, opts, &lim, err);
 }
 
 kc_h5file *inspect_open(const char *path)
