@@ -324,3 +324,20 @@ void su_write_io(const char *path, kc_object *m, kc_tensor *const *ins, int n_in
     ck_assert_int_eq(json_dump_file(root, path, JSON_REAL_PRECISION(9)), 0);
     json_decref(root);
 }
+
+void su_assert_same_optimizer_state(kc_object *a, kc_object *b)
+{
+    kc_object *oa = kc_model_optimizer(a), *ob = kc_model_optimizer(b);
+    ck_assert_ptr_nonnull(oa);
+    ck_assert_ptr_nonnull(ob);
+    ck_assert_str_eq(kc_object_name(oa), kc_object_name(ob));
+    ck_assert_int_eq(kc_optimizer_iterations(oa), kc_optimizer_iterations(ob));
+    ck_assert(kc_optimizer_current_lr(oa) == kc_optimizer_current_lr(ob));
+    ck_assert_int_eq(kc_optimizer_num_weights(oa), kc_optimizer_num_weights(ob));
+    for (int i = 0; i < kc_optimizer_num_weights(oa); i++) {
+        char na[256], nb[256];
+        kc_tensor *ta = kc_optimizer_weight(oa, i, na, sizeof na), *tb = kc_optimizer_weight(ob, i, nb, sizeof nb);
+        ck_assert_str_eq(na, nb);
+        su_assert_bit_identical(ta, tb, na);
+    }
+}

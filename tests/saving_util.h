@@ -18,6 +18,9 @@ void su_assert_same_weights(kc_object *a, kc_object *b);
 void su_assert_same_config(const kc_object *a, const kc_object *b);
 /* Same shapes and bytes. */
 void su_assert_bit_identical(const kc_tensor *a, const kc_tensor *b, const char *what);
+/* Both models compiled with the same optimizer class, iteration count,
+ * learning rate and optimizer weights (names, shapes, bytes). */
+void su_assert_same_optimizer_state(kc_object *a, kc_object *b);
 
 /* Inputs for a model: one per input, float uniform [-1, 1) (unknown
  * dimensions become `batch`), or int32 ids in [0, int_range) when

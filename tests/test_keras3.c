@@ -240,23 +240,6 @@ static int read_wild_table(wild_row *rows, int max)
 }
 
 
-static void assert_same_optimizer_state(kc_object *a, kc_object *b)
-{
-    kc_object *oa = kc_model_optimizer(a), *ob = kc_model_optimizer(b);
-    ck_assert_ptr_nonnull(oa);
-    ck_assert_ptr_nonnull(ob);
-    ck_assert_str_eq(kc_object_name(oa), kc_object_name(ob));
-    ck_assert_int_eq(kc_optimizer_iterations(oa), kc_optimizer_iterations(ob));
-    ck_assert(kc_optimizer_current_lr(oa) == kc_optimizer_current_lr(ob));
-    ck_assert_int_eq(kc_optimizer_num_weights(oa), kc_optimizer_num_weights(ob));
-    for (int i = 0; i < kc_optimizer_num_weights(oa); i++) {
-        char na[256], nb[256];
-        kc_tensor *ta = kc_optimizer_weight(oa, i, na, sizeof na), *tb = kc_optimizer_weight(ob, i, nb, sizeof nb);
-        ck_assert_str_eq(na, nb);
-        su_assert_bit_identical(ta, tb, na);
-    }
-}
-
 /* The README's sentence on Keras 3 files must match the table. */
 static void check_readme_counts(int n_files, int loads, int goldens, int matched)
 {
@@ -310,7 +293,7 @@ START_TEST(keras_wild_files_load_with_optimizer_state)
         static const char *const out[] = {"wild_resave.keras", "wild_resave.h5"};
         for (int k = 0; k < 2; k++) {
             kc_object *back = su_save_load(m, out[k], NULL);
-            if (has_opt) assert_same_optimizer_state(m, back);
+            if (has_opt) su_assert_same_optimizer_state(m, back);
             kc_object_unref(back);
         }
         kc_object_unref(m);
@@ -459,7 +442,7 @@ START_TEST(every_layer_kind_round_trips_through_keras3_files)
     snprintf(file, sizeof file, "zoo_%s.keras", zoo[_i].name);
     warnings w = {0};
     kc_object *back = su_round_trip(m, file, NULL, ins);
-    assert_same_optimizer_state(m, back);
+    su_assert_same_optimizer_state(m, back);
 
     snprintf(file, sizeof file, "zoo_%s.weights.h5", zoo[_i].name);
     CK_OK(kc_model_save_weights(m, su_path(file), NULL, &err));
@@ -473,7 +456,7 @@ START_TEST(every_layer_kind_round_trips_through_keras3_files)
     CK_OK(kc_model_load_weights(fresh, su_path(file), &wo, &err));
     ck_assert_msg(w.n == 0, "%s", w.last);
     su_assert_same_weights(m, fresh);
-    assert_same_optimizer_state(m, fresh);
+    su_assert_same_optimizer_state(m, fresh);
     kc_tensor *a[4], *b[4];
     int na = su_predict(m, ins, a), nb = su_predict(fresh, ins, b);
     ck_assert_int_eq(na, nb);
@@ -742,7 +725,7 @@ START_TEST(optimizer_state_round_trips_in_every_layout)
     snprintf(file, sizeof file, "opt_%d.keras", _i);
     CK_OK(kc_model_save(m, su_path(file), NULL, &err));
     kc_object *back = load_quietly(su_path(file));
-    assert_same_optimizer_state(m, back);
+    su_assert_same_optimizer_state(m, back);
     kc_object_unref(back);
 
     static const char *const layouts[][2] = {{"legacy", "2.15.0"}, {"tf211", "2.11.0"}, {"keras3", "3.5.0"}};
@@ -751,7 +734,7 @@ START_TEST(optimizer_state_round_trips_in_every_layout)
         CK_OK(kc_model_save(m, su_path(file), NULL, &err));
         if (l > 0) rewrite_optimizer_weights(m, c, su_path(file), layouts[l][0], layouts[l][1]);
         back = load_quietly(su_path(file));
-        assert_same_optimizer_state(m, back);
+        su_assert_same_optimizer_state(m, back);
         kc_object_unref(back);
     }
     kc_object_unref(m);
@@ -805,7 +788,7 @@ START_TEST(custom_optimizer_state_round_trips_through_keras_archives)
     kc_object *back = kc_model_load(su_path("two_slots.keras"), &lo, &err);
     CK_NN(back, err);
     ck_assert_msg(w.n == 0, "%s", w.last);
-    assert_same_optimizer_state(m, back);
+    su_assert_same_optimizer_state(m, back);
     kc_object_unref(back);
     kc_object_unref(m);
     kc_custom_objects_free(co);

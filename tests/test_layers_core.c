@@ -82,6 +82,63 @@ static void check_merge(const char *cls, const char *cfg, kc_tensor **xs, int n,
 
 /* ---- names ----------------------------------------------------------------------------- */
 
+/* Keras' activation layers given as a layer's activation (Conv2D(activation=LeakyReLU(0.2))),
+ * in tf.keras 2's and Keras 3's config forms: the layer's numerics, and the same config back. */
+START_TEST(activation_layers_as_activations)
+{
+    static const char *const cases[][2] = {
+        {"{\"class_name\": \"LeakyReLU\", \"config\": {\"name\": \"leaky_re_lu\", \"trainable\": true, "
+         "\"dtype\": \"float32\", \"alpha\": 0.2}}", "LeakyReLU"},
+        {"{\"module\": \"keras.layers\", \"class_name\": \"LeakyReLU\", \"config\": {\"name\": \"leaky_re_lu_1\", "
+         "\"trainable\": true, \"dtype\": \"float32\", \"negative_slope\": 0.1}, \"registered_name\": null, "
+         "\"build_config\": {\"input_shape\": [8, 5]}}", "LeakyReLU"},
+        {"{\"class_name\": \"ReLU\", \"config\": {\"max_value\": 0.5, \"negative_slope\": 0.1, \"threshold\": 0.2}}",
+         "ReLU"},
+        {"{\"class_name\": \"ELU\", \"config\": {\"alpha\": 0.5}}", "ELU"},
+        {"{\"class_name\": \"Softmax\", \"config\": {\"axis\": -1}}", "Softmax"},
+    };
+    kc_tensor *x = tu_tensor(2, D(2, 3), F(0.3f, -0.7f, 1.1f, -2.0f, 0.05f, 0.9f));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *spec = json_loads(cases[i][0], 0, NULL);
+        /* Dense(5, activation=<the layer>) against Dense(5) then the layer */
+        json_t *dcfg = json_pack("{s:i, s:O, s:s}", "units", 5, "activation", spec, "kernel_initializer", "ones");
+        char *dtext = json_dumps(dcfg, 0);
+        kc_object *d = make("Dense", dtext);
+        kc_object *plain = make("Dense", "{\"units\": 5, \"kernel_initializer\": \"ones\"}");
+        char *atext = json_dumps(json_object_get(spec, "config"), 0);
+        kc_object *act = make(cases[i][1], atext);
+        free(atext);
+        kc_tensor *y = kc_layer_call1(d, x, false, &err);
+        CK_NN(y, err);
+        kc_tensor *z0 = kc_layer_call1(plain, x, false, &err);
+        kc_tensor *z = kc_layer_call1(act, z0, false, &err);
+        CK_NN(z, err);
+        tu_assert_tensors_close(y, z, 0, 0, cases[i][1]);
+        /* the activation's config is the layer's: saved and read back the same */
+        json_t *c1, *c2;
+        CK_OK(kc_object_get_config(d, &c1, &err));
+        const json_t *a1 = json_object_get(c1, "activation");
+        ck_assert_str_eq(json_string_value(json_object_get(a1, "class_name")), cases[i][1]);
+        char *c1text = json_dumps(c1, 0);
+        kc_object *d2 = make("Dense", c1text);
+        free(c1text);
+        CK_OK(kc_object_get_config(d2, &c2, &err));
+        ck_assert_msg(json_equal(c1, c2), "%s: config changed in a round trip", cases[i][0]);
+        json_decref(c1), json_decref(c2), json_decref(dcfg), json_decref(spec);
+        free(dtext);
+        kc_tensor_unref(y), kc_tensor_unref(z0), kc_tensor_unref(z);
+        kc_object_unref(d), kc_object_unref(d2), kc_object_unref(plain), kc_object_unref(act);
+    }
+    /* a bad config is the layer's named error */
+    kc_error_clear(&err);
+    ck_assert_ptr_null(kc_layer_create("Dense", "{\"units\": 2, \"activation\": {\"class_name\": \"LeakyReLU\", "
+                                                "\"config\": {\"alpha\": -1}}}", &err));
+    ck_assert_int_ne(err.code, KC_OK);
+    ck_assert_msg(strstr(err.context, "activation") != NULL, "context: %s", err.context);
+    kc_tensor_unref(x);
+}
+END_TEST
+
 START_TEST(core_layers_get_keras_names)
 {
     static const char *const cases[][3] = {
@@ -851,6 +908,18 @@ static void grad_layer(const char *cls, const char *cfg, kc_tensor **xs, int n, 
     kc_object_unref(l);
 }
 
+/* Gradients flow through an activation layer given as an activation. */
+START_TEST(activation_layers_as_activations_have_gradients)
+{
+    kc_tensor *x = tu_random_away(2, D(3, 4), 0.05f, 1.0f, 11);
+    grad_layer("Dense", "{\"units\": 3, \"activation\": {\"class_name\": \"LeakyReLU\", \"config\": {\"alpha\": 0.2}}}",
+               &x, 1, true);
+    grad_layer("Dense", "{\"units\": 3, \"activation\": {\"class_name\": \"ELU\", \"config\": {\"alpha\": 0.7}}}", &x,
+               1, true);
+    kc_tensor_unref(x);
+}
+END_TEST
+
 START_TEST(activation_layer_gradients_match_finite_differences)
 {
     kc_tensor *x = tu_random_away(2, D(3, 4), 0.1f, 2.0f, 1);
@@ -1314,6 +1383,8 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("core layers");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, core_layers_get_keras_names);
+    tcase_add_test(tc, activation_layers_as_activations);
+    tcase_add_test(tc, activation_layers_as_activations_have_gradients);
     tcase_add_test(tc, configs_round_trip_for_every_class);
     tcase_add_test(tc, default_configs_match_tf_keras);
     tcase_add_test(tc, bad_configs_are_named_errors);

@@ -158,6 +158,128 @@ START_TEST(sequential_builds_predicts_and_round_trips)
 }
 END_TEST
 
+/* A model saved with a fixed batch size (input_shape=(32, 4) given to the first layer, as
+ * a popular tutorial has it) predicts on any batch in Keras: a model's input_spec drops
+ * the batch dimension. The other dimensions are still checked. */
+START_TEST(fixed_batch_input_accepts_other_batch_sizes)
+{
+    static const char *const cfgs[] = {
+        /* Keras 2 */
+        "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_input_shape\": [32, 4], \"dtype\": \"float32\", \"name\": \"in\"}}, "
+        "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 2}}]}}",
+        /* Keras 3 functional */
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_shape\": [32, 4], \"dtype\": \"float32\", \"name\": \"in\"}, "
+        "\"name\": \"in\", \"inbound_nodes\": []}, {\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", "
+        "\"units\": 2}, \"name\": \"d\", \"inbound_nodes\": [{\"args\": [{\"class_name\": \"__keras_tensor__\", "
+        "\"config\": {\"shape\": [32, 4], \"dtype\": \"float32\", \"keras_history\": [\"in\", 0, 0]}}], "
+        "\"kwargs\": {}}]}], \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"d\", 0, 0]]}}",
+    };
+    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
+        json_t *j = json_loads(cfgs[c], 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        kc_object *m;
+        CK_OK(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err));
+        json_decref(j);
+        kc_shape is = kc_model_input_shape(m, 0);
+        ck_assert_int_eq(is.dims[0], 32); /* the declared batch stays in the model */
+        kc_tensor *x = tu_random(2, D(3, 4), -1, 1, 7), *outs[1];
+        int n = 0;
+        CK_OK(kc_model_predict(m, &x, 1, 32, outs, &n, &err));
+        ck_assert_int_eq(kc_tensor_dims(outs[0])[0], 3);
+        kc_tensor *direct = kc_layer_call1(m, x, false, &err);
+        CK_NN(direct, err);
+        tu_assert_tensors_close(outs[0], direct, 0, 0, "predict == call");
+        kc_tensor_unref(outs[0]), kc_tensor_unref(direct), kc_tensor_unref(x);
+        /* a wrong feature size is still refused, naming both shapes */
+        x = tu_random(2, D(3, 5), -1, 1, 7);
+        kc_error_clear(&err);
+        ck_assert_ptr_null(kc_layer_call1(m, x, false, &err));
+        CK_ERR(err, KC_ESHAPE, "does not fit the declared shape (32, 4)");
+        kc_tensor_unref(x);
+        kc_object_unref(m);
+    }
+}
+END_TEST
+
+/* Keras 3 saves operations on symbolic tensors (x + y, x * 0.5, keras.ops.max(x)) as
+ * functional nodes of classes from keras.src.ops, some named like layers. Only the
+ * elementwise merges of tensors are the layers of the same name; the rest is refused by
+ * name -- never read as a layer that drops the constant (x * 0.5 == x). */
+static const char *op_model(const char *cls, const char *cfg, const char *second_arg)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof buf,
+             "{\"module\": \"keras.src.models.functional\", \"class_name\": \"Functional\", \"config\": {\"name\": "
+             "\"f\", \"layers\": [{\"module\": \"keras.layers\", \"class_name\": \"InputLayer\", \"config\": "
+             "{\"batch_shape\": [null, 4], \"dtype\": \"float32\", \"name\": \"in\"}, \"name\": \"in\", "
+             "\"inbound_nodes\": []}, {\"module\": \"keras.src.ops.numpy\", \"class_name\": \"%s\", \"config\": %s, "
+             "\"registered_name\": \"%s\", \"name\": \"op\", \"inbound_nodes\": [{\"args\": [{\"class_name\": "
+             "\"__keras_tensor__\", \"config\": {\"shape\": [null, 4], \"dtype\": \"float32\", \"keras_history\": "
+             "[\"in\", 0, 0]}}%s], \"kwargs\": {}}]}], \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": "
+             "[[\"op\", 0, 0]]}, \"registered_name\": \"Functional\"}",
+             cls, cfg, cls, second_arg);
+    return buf;
+}
+
+START_TEST(keras3_operation_nodes_are_layers_only_when_equal)
+{
+    static const char *const tensor_arg =
+        ", {\"class_name\": \"__keras_tensor__\", \"config\": {\"shape\": [null, 4], \"dtype\": \"float32\", "
+        "\"keras_history\": [\"in\", 0, 0]}}";
+    /* x + x and x * x: the Add and Multiply layers compute them */
+    static const struct {
+        const char *cls;
+        float want[4];
+    } ok[] = {{"Add", {2, -4, 6, 1}}, {"Multiply", {1, 4, 9, 0.25f}}};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *j = json_loads(op_model(ok[i].cls, "{\"name\": \"op\"}", tensor_arg), 0, NULL);
+        kc_object *m;
+        CK_OK(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err));
+        kc_tensor *x = tu_tensor(2, D(1, 4), F(1, -2, 3, 0.5f));
+        kc_tensor *y = kc_layer_call1(m, x, false, &err);
+        CK_NN(y, err);
+        tu_assert_close(y, 2, D(1, 4), ok[i].want, 0, 0, ok[i].cls);
+        kc_tensor_unref(x), kc_tensor_unref(y);
+        kc_object_unref(m);
+        json_decref(j);
+    }
+    /* x * 0.5 and keras.ops.max(x): refused, naming the operation */
+    static const char *const bad[][3] = {
+        {"Multiply", "{\"name\": \"op\"}", ", 0.5"},
+        {"Max", "{\"axis\": null, \"keepdims\": false, \"initial\": null}", ""},
+        {"Concatenate", "{\"axis\": 0}", tensor_arg}, /* ops.concatenate: axis 0, the layer's -1 */
+    };
+    for (size_t i = 0; i < 3; i++) {
+        json_t *j = json_loads(op_model(bad[i][0], bad[i][1], bad[i][2]), 0, NULL);
+        kc_object *m = NULL;
+        kc_error_clear(&err);
+        ck_assert_int_eq(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err), KC_ENOTFOUND);
+        ck_assert_ptr_null(m);
+        CK_ERR(err, KC_ENOTFOUND, "Keras 3 operation");
+        ck_assert_msg(strstr(err.message, bad[i][0]) && strstr(err.message, "keras.src.ops.numpy"), "%s",
+                      err.message);
+        ck_assert_msg(strstr(err.context, "layers[1]") != NULL, "context: %s", err.context);
+        json_decref(j);
+    }
+    /* tf.keras 2's form of the same: TFOpLambda, refused with its reason */
+    json_t *j = json_loads(
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"model\", \"layers\": [{\"class_name\": "
+        "\"InputLayer\", \"config\": {\"batch_input_shape\": [null, 4], \"name\": \"input_1\"}, \"name\": "
+        "\"input_1\", \"inbound_nodes\": []}, {\"class_name\": \"TFOpLambda\", \"config\": {\"name\": "
+        "\"tf.math.multiply\", \"function\": \"math.multiply\"}, \"name\": \"tf.math.multiply\", "
+        "\"inbound_nodes\": [[\"input_1\", 0, 0, {\"y\": 0.5, \"name\": null}]]}], \"input_layers\": "
+        "[[\"input_1\", 0, 0]], \"output_layers\": [[\"tf.math.multiply\", 0, 0]]}}",
+        0, NULL);
+    kc_object *m = NULL;
+    kc_error_clear(&err);
+    ck_assert_int_eq(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err), KC_ENOTFOUND);
+    CK_ERR(err, KC_ENOTFOUND, "'TFOpLambda' is not supported by ckeras: tf.keras recorded a TensorFlow function");
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(sequential_add_reports_shape_errors_and_pop_works)
 {
     kc_object *m = mlp();
@@ -590,6 +712,8 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("models");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, layers_get_keras_names);
+    tcase_add_test(tc, fixed_batch_input_accepts_other_batch_sizes);
+    tcase_add_test(tc, keras3_operation_nodes_are_layers_only_when_equal);
     tcase_add_test(tc, dense_forward_matches_hand_values_and_checks_shapes);
     tcase_add_test(tc, bad_dense_configs_are_named_errors);
     tcase_add_test(tc, sequential_builds_predicts_and_round_trips);

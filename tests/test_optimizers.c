@@ -117,7 +117,25 @@ static void ref_adam(ref *r, const hp *h, const double *g, int t, double lr)
     }
 }
 
-/* Nadam (tf.keras optimizer_v2, Dozat's momentum schedule) */
+/* Nadam as tf.keras 2.11-2.15 (keras/optimizers/nadam.py) and Keras 3
+ * (keras/src/optimizers/nadam.py) compute it, in their order */
+static void ref_nadam_keras(ref *r, const hp *h, const double *g, int t, double lr)
+{
+    double u_t = h->b1 * (1 - 0.5 * pow(0.96, t));
+    double u_t1 = h->b1 * (1 - 0.5 * pow(0.96, t + 1));
+    r->cache *= u_t; /* u_product */
+    double u_product_next = r->cache * u_t1;
+    for (int j = 0; j < NW; j++) {
+        r->s1[j] += (g[j] - r->s1[j]) * (1 - h->b1);
+        r->s2[j] += (g[j] * g[j] - r->s2[j]) * (1 - h->b2);
+        double m_hat = u_t1 * r->s1[j] / (1 - u_product_next) + (1 - u_t) * g[j] / (1 - r->cache);
+        double v_hat = r->s2[j] / (1 - pow(h->b2, t));
+        r->w[j] -= m_hat * lr / (sqrt(v_hat) + h->eps);
+    }
+}
+
+/* the legacy Nadam (tf.keras optimizer_v2, keras/optimizers/legacy/nadam.py:
+ * Dozat's momentum schedule slowed down by schedule_decay) */
 static void ref_nadam(ref *r, const hp *h, const double *g, int t, double lr)
 {
     double u_t = h->b1 * (1 - 0.5 * pow(0.96, h->sched_decay * t));
@@ -238,7 +256,11 @@ START_TEST(adam_family_follows_keras_rules)
                &(hp){.lr = 0.05, .b1 = 0.5, .b2 = 0.6, .eps = 0.01, .amsgrad = true}, ref_adam, 6);
     check_rule("{\"class_name\": \"AdamW\", \"config\": {\"learning_rate\": 0.05, \"weight_decay\": 0.5}}",
                &(hp){.lr = 0.05, .b1 = 0.9, .b2 = 0.999, .eps = 1e-7, .wd = 0.5}, ref_adam, 6);
+    /* the default Nadam (a config without "decay"), and the legacy one */
     check_rule("{\"class_name\": \"Nadam\", \"config\": {\"learning_rate\": 0.05, \"epsilon\": 0.01}}",
+               &(hp){.lr = 0.05, .b1 = 0.9, .b2 = 0.999, .eps = 0.01}, ref_nadam_keras, 6);
+    check_rule("{\"class_name\": \"Nadam\", \"config\": {\"learning_rate\": 0.05, \"decay\": 0.004, "
+               "\"epsilon\": 0.01}}",
                &(hp){.lr = 0.05, .b1 = 0.9, .b2 = 0.999, .eps = 0.01, .sched_decay = 0.004}, ref_nadam, 6);
     check_rule("{\"class_name\": \"Nadam\", \"config\": {\"learning_rate\": 0.05, \"beta_1\": 0.7, "
                "\"schedule_decay\": 0.5}}",
@@ -390,7 +412,7 @@ START_TEST(slot_initial_values)
     ck_assert_double_eq(kc_tensor_get(kc_optimizer_weight(opt, 1, NULL, 0), 0), 1.0);
     tu_assert_close(kc_optimizer_weight(opt, 2, NULL, 0), 2, D(2, 2), F(0, 0, 0, 0), 0, 0, "m");
     step(opt, &p, 1);
-    double u1 = 0.9 * (1 - 0.5 * pow(0.96, 0.004));
+    double u1 = 0.9 * (1 - 0.5 * 0.96); /* the default Nadam's u_1 (the legacy one: 0.96^0.004) */
     ck_assert_msg(fabs(kc_tensor_get(kc_optimizer_weight(opt, 1, NULL, 0), 0) - u1) < 1e-7,
                   "momentum_cache after one step");
     problem_free(&p);
@@ -1013,6 +1035,88 @@ static double cfg_number(kc_object *o, const char *key)
     return v;
 }
 
+/* Two steps of Nadam on one weight w = 1 with gradients 0.5 then -0.25, lr 0.001 and
+ * Keras' other defaults, by hand:
+ *   default (tf.keras 2.11+, Keras 3): u_1 = 0.9 (1 - 0.5 * 0.96) = 0.468,
+ *     u_2 = 0.9 (1 - 0.5 * 0.9216) = 0.48528, m = 0.05, v = 0.00025,
+ *     m_hat = 0.48528 * 0.05 / (1 - 0.468 * 0.48528) + 0.532 * 0.5 / 0.532 = 0.5313940,
+ *     v_hat = 0.25, w = 1 - 0.001 * 0.5313940 / (0.5 + 1e-7) = 0.99893721; step 2: 0.99932981.
+ *   legacy (schedule_decay 0.004): u_1 = 0.9 (1 - 0.5 * 0.96^0.004) = 0.45007347, ...
+ *     w = 0.99894355, then 0.99935466. */
+static double nadam_two_steps(const char *spec, bool *has_decay, double *decay)
+{
+    kc_object *opt = make_opt(spec);
+    kc_variable *v = kc_variable_new_take("w:0", TU_T1(1, 1.0f), true, &err);
+    CK_NN(v, err);
+    const float gs[2] = {0.5f, -0.25f};
+    for (int t = 0; t < 2; t++) {
+        kc_tensor *g = TU_T1(1, gs[t]);
+        CK_OK(kc_optimizer_apply_gradients(opt, &g, &v, 1, &err));
+        kc_tensor_unref(g);
+    }
+    double w = kc_tensor_get(kc_variable_value(v), 0);
+    json_t *c;
+    CK_OK(kc_object_get_config(opt, &c, &err));
+    *has_decay = json_object_get(c, "decay") != NULL;
+    *decay = json_number_value(json_object_get(c, "decay"));
+    json_decref(c);
+    kc_variable_unref(v);
+    kc_object_unref(opt);
+    return w;
+}
+
+START_TEST(nadam_default_and_legacy_rules)
+{
+    static const struct {
+        const char *spec;
+        bool legacy;
+    } cases[] = {
+        {"nadam", false},
+        {"{\"class_name\": \"Nadam\", \"config\": {\"learning_rate\": 0.001}}", false},
+        /* tf.keras 2.15 */
+        {"{\"class_name\": \"Nadam\", \"config\": {\"name\": \"Nadam\", \"weight_decay\": null, \"clipnorm\": null, "
+         "\"global_clipnorm\": null, \"clipvalue\": null, \"use_ema\": false, \"ema_momentum\": 0.99, "
+         "\"ema_overwrite_frequency\": null, \"jit_compile\": true, \"is_legacy_optimizer\": false, "
+         "\"learning_rate\": 0.0010000000474974513, \"beta_1\": 0.9, \"beta_2\": 0.999, \"epsilon\": 1e-07}}", false},
+        /* Keras 3 */
+        {"{\"module\": \"keras.optimizers\", \"class_name\": \"Nadam\", \"config\": {\"name\": \"nadam\", "
+         "\"learning_rate\": 0.0010000000474974513, \"weight_decay\": null, \"clipnorm\": null, \"global_clipnorm\": null, "
+         "\"clipvalue\": null, \"use_ema\": false, \"ema_momentum\": 0.99, \"ema_overwrite_frequency\": null, "
+         "\"loss_scale_factor\": null, \"gradient_accumulation_steps\": null, \"beta_1\": 0.9, \"beta_2\": 0.999, "
+         "\"epsilon\": 1e-07}, \"registered_name\": null}", false},
+        /* Keras 2.0-2.10 and tf.keras.optimizers.legacy.Nadam */
+        {"{\"class_name\": \"Nadam\", \"config\": {\"name\": \"Nadam\", \"learning_rate\": 0.001, \"decay\": 0.004, "
+         "\"beta_1\": 0.9, \"beta_2\": 0.999, \"epsilon\": 1e-07}}", true},
+        {"{\"class_name\": \"Nadam\", \"config\": {\"lr\": 0.001, \"schedule_decay\": 0.004}}", true},
+        {"{\"class_name\": \"Nadam\", \"config\": {\"is_legacy_optimizer\": true}}", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool has_decay;
+        double decay;
+        double w = nadam_two_steps(cases[i].spec, &has_decay, &decay);
+        double want = cases[i].legacy ? 0.99935466 : 0.99932981;
+        ck_assert_msg(fabs(w - want) <= 2e-7, "%s: w = %.9g, want %.9g", cases[i].spec, w, want);
+        /* the config says which rule it is: a round trip keeps it */
+        ck_assert_msg(has_decay == cases[i].legacy, "%s: decay in get_config: %d", cases[i].spec, has_decay);
+        if (has_decay) ck_assert_double_eq_tol(decay, 0.004, 1e-12);
+    }
+    /* a round trip through get_config keeps the rule */
+    for (int legacy = 0; legacy < 2; legacy++) {
+        kc_object *o = make_opt(cases[legacy ? 4 : 0].spec);
+        json_t *c;
+        CK_OK(kc_object_get_config(o, &c, &err));
+        json_t *spec = json_pack("{s:s, s:o}", "class_name", "Nadam", "config", c);
+        char *text = json_dumps(spec, 0);
+        bool has_decay;
+        double decay, w = nadam_two_steps(text, &has_decay, &decay);
+        ck_assert_msg(fabs(w - (legacy ? 0.99935466 : 0.99932981)) <= 2e-7, "%s: w = %.9g", text, w);
+        free(text);
+        json_decref(spec);
+        kc_object_unref(o);
+    }
+}
+END_TEST
+
 /* Names as Keras, TensorFlow.js, tf.keras 2.11+ and Keras 3 write them. */
 START_TEST(other_writers_configs_load)
 {
@@ -1382,6 +1486,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, sgd_follows_keras_rule);
     tcase_add_test(tc, adam_family_follows_keras_rules);
+    tcase_add_test(tc, nadam_default_and_legacy_rules);
     tcase_add_test(tc, rmsprop_adagrad_adadelta_follow_keras_rules);
     tcase_add_test(tc, zero_or_null_epsilon_is_keras_default);
     tcase_add_test(tc, weight_names_and_order_are_keras_legacy);

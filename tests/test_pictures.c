@@ -205,6 +205,46 @@ START_TEST(graph_writes_png_svg_and_pdf)
 }
 END_TEST
 
+/* A small U-Net (two skip connections) as a real file has it: Graphviz' orthogonal edge
+ * router aborts on it ("maze.c: chkSgraph: Assertion ... failed"); modelinspect draws it
+ * with ordinary splines instead of dying with Graphviz. */
+#define UNET_NODE(cls, name, cfg, in) \
+    "{\"class_name\": \"" cls "\", \"name\": \"" name "\", \"config\": {\"name\": \"" name "\"" cfg "}, " \
+    "\"inbound_nodes\": [[" in "]]}"
+#define UNET_IN(name) "[\"" name "\", 0, 0, {}]"
+#define UNET_CONV(name, f, in) UNET_NODE("Conv2D", name, ", \"filters\": " #f ", \"kernel_size\": 3, \"padding\": \"same\"", UNET_IN(in))
+static const char unet[] =
+    "{\"class_name\": \"Functional\", \"config\": {\"name\": \"unet\", \"layers\": ["
+    "{\"class_name\": \"InputLayer\", \"name\": \"in\", \"config\": {\"name\": \"in\", \"batch_input_shape\": "
+    "[null, 16, 16, 3]}, \"inbound_nodes\": []}, "
+    UNET_CONV("c1", 4, "in") ", " UNET_CONV("c2", 4, "c1") ", " UNET_NODE("MaxPooling2D", "p1", "", UNET_IN("c2")) ", "
+    UNET_CONV("c3", 4, "p1") ", " UNET_CONV("c4", 4, "c3") ", " UNET_NODE("MaxPooling2D", "p2", "", UNET_IN("c4")) ", "
+    UNET_NODE("UpSampling2D", "u1", "", UNET_IN("p2")) ", " UNET_NODE("Concatenate", "k1", "", UNET_IN("u1") ", " UNET_IN("c4")) ", "
+    UNET_CONV("c5", 4, "k1") ", " UNET_CONV("c6", 4, "c5") ", " UNET_NODE("UpSampling2D", "u2", "", UNET_IN("c6")) ", "
+    UNET_NODE("Concatenate", "k2", "", UNET_IN("u2") ", " UNET_IN("c2")) ", "
+    UNET_CONV("c7", 4, "k2") ", " UNET_CONV("c8", 4, "c7") ", " UNET_CONV("c9", 1, "c8")
+    "], \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"c9\", 0, 0]]}}";
+
+START_TEST(graph_survives_graphviz_ortho_failures)
+{
+    json_t *j = json_loads(unet, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    kc_object *m = NULL;
+    CK_OK(kc_deserialize(KC_KIND_MODEL, j, NULL, &m, &err));
+    json_decref(j);
+    CK_OK(kc_model_save(m, scratch("unet.h5"), NULL, &err));
+    kc_object_unref(m);
+    EXPECT(0, "", "graph '%s' -o '%s'", scratch("unet.h5"), scratch("unet.svg"));
+    ck_assert_msg(strstr(out_text, "drawn as splines") != NULL,
+                  "Graphviz drew this graph with ortho edges: the test no longer shows the fallback:\n%s", out_text);
+    check_svg(scratch("unet.svg"), ">Concatenate<");
+    EXPECT(0, "", "graph '%s' --dpi 40 -o '%s'", scratch("unet.h5"), scratch("unet.png"));
+    uint32_t w, h;
+    check_png(scratch("unet.png"), &w, &h);
+    check_no_leftovers();
+}
+END_TEST
+
 START_TEST(graph_picture_errors)
 {
     const char *conv = keras_file("keras/func_conv2d_bn_avgpool_k2.10.0.h5");
@@ -420,6 +460,7 @@ int main(int argc, char **argv)
     if (strcmp(part, "graph") == 0) {
         tcase_add_test(tc, graph_writes_png_svg_and_pdf);
         tcase_add_test(tc, graph_picture_errors);
+        tcase_add_test(tc, graph_survives_graphviz_ortho_failures);
     } else {
         tcase_add_test(tc, history_reads_a_csv_logger_file); /* the text part needs no Cairo */
         if (HAVE_CAIRO) tcase_add_test(tc, history_draws_the_curves);

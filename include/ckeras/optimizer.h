@@ -17,7 +17,9 @@
  *   SGD (learning_rate=0.01, momentum=0, nesterov=false)
  *   Adam (0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=false)
  *   AdamW (0.001, weight_decay=0.004, beta_1, beta_2, epsilon, amsgrad)
- *   Nadam (0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+ *   Nadam (0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7; the momentum schedule of
+ *     tf.keras 2.11+ and Keras 3, or the legacy one for a config with decay /
+ *     schedule_decay, as Keras <= 2.10 wrote)
  *   RMSprop (0.001, rho=0.9, momentum=0, epsilon=1e-7, centered=false)
  *   Adagrad (0.001, initial_accumulator_value=0.1, epsilon=1e-7)
  *   Adadelta (0.001, rho=0.95, epsilon=1e-7)

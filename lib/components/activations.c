@@ -113,6 +113,16 @@ static const kc__builtin_alias aliases[] = {
     {KC_KIND_ACTIVATION, "logSoftmax", "log_softmax"},
 };
 
+/* activation_layers.c: Keras' activation layers as activation objects */
+extern const kc_class kc__leaky_relu_activation_class, kc__relu_activation_class, kc__elu_activation_class,
+    kc__softmax_activation_class;
+static const kc_class *const classes[] = {
+    &kc__leaky_relu_activation_class,
+    &kc__relu_activation_class,
+    &kc__elu_activation_class,
+    &kc__softmax_activation_class,
+};
+
 /* The built-in functions above, as the ops they call with the same
  * parameters (so a fused kernel computes what the call would). */
 kc__act_kernel_kind kc__activation_kernel(const kc_object *activation, kc__act *act)
@@ -159,6 +169,8 @@ kc__act_kernel_kind kc__activation_kernel(const kc_object *activation, kc__act *
 }
 
 const kc__builtins kc__activation_builtins = {
+    .classes = classes,
+    .n_classes = sizeof(classes) / sizeof(classes[0]),
     .functions = functions,
     .n_functions = sizeof(functions) / sizeof(functions[0]),
     .aliases = aliases,

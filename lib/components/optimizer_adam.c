@@ -13,17 +13,23 @@
  * AdamW (tf.keras >= 2.11 and Keras 3 AdamW: decoupled weight decay applied
  * before the Adam step, optimizer._apply_weight_decay):
  *     w -= w * weight_decay * lr, then the Adam step
- * Nadam (optimizer_v2/nadam.py, Dozat 2015, with its momentum schedule;
- * decay = schedule_decay, 0.004 by default, kept in the optimizer-level
- * weight momentum_cache, which starts at 1), once per step:
- *     u_t   = beta_1 * (1 - 0.5 * 0.96^(decay * t))
- *     u_t1  = beta_1 * (1 - 0.5 * 0.96^(decay * (t + 1)))
- *     cache = cache * u_t;  cache_next = cache * u_t1
+ * Nadam, Dozat 2015, as tf.keras 2.11-2.15's default Nadam and Keras 3's
+ * (keras/optimizers/nadam.py, keras/src/optimizers/nadam.py: the same rule)
+ * compute it; u_product (ckeras' momentum_cache, an optimizer-level weight
+ * starting at 1) is the product of the u_t so far. Once per step:
+ *     u_t   = beta_1 * (1 - 0.5 * 0.96^t)
+ *     u_t1  = beta_1 * (1 - 0.5 * 0.96^(t + 1))
+ *     u_product *= u_t
  * then per element:
- *     g' = g / (1 - cache)
- *     m = beta_1 * m + (1 - beta_1) * g;   m' = m / (1 - cache_next)
- *     v = beta_2 * v + (1 - beta_2) * g^2; v' = v / (1 - beta_2^t)
- *     w -= lr * ((1 - u_t) * g' + u_t1 * m') / (sqrt(v') + epsilon)
+ *     m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
+ *     m_hat = u_t1 * m / (1 - u_product * u_t1) + (1 - u_t) * g / (1 - u_product)
+ *     w -= m_hat * lr / (sqrt(v / (1 - beta_2^t)) + epsilon)
+ * The legacy Nadam (optimizer_v2, keras/optimizers/legacy/nadam.py, which
+ * Keras <= 2.10 files and tf.keras.optimizers.legacy.Nadam use) is the same
+ * with 0.96^(decay * t), decay = schedule_decay = 0.004: its steps start
+ * almost without momentum correction (u_1 = 0.45 rather than 0.468) and
+ * stay apart for thousands of steps. A config says which one it is (see
+ * nadam_from_config), and a file resumes with the rule it was trained by.
  * Adamax (optimizer_v2/adamax.py -> ResourceApplyAdaMax):
  *     m += (g - m) * (1 - beta_1)
  *     u = max(beta_2 * u, |g|)
@@ -41,7 +47,8 @@ typedef struct adam {
     double epsilon;
     bool amsgrad;          /* Adam, AdamW */
     double weight_decay;   /* AdamW */
-    double schedule_decay; /* Nadam */
+    double schedule_decay; /* legacy Nadam */
+    bool legacy_schedule;  /* Nadam: optimizer_v2's 0.96^(schedule_decay * t) */
     float *momentum_cache; /* Nadam: the state weight's value (borrowed) */
     /* Nadam: this step's coefficients (begin_step) */
     float u_t, u_t1, one_minus_cache, one_minus_cache_next, v_denominator;
@@ -91,8 +98,9 @@ static kc_status nadam_begin_step(kc_object *self, int64_t t, double lr, kc_erro
     (void)lr;
     (void)err;
     adam *a = (adam *)self;
-    double u_t = a->beta_1 * (1.0 - 0.5 * pow(0.96, a->schedule_decay * (double)t));
-    double u_t1 = a->beta_1 * (1.0 - 0.5 * pow(0.96, a->schedule_decay * (double)(t + 1)));
+    double rate = a->legacy_schedule ? a->schedule_decay : 1.0;
+    double u_t = a->beta_1 * (1.0 - 0.5 * pow(0.96, rate * (double)t));
+    double u_t1 = a->beta_1 * (1.0 - 0.5 * pow(0.96, rate * (double)(t + 1)));
     float cache = (float)(*a->momentum_cache * u_t);
     *a->momentum_cache = cache;
     a->u_t = (float)u_t;
@@ -103,15 +111,12 @@ static kc_status nadam_begin_step(kc_object *self, int64_t t, double lr, kc_erro
     return KC_OK;
 }
 
-static void nadam_update(kc_object *self, float *w, const float *g, float *const *slots, int64_t n,
-                         double lr, int64_t t)
+/* optimizer_v2's order of operations (legacy files) */
+static void nadam_legacy_update(const adam *a, float *w, const float *g, float *m, float *v, int64_t n, float lr_f)
 {
-    (void)t;
-    const adam *a = (const adam *)self;
     const float b1 = (float)a->beta_1, b2 = (float)a->beta_2;
     const float c1 = (float)(1.0 - a->beta_1), c2 = (float)(1.0 - a->beta_2);
-    const float eps = (float)a->epsilon, lr_f = (float)lr, one_minus_u_t = 1.0f - a->u_t;
-    float *m = slots[0], *v = slots[1];
+    const float eps = (float)a->epsilon, one_minus_u_t = 1.0f - a->u_t;
     for (int64_t i = 0; i < n; i++) {
         float g_prime = g[i] / a->one_minus_cache;
         m[i] = b1 * m[i] + c1 * g[i];
@@ -120,6 +125,26 @@ static void nadam_update(kc_object *self, float *w, const float *g, float *const
         float v_prime = v[i] / a->v_denominator;
         float m_bar = one_minus_u_t * g_prime + a->u_t1 * m_prime;
         w[i] -= lr_f * m_bar / (sqrtf(v_prime) + eps);
+    }
+}
+
+static void nadam_update(kc_object *self, float *w, const float *g, float *const *slots, int64_t n,
+                         double lr, int64_t t)
+{
+    (void)t;
+    const adam *a = (const adam *)self;
+    float *m = slots[0], *v = slots[1];
+    if (a->legacy_schedule) {
+        nadam_legacy_update(a, w, g, m, v, n, (float)lr);
+        return;
+    }
+    const float c1 = (float)(1.0 - a->beta_1), c2 = (float)(1.0 - a->beta_2);
+    const float eps = (float)a->epsilon, lr_f = (float)lr, one_minus_u_t = 1.0f - a->u_t;
+    for (int64_t i = 0; i < n; i++) {
+        m[i] += (g[i] - m[i]) * c1;
+        v[i] += (g[i] * g[i] - v[i]) * c2;
+        float m_hat = a->u_t1 * m[i] / a->one_minus_cache_next + one_minus_u_t * g[i] / a->one_minus_cache;
+        w[i] -= m_hat * lr_f / (sqrtf(v[i] / a->v_denominator) + eps);
     }
 }
 
@@ -157,9 +182,14 @@ static kc_status adam_get_config(const kc_object *self, json_t *cfg, kc_error *e
 {
     const adam *a = (const adam *)self;
     kc_status rc = KC_OK;
-    /* Nadam's "decay" is its momentum schedule decay (Keras 2.2's
-     * schedule_decay): optimizer_v2 Nadam stores it as _initial_decay. */
-    if (self->cls == &kc__nadam_class) kc__opt_put_float(cfg, "decay", a->schedule_decay, &rc, err);
+    /* The legacy Nadam's "decay" is its momentum schedule decay (Keras
+     * 2.2's schedule_decay; optimizer_v2 stores it as _initial_decay). The
+     * default Nadam has no decay: tf.keras 2.11+ refuses the key, Keras 3
+     * ignores it, and reading it back would make the optimizer legacy. */
+    if (self->cls == &kc__nadam_class && a->legacy_schedule)
+        kc__opt_put_float(cfg, "decay", a->schedule_decay, &rc, err);
+    else if (self->cls == &kc__nadam_class)
+        json_object_del(cfg, "decay");
     if (self->cls == &kc__adamw_class) kc__opt_put_float(cfg, "weight_decay", a->weight_decay, &rc, err);
     kc__opt_put_float(cfg, "beta_1", a->beta_1, &rc, err);
     kc__opt_put_float(cfg, "beta_2", a->beta_2, &rc, err);
@@ -168,19 +198,29 @@ static kc_status adam_get_config(const kc_object *self, json_t *cfg, kc_error *e
     return rc;
 }
 
-/* Nadam: optimizer_v2 sets decay = kwargs.pop("schedule_decay", 0.004)
- * and uses it only for the momentum schedule, never to decay the learning
- * rate, and refuses learning-rate schedules. A config's "decay" is what
- * Keras wrote for that same value, so it is read when schedule_decay is
- * absent (Keras itself would reset it to 0.004 there: see the report of
- * the optimizers issue). */
+/* Which Nadam a config describes, as Keras tells them apart: a config with
+ * "is_legacy_optimizer" (tf.keras 2.11-2.15 write it) says so; otherwise
+ * only the legacy optimizer_v2 Nadam writes "decay" (Keras 2.2:
+ * "schedule_decay"), which tf.keras 2.11+ refuses and Keras 3 never
+ * writes. Anything else -- Keras 3 configs, a bare "nadam", a config
+ * written by hand -- is the default (non-legacy) Nadam.
+ *
+ * The legacy one: optimizer_v2 sets decay = kwargs.pop("schedule_decay",
+ * 0.004) and uses it only for the momentum schedule, never to decay the
+ * learning rate, and refuses learning-rate schedules. A config's "decay"
+ * is what Keras wrote for that same value, so it is read when
+ * schedule_decay is absent (Keras itself would reset it to 0.004 there: see
+ * the report of the optimizers issue). */
 static kc_status nadam_from_config(adam *a, const json_t *cfg, const kc_config_ctx *ctx,
                                    kc_error *err)
 {
     kc_status rc = KC_OK;
+    const json_t *decay = json_object_get(cfg, "decay"), *flag = json_object_get(cfg, "is_legacy_optimizer");
+    bool has_decay = json_object_get(cfg, "schedule_decay") || (decay && !json_is_null(decay));
+    a->legacy_schedule = json_is_true(flag) || (!json_is_false(flag) && has_decay);
     if (json_object_get(cfg, "schedule_decay"))
         rc = kc_cfg_float(ctx, cfg, "schedule_decay", KC_CFG_NONNEG, 0.004, &a->schedule_decay, err);
-    else if (json_object_get(cfg, "decay") && !json_is_null(json_object_get(cfg, "decay")))
+    else if (decay && !json_is_null(decay))
         a->schedule_decay = a->base.decay;
     a->base.decay = 0;
     if (rc == KC_OK && a->base.schedule) {

@@ -139,7 +139,16 @@ static const kc_class *const layer_classes[] = {
     "it maps values through a vocabulary or hash that Keras keeps outside the model's weights. " \
     "Load the model without its preprocessing layers (in Keras, save the part of the model "    \
     "after them) and give it the preprocessed inputs"
+/* tf.keras 2.4+ records TensorFlow functions called on symbolic tensors in
+ * a functional model as these layers (Keras 3's operation nodes:
+ * models/operation_nodes.c). */
+#define KC__TF_FUNCTION                                                                            \
+    "tf.keras recorded a TensorFlow function (tf.math.multiply, x[:, 0], ...) applied in a "      \
+    "functional model as this layer; ckeras has no TensorFlow functions. In Keras, use layers "   \
+    "instead"
 static const kc__builtin_unsupported layer_unsupported[] = {
+    {KC_KIND_LAYER, "TFOpLambda", KC__TF_FUNCTION},
+    {KC_KIND_LAYER, "SlicingOpLambda", KC__TF_FUNCTION},
     {KC_KIND_LAYER, "TextVectorization", KC__NO_STRINGS},
     {KC_KIND_LAYER, "StringLookup", KC__NO_STRINGS},
     {KC_KIND_LAYER, "Hashing", KC__NO_TABLES},

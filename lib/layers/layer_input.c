@@ -2,7 +2,7 @@
  * Config (Keras 2): {"batch_input_shape", "dtype", "sparse", "ragged",
  * "name"} -- no "trainable"; Keras 3's "batch_shape" is read too. In a
  * model's forward pass it passes its input through, after checking that
- * the input fits the declared shape. */
+ * the input fits the declared shape (all but the batch size). */
 #include "../models/models_int.h"
 
 #include <string.h>
@@ -49,7 +49,11 @@ static kc_status input_shape(const kc_object *self, const kc_shape *in, int n_in
     (void)n_in;
     kc_shape want = kc__input_layer_shape(self);
     bool ok = in[0].ndim == want.ndim;
-    for (int i = 0; ok && i < want.ndim; i++)
+    /* The batch size is not checked: a model's input_spec drops it (Keras
+     * 2 and 3 functional.py, shape_with_no_batch_size), so a model saved
+     * with a fixed batch -- input_shape=(BATCH, 256, 256, 3), as a popular
+     * tutorial has it -- predicts on any batch in Keras. */
+    for (int i = 1; ok && i < want.ndim; i++)
         ok = want.dims[i] < 0 || in[0].dims[i] < 0 || want.dims[i] == in[0].dims[i];
     if (!ok) {
         char a[160], b[160];

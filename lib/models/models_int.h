@@ -57,6 +57,9 @@ static inline kc__model_state *kc__mstate(const kc_object *m)
 }
 
 kc_status kc__model_append_layer(kc_object *model, kc_object *layer, kc_error *err);
+/* A model config's layer entry that is a Keras 3 operation node, which
+ * ckeras cannot run: KC_ENOTFOUND naming it (operation_nodes.c). */
+kc_status kc__check_operation_node(const json_t *entry, const kc_config_ctx *ctx, kc_error *err);
 /* Drop the last of model.layers. */
 void kc__model_pop_layer(kc_object *model);
 /* Whether layer is one of model.layers (O(1)). */

@@ -267,6 +267,8 @@ kc_status kc__deserialize_layer(const json_t *j, const kc_config_ctx *ctx, kc_ob
                                 kc_error *err)
 {
     *out = NULL;
+    kc_status orc = kc__check_operation_node(j, ctx, err);
+    if (orc != KC_OK) return orc;
     /* layers and nested models share the namespace in files */
     const json_t *cn = json_object_get(j, "class_name");
     if (json_is_string(cn)) {

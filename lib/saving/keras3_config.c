@@ -164,6 +164,10 @@ static json_t *convert_object(writer *w, const json_t *obj, kc_kind kind)
         json_decref(config);
         return fail(w, out);
     }
+    /* an activation layer given as an activation (activation_layers.c) is
+     * the layer to Keras 3: module keras.layers, a layer's config */
+    if (cls && found == KC_KIND_ACTIVATION && builtin_class(KC_KIND_LAYER, cls_name, &found) == NULL)
+        found = KC_KIND_ACTIVATION;
     const char *module = cls ? kind_module(found) : NULL;
     if (cls && found == KC_KIND_MODEL)
         module = strcmp(cls_name, "Sequential") == 0 ? "keras" : "keras.src.models.functional";

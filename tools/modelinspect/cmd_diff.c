@@ -433,7 +433,10 @@ static int compare_weights(diff_ctx *d, kc_h5file *fa, kc_h5file *fb)
         return EXIT_INVALID;
     }
     int rc = compare_lists(d, fa, wa, na, fb, wb, nb);
-    if (rc == EXIT_OK && strcmp(kc_h5file_format(fa), kc_h5file_format(fb)) != 0 && noa && nob)
+    /* across formats also when one side stores none: a Keras 3 file keeps an
+     * optimizer that never stepped as its iteration count and learning rate
+     * (O6), an .h5 as nothing; loaded, both are the same fresh optimizer */
+    if (rc == EXIT_OK && strcmp(kc_h5file_format(fa), kc_h5file_format(fb)) != 0 && (noa || nob))
         rc = compare_loaded_optimizers(d, kc_h5file_path(fa), kc_h5file_path(fb), &done);
     if (rc == EXIT_OK && !done) rc = compare_lists(d, fa, oa, noa, fb, ob, nob);
     return rc;
