@@ -14,11 +14,11 @@ command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 # converter the Keras 3 oracle test runs, MPI with the MPI build of HDF5
 # (training on several processes; collective checkpoints in build-phdf5),
 # g++ for the C++ tour (ckeras.hpp), cmake for the CMake package test,
-# libseccomp (the isolated loader's system-call filter) and clang with its
-# libFuzzer runtime (make fuzz). One that cannot be installed turns its
-# feature off (its tests say SKIPPED or are not built); it never fails this
-# script.
-optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libopenmpi-dev openmpi-bin libhdf5-openmpi-dev g++ cmake libseccomp-dev clang libclang-rt-14-dev"
+# libseccomp (the isolated loader's system-call filter), clang with its
+# libFuzzer runtime (make fuzz), oneDNN for convolutions. One that cannot be
+# installed turns its feature off (its tests say SKIPPED or are not built);
+# it never fails this script.
+optional="libgraphviz-dev libcairo2-dev build-essential debhelper dpkg-dev lintian python3-h5py python3-numpy libopenmpi-dev openmpi-bin libhdf5-openmpi-dev g++ cmake libseccomp-dev clang libclang-rt-14-dev libdnnl-dev"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian 12. Install: $pkgs" >&2
     exit 1

@@ -172,6 +172,8 @@ START_TEST(activation_names_compute_and_differentiate)
         {"leaky_relu", {-0.4f, -0.1f, 0.5f, 2}},
         {"relu6", {0, 0, 0.5f, 2}},
         {"mish", {-0.25250148f, -0.22074377f, 0.37524521f, 1.94395896f}},
+        {"hard_silu", {-0.33333333f, -0.20833333f, 0.29166667f, 1.66666667f}},
+        {"hard_swish", {-0.33333333f, -0.20833333f, 0.29166667f, 1.66666667f}},
         {"softmax", {0.01383847f, 0.06201971f, 0.16858706f, 0.75555476f}},
         {"log_softmax", {-4.28030301f, -2.78030301f, -1.78030301f, -0.28030301f}},
     };
@@ -188,6 +190,9 @@ START_TEST(activation_names_compute_and_differentiate)
     }
     kc_object *s = kc_activation_get("silu", &err);
     ck_assert_str_eq(kc_object_name(s), "swish"); /* saved under the tf.keras name */
+    kc_object_unref(s);
+    s = kc_activation_get("hard_swish", &err);
+    ck_assert_str_eq(kc_object_name(s), "hard_silu"); /* Keras 3's name */
     kc_object_unref(s);
     ck_assert_ptr_null(kc_activation_get("not_an_activation", &err));
     CK_ERR(err, KC_ENOTFOUND, "not_an_activation");

@@ -94,6 +94,12 @@ START_TEST(activation_gradients)
     check_unary("mish", kc_mish, tu_random(2, d, -3, 3, 22));
     check_unary("hard_sigmoid", kc_hard_sigmoid, tu_random(2, d, -2.3f, 2.3f, 23));
     check_unary("relu6", kc_relu6, tu_random(2, d, 0.1f, 5.8f, 24));
+    /* hard_swish: away from its kinks at -3 and 3 */
+    kc_tensor *hs = tu_random(2, d, -4.5f, 4.5f, 31);
+    float *hp = kc_tensor_f32(hs);
+    for (int i = 0; i < 20; i++)
+        if (fabsf(fabsf(hp[i]) - 3.0f) < 0.1f) hp[i] *= 0.9f;
+    check_unary("hard_swish", kc_hard_swish, hs);
     check_unary("leaky_relu", leaky, tu_random_away(2, d, 0.1f, 3, 25));
     /* away from the kinks at 0.5 and 1.5 */
     kc_tensor *x = tu_random(2, d, -1, 2, 26);

@@ -1241,18 +1241,6 @@ START_TEST(models_save_and_load)
 }
 END_TEST
 
-/* The 4-wide vector code, on machines where the 8-wide one runs. */
-void kc__rnn_simd_narrow(bool on);
-
-START_TEST(narrow_vector_code_matches)
-{
-    kc__rnn_simd_narrow(true);
-    tu_check_golden("rnn/lstm_states.json", 1e-5, 1e-6);
-    tu_check_golden("rnn/simple_gru.json", 1e-5, 1e-6);
-    kc__rnn_simd_narrow(false);
-}
-END_TEST
-
 /* backward_layer: the backward half is that layer (here with relu), named
  * "backward_" + its name (an existing prefix is not doubled, as Keras 3) */
 START_TEST(bidirectional_uses_the_given_backward_layer)
@@ -1439,7 +1427,6 @@ static Suite *make_suite(void)
     tcase_add_test(tc, cudnn_and_keras1_weights_are_converted);
     tcase_add_test(tc, cudnn_weights_match_numpy_reference);
     tcase_add_test(tc, models_save_and_load);
-    tcase_add_test(tc, narrow_vector_code_matches);
     tcase_add_test(tc, bidirectional_uses_the_given_backward_layer);
     tcase_add_loop_test(tc, fit_matches_tensorflow_js_runs, 0, (int)(sizeof fit_cases / sizeof fit_cases[0]));
     tcase_add_test(tc, allocation_failures_are_enomem_without_leaks);

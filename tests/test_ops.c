@@ -143,6 +143,8 @@ START_TEST(activations_match_keras)
     expect(kc_swish(x, &err), 1, D(5), F(-0.14227761f, -0.26894142f, 0, 0.7310586f, 2.8577223f), "swish");
     expect(kc_hard_sigmoid(x, &err), 1, D(5), F(0, 0.3f, 0.5f, 0.7f, 1), "hard_sigmoid");
     expect(kc_mish(x, &err), 1, D(5), F(-0.14564739f, -0.30340144f, 0, 0.86509836f, 2.9865351f), "mish");
+    /* Keras 3 hard_silu: x * relu6(x + 3) / 6 */
+    expect(kc_hard_swish(x, &err), 1, D(5), F(0, -0.33333334f, 0, 0.6666667f, 3), "hard_swish");
     kc_tensor *r6 = TU_T1(3, -1, 3, 9);
     expect(kc_relu6(r6, &err), 1, D(3), F(0, 3, 6), "relu6");
     kc_tensor_unref(r6);
@@ -150,6 +152,194 @@ START_TEST(activations_match_keras)
     /* Keras relu(x, negative_slope=0.1, max_value=2, threshold=0.5) */
     expect(kc_relu_ex(x, 0.1f, 2.0f, 0.5f, &err), 1, D(5), F(-0.35f, -0.15f, -0.05f, 1, 2), "relu_ex");
     kc_tensor_unref(x);
+}
+END_TEST
+
+/* Dense sweeps in the release build; sparser ones under the sanitizers
+ * (unoptimized, instrumented), which check memory, not accuracy. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SWEEP_POINTS (1 << 11)
+#else
+#define SWEEP_POINTS (1 << 16)
+#endif
+
+/* Distance between a float result and the double reference, in units in
+ * the last place of the reference rounded to float (NaN and infinities
+ * must match exactly). */
+static double ulps(float got, double want)
+{
+    if (isnan(want)) return isnan(got) ? 0 : INFINITY;
+    float w = (float)want;
+    if (isinf(w)) return got == w ? 0 : INFINITY;
+    double ulp = w == 0.0f ? 1.4e-45 : (double)nextafterf(fabsf(w), INFINITY) - fabsf(w);
+    return fabs((double)got - want) / ulp;
+}
+
+typedef kc_tensor *(*unary_api)(kc_tensor *, kc_error *);
+static kc_tensor *elu_alpha(kc_tensor *x, kc_error *e) { return kc_elu(x, 0.7f, e); }
+static kc_tensor *gelu_exact(kc_tensor *x, kc_error *e) { return kc_gelu(x, false, e); }
+static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double ref_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double ref_elu(double x) { return x > 0 ? x : 0.7 * expm1(x); }
+static double ref_erf(double x) { return erf(x * 0.7071067811865476); }
+/* gelu = 0.5 x (1 + erf(x / sqrt 2)): its float error is that of erf, in
+ * absolute terms near 1 */
+static double gelu_erf_part(float x, float y) { return x == 0 ? 0 : (double)y / (0.5 * x) - 1.0; }
+
+/* ckeras' vectorized exp, log, tanh, erf, ... (vmath.h) against libm in
+ * double over dense sweeps, including the subnormal and overflow edges. */
+START_TEST(unary_math_matches_libm_within_ulps)
+{
+    static const struct {
+        const char *name;
+        unary_api op;
+        double (*ref)(double);
+        float lo, hi;
+        double max_ulps;
+    } cases[] = {
+        {"exp", kc_exp, exp, -104.5f, 89.0f, 1},         {"exp", kc_exp, exp, -1, 1, 1},
+        {"log", kc_log, log, 0, 4, 1},                   {"log", kc_log, log, 1, 1e30f, 1},
+        {"log1p", kc_log1p, log1p, -1, 10, 3},           {"log1p", kc_log1p, log1p, -1e-3f, 1e-3f, 3},
+        {"tanh", kc_tanh, tanh, -12, 12, 2},             {"tanh", kc_tanh, tanh, -1e-3f, 1e-3f, 2},
+        {"sigmoid", kc_sigmoid, ref_sigmoid, -110, 40, 3}, {"softplus", kc_softplus, ref_softplus, -110, 100, 3},
+        {"elu (expm1)", elu_alpha, ref_elu, -20, 2, 3},  {"elu (expm1)", elu_alpha, ref_elu, -1e-3f, 1e-3f, 3},
+    };
+    const int64_t n = SWEEP_POINTS;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        kc_tensor *x = kc_tensor_empty(KC_FLOAT32, 1, &n, &err);
+        CK_NN(x, err);
+        float *p = kc_tensor_f32(x);
+        for (int64_t i = 0; i < n; i++) p[i] = cases[c].lo + (cases[c].hi - cases[c].lo) * (float)i / (float)n;
+        kc_tensor *y = cases[c].op(x, &err);
+        CK_NN(y, err);
+        const float *q = kc_tensor_cdata(y);
+        double worst = 0;
+        int64_t at = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double e = ulps(q[i], cases[c].ref(p[i]));
+            if (e > worst) worst = e, at = i;
+        }
+        ck_assert_msg(worst <= cases[c].max_ulps, "%s: %.2f ulp at x = %.9g (got %.9g, want %.9g)", cases[c].name, worst,
+                      (double)p[at], (double)q[at], cases[c].ref(p[at]));
+        kc_tensor_unref(y);
+        kc_tensor_unref(x);
+    }
+    /* the edges of every one: NaN, infinities, zeros, subnormals, the largest floats */
+    static const float edge[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f};
+    const int64_t ne = (int64_t)(sizeof(edge) / sizeof(edge[0]));
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        kc_tensor *x = kc_tensor_from_data(KC_FLOAT32, 1, &ne, edge, &err);
+        CK_NN(x, err);
+        kc_tensor *y = cases[c].op(x, &err);
+        CK_NN(y, err);
+        const float *q = kc_tensor_cdata(y);
+        for (int64_t i = 0; i < ne; i++)
+            ck_assert_msg(ulps(q[i], cases[c].ref(edge[i])) <= cases[c].max_ulps, "%s(%g) = %.9g, want %.9g",
+                          cases[c].name, (double)edge[i], (double)q[i], cases[c].ref(edge[i]));
+        kc_tensor_unref(y);
+        kc_tensor_unref(x);
+    }
+    /* erf through gelu: within 3 ulp of erf, or 2^-25 absolute */
+    kc_tensor *x = kc_tensor_empty(KC_FLOAT32, 1, &n, &err);
+    float *p = kc_tensor_f32(x);
+    for (int64_t i = 0; i < n; i++) p[i] = -8.0f + 16.0f * (float)i / (float)n;
+    kc_tensor *y = gelu_exact(x, &err);
+    CK_NN(y, err);
+    const float *q = kc_tensor_cdata(y);
+    for (int64_t i = 0; i < n; i++) {
+        double want = ref_erf(p[i]), got = gelu_erf_part(p[i], q[i]);
+        if (fabs(p[i]) < 0.05f) continue; /* dividing by x loses what we measure */
+        ck_assert_msg(fabs(got - want) <= 3.6e-7 * fmax(1.0, fabs(want)), "gelu at %.9g: erf part %.9g, want %.9g",
+                      (double)p[i], got, want);
+    }
+    kc_tensor_unref(y);
+    kc_tensor_unref(x);
+}
+END_TEST
+
+/* pow: random pairs within 1 ulp of double pow, and every special case
+ * of C's powf (signed zeros, infinities, NaNs, negative bases). */
+START_TEST(pow_matches_libm)
+{
+    const int64_t n = SWEEP_POINTS;
+    kc_tensor *a = kc_tensor_empty(KC_FLOAT32, 1, &n, &err), *b = kc_tensor_empty(KC_FLOAT32, 1, &n, &err);
+    float *pa = kc_tensor_f32(a), *pb = kc_tensor_f32(b);
+    uint32_t s = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        pa[i] = (float)(s >> 8) / 16777216.0f * 20.0f - 2.0f;
+        s = s * 1664525u + 1013904223u;
+        pb[i] = i % 3 == 0 ? (float)((int)(s >> 27) - 16) : (float)(s >> 8) / 16777216.0f * 40.0f - 20.0f;
+    }
+    kc_tensor *y = kc_pow(a, b, &err);
+    CK_NN(y, err);
+    const float *q = kc_tensor_cdata(y);
+    for (int64_t i = 0; i < n; i++) {
+        double want = pow((double)pa[i], (double)pb[i]);
+        if ((float)want == 0.0f && fabsf(q[i]) < 1.5e-45f) continue;
+        ck_assert_msg(ulps(q[i], want) <= 1, "pow(%.9g, %.9g) = %.9g, want %.9g", (double)pa[i], (double)pb[i],
+                      (double)q[i], want);
+    }
+    kc_tensor_unref(y);
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+    static const float sp[] = {0.0f, -0.0f, 1, -1, 2, -2, 0.5f, -0.5f, 3, -3, INFINITY, -INFINITY, NAN};
+    const int64_t k = sizeof(sp) / sizeof(sp[0]), kk = k * k;
+    a = kc_tensor_empty(KC_FLOAT32, 1, &kk, &err);
+    b = kc_tensor_empty(KC_FLOAT32, 1, &kk, &err);
+    for (int64_t i = 0; i < kk; i++) {
+        kc_tensor_f32(a)[i] = sp[i / k];
+        kc_tensor_f32(b)[i] = sp[i % k];
+    }
+    y = kc_pow(a, b, &err);
+    CK_NN(y, err);
+    for (int64_t i = 0; i < kk; i++) {
+        float got = kc_tensor_f32(y)[i], want = powf(sp[i / k], sp[i % k]);
+        ck_assert_msg((isnan(got) && isnan(want)) || (got == want && signbit(got) == signbit(want)),
+                      "pow(%g, %g) = %g, want %g", (double)sp[i / k], (double)sp[i % k], (double)got, (double)want);
+    }
+    kc_tensor_unref(y);
+    kc_tensor_unref(a);
+    kc_tensor_unref(b);
+}
+END_TEST
+
+/* An element's value does not depend on where the loop computes it (vector
+ * body, scalar tail, another thread's chunk): each op on a long tensor
+ * equals the same op on every one-element slice. */
+START_TEST(elementwise_results_do_not_depend_on_position)
+{
+    unary_api ops[] = {kc_exp, kc_log1p, kc_tanh, kc_sigmoid, kc_softplus, kc_swish, kc_mish, kc_selu, gelu_exact, kc_hard_swish};
+    const int64_t n = 1003;
+    kc_tensor *x = tu_random(1, &n, -6, 6, 5);
+    for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+        kc_tensor *y = ops[o](x, &err);
+        CK_NN(y, err);
+        for (int64_t i = 0; i < n; i += 7) {
+            kc_tensor *xi = kc_tensor_from_data(KC_FLOAT32, 1, (int64_t[]){1}, kc_tensor_f32(x) + i, &err);
+            kc_tensor *yi = ops[o](xi, &err);
+            CK_NN(yi, err);
+            float a = kc_tensor_f32(y)[i], b = kc_tensor_f32(yi)[0];
+            ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "op %zu at %lld: %.9g in the long tensor, %.9g alone", o,
+                          (long long)i, (double)a, (double)b);
+            kc_tensor_unref(xi);
+            kc_tensor_unref(yi);
+        }
+        kc_tensor_unref(y);
+    }
+    kc_tensor_unref(x);
+    /* pow: the double path inside must not differ either */
+    kc_tensor *a = tu_random(1, &n, 0.1f, 3, 6), *b = tu_random(1, &n, -4, 4, 7);
+    kc_tensor *y = kc_pow(a, b, &err);
+    for (int64_t i = 0; i < n; i += 11) {
+        kc_tensor *ai = kc_tensor_from_data(KC_FLOAT32, 0, NULL, kc_tensor_f32(a) + i, &err);
+        kc_tensor *bi = kc_tensor_from_data(KC_FLOAT32, 0, NULL, kc_tensor_f32(b) + i, &err);
+        kc_tensor *yi = kc_pow(ai, bi, &err);
+        CK_NN(yi, err);
+        ck_assert(kc_tensor_f32(y)[i] == kc_tensor_f32(yi)[0]);
+        kc_tensor_unref(ai), kc_tensor_unref(bi), kc_tensor_unref(yi);
+    }
+    kc_tensor_unref(y), kc_tensor_unref(a), kc_tensor_unref(b);
 }
 END_TEST
 
@@ -614,6 +804,32 @@ static int fork_and_run_chain(kc_tensor *x, const kc_tensor *want)
     return status;
 }
 
+/* Matrix products shared out over the pool give the values of one thread:
+ * by rows (tall A), by columns (wide B), and transposed operands. */
+START_TEST(parallel_matmul_matches_one_thread)
+{
+    static const int64_t shapes[][3] = {{300, 200, 180}, {20, 300, 900}, {517, 64, 96}};
+    for (size_t s = 0; s < 3; s++) {
+        for (int tr = 0; tr < 4; tr++) {
+            bool ta = tr & 1, tb = tr & 2;
+            int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+            kc_tensor *a = tu_random(2, ta ? D(k, m) : D(m, k), -1, 1, 40 + s);
+            kc_tensor *b = tu_random(2, tb ? D(n, k) : D(k, n), -1, 1, 50 + s);
+            kc_set_num_threads(1);
+            kc_tensor *one = kc_matmul(a, b, ta, tb, &err);
+            kc_set_num_threads(2);
+            kc_tensor *two = kc_matmul(a, b, ta, tb, &err);
+            CK_NN(one, err);
+            CK_NN(two, err);
+            ck_assert_msg(memcmp(kc_tensor_cdata(one), kc_tensor_cdata(two), kc_tensor_nbytes(one)) == 0,
+                          "shape %zu, transposes %d", s, tr);
+            kc_tensor_unref(a), kc_tensor_unref(b), kc_tensor_unref(one), kc_tensor_unref(two);
+        }
+    }
+    kc_set_num_threads(0);
+}
+END_TEST
+
 START_TEST(parallel_pool_survives_fork)
 {
     int64_t n = 1 << 20;
@@ -704,6 +920,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, comparisons_and_where);
     tcase_add_test(tc, unary_math);
     tcase_add_test(tc, activations_match_keras);
+    tcase_add_test(tc, unary_math_matches_libm_within_ulps);
+    tcase_add_test(tc, pow_matches_libm);
+    tcase_add_test(tc, elementwise_results_do_not_depend_on_position);
     tcase_add_test(tc, stable_functions_stay_finite);
     tcase_add_test(tc, softmax_on_any_axis);
     tcase_add_test(tc, matmul_plain_transposed_and_batched);
@@ -714,6 +933,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, null_inputs_propagate_and_dtypes_are_checked);
     tcase_add_test(tc, scopes_release_intermediates);
     tcase_add_test(tc, parallel_loops_match_one_thread);
+    tcase_add_test(tc, parallel_matmul_matches_one_thread);
     tcase_add_test(tc, parallel_loops_cover_odd_ranges);
     tcase_add_test(tc, thread_count_may_change_while_loops_run);
     tcase_add_test(tc, parallel_pool_survives_fork);

@@ -8,7 +8,8 @@
  *
  * Built-in names: linear, relu, sigmoid, hard_sigmoid, tanh, softmax,
  * log_softmax, softplus, softsign, elu, selu, exponential, swish (also
- * "silu", saved as "swish"), gelu, leaky_relu, relu6, mish. Their
+ * "silu", saved as "swish"), gelu, leaky_relu, relu6, mish, hard_silu
+ * (Keras 3's; also "hard_swish", saved as "hard_silu"). Their
  * parameters are Keras' defaults (softmax over the last axis, gelu exact,
  * leaky_relu slope 0.2); the ops in ops.h take any parameters. */
 #ifndef CKERAS_ACTIVATION_H

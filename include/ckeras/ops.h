@@ -97,6 +97,8 @@ KC_API KC_NODISCARD kc_tensor *kc_relu6(kc_tensor *x, kc_error *err);
 KC_API KC_NODISCARD kc_tensor *kc_sigmoid(kc_tensor *x, kc_error *err);
 /* Keras 2 / TensorFlow.js: clip(0.2 * x + 0.5, 0, 1). */
 KC_API KC_NODISCARD kc_tensor *kc_hard_sigmoid(kc_tensor *x, kc_error *err);
+/* Keras 3's hard_silu / hard_swish: x * relu6(x + 3) / 6. */
+KC_API KC_NODISCARD kc_tensor *kc_hard_swish(kc_tensor *x, kc_error *err);
 KC_API KC_NODISCARD kc_tensor *kc_tanh(kc_tensor *x, kc_error *err);
 /* log(1 + exp(x)) computed as max(x, 0) + log1p(exp(-|x|)): finite for any x. */
 KC_API KC_NODISCARD kc_tensor *kc_softplus(kc_tensor *x, kc_error *err);

@@ -189,6 +189,10 @@ static inline kc_tensor *kc_s_hard_sigmoid(kc_scope *s, kc_tensor *x)
 {
     return kc_scope_take(s, kc_hard_sigmoid(x, kc_scope_err(s)));
 }
+static inline kc_tensor *kc_s_hard_swish(kc_scope *s, kc_tensor *x)
+{
+    return kc_scope_take(s, kc_hard_swish(x, kc_scope_err(s)));
+}
 static inline kc_tensor *kc_s_tanh(kc_scope *s, kc_tensor *x)
 {
     return kc_scope_take(s, kc_tanh(x, kc_scope_err(s)));

@@ -43,6 +43,7 @@
     X(GELU, "gelu", kc__unary_backward) \
     X(SWISH, "swish", kc__unary_backward) \
     X(HARD_SIGMOID, "hard_sigmoid", kc__unary_backward) \
+    X(HARD_SWISH, "hard_swish", kc__unary_backward) \
     X(MISH, "mish", kc__unary_backward) \
     X(RELU_EX, "relu_ex", kc__unary_backward) \
     X(CLIP, "clip", kc__unary_backward) \

@@ -52,6 +52,7 @@ kc_status kc__conv_geom_init(kc__conv_geom *g, const int64_t *in, kc__padding pa
 /* The geometry with spatial axes right-aligned in three (leading axes of
  * size 1) and derived sizes: what the kernels loop over. */
 typedef struct kc__conv_plan {
+    int nsp;                              /* spatial axes of the geometry */
     int64_t n, in[3], out[3], k[3], s[3], d[3], p[3];
     int64_t cin, cout, groups, cg, coutg; /* channels per group: cg in, coutg out */
     int64_t taps, kg, m;                  /* taps = prod(k); kg = taps * cg; m = n * prod(out) */
@@ -62,6 +63,24 @@ void kc__conv_plan_init(const kc__conv_geom *g, kc__conv_plan *t);
  * pixel that tap i of output row r (row-major over batch and out) reads,
  * or -1 where it reads padding. */
 void kc__conv_row_taps(const kc__conv_plan *t, int64_t r, int64_t *toff);
+
+/* The forward kernel behind kc__conv (conv_forward.c), shared with the
+ * inference path: y = conv(x, w) + b (b may be NULL), then act (NULL:
+ * none), over the worker pool. scratch: kc__parallel_slots() times
+ * kc__conv_scratch_bytes(t) bytes. The same values for any thread count. */
+struct kc__act;
+void kc__conv_forward(const kc__conv_plan *t, const float *x, const float *w, const float *b, float *y,
+                      const struct kc__act *act, void *scratch);
+size_t kc__conv_scratch_bytes(const kc__conv_plan *t);
+/* The geometry as the compute backend takes it (core/conv_backend.h). */
+struct kc__conv_shape;
+void kc__conv_shape_of(const kc__conv_plan *t, struct kc__conv_shape *s);
+/* Rows of the output per block (depends on the geometry only). */
+int64_t kc__conv_block_rows(const kc__conv_plan *t);
+/* im2col rows r0 .. r0 + nr of channels c0 .. c0 + cg of every tap into
+ * col (nr x kg); toff: scratch for t->taps offsets. */
+void kc__im2col(const kc__conv_plan *t, const float *x, int64_t r0, int64_t nr, int64_t c0, float *col,
+                int64_t *toff);
 
 /* Convolution y = conv(x, w) + b. x: (batch, in..., cin); w: (k..., cin /
  * groups, cout), Keras' kernel layout; b: (cout,) or NULL. g describes the
@@ -83,6 +102,9 @@ kc_tensor *kc__conv_transpose(kc_tensor *x, kc_tensor *w, kc_tensor *b, const kc
  * padded) values in each window, as TensorFlow does. */
 typedef enum { KC__POOL_MAX, KC__POOL_AVG } kc__pool_kind;
 kc_tensor *kc__pool(kc_tensor *x, kc__pool_kind kind, const kc__conv_geom *g, kc_error *err);
+/* Its forward kernel (shared with the inference path): y from x over the
+ * windows of t; toff: scratch for t->taps offsets. */
+void kc__pool_forward(const kc__conv_plan *t, kc__pool_kind kind, const float *x, float *y, int64_t *toff);
 
 /* Bilinear resize of (batch, h, w, c) to (batch, out_h, out_w, c) with
  * half-pixel centers (tf.image.resize, method "bilinear", no antialias). */

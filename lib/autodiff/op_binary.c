@@ -8,6 +8,7 @@
  * it back to each input's shape (kc__sum_to), which is exactly how
  * TensorFlow undoes broadcasting. */
 #include "autodiff_int.h"
+#include "vmath.h"
 
 #include <math.h>
 
@@ -17,7 +18,7 @@ typedef void (*tri_fn)(const float *x, int64_t sx, const float *y, int64_t sy, c
                        int64_t sz, float *o, int64_t n);
 
 #define BIN_KERNEL(fname, expr)                                                                    \
-    static void fname(const float *restrict a, int64_t sa, const float *restrict b, int64_t sb,    \
+    KC__VECTORIZE static void fname(const float *restrict a, int64_t sa, const float *restrict b, int64_t sb,    \
                       float *restrict o, int64_t n)                                                \
     {                                                                                              \
         if (sa && sb) {                                                                            \
@@ -48,7 +49,7 @@ BIN_KERNEL(k_add, x + y)
 BIN_KERNEL(k_sub, x - y)
 BIN_KERNEL(k_mul, x *y)
 BIN_KERNEL(k_div, x / y)
-BIN_KERNEL(k_pow, powf(x, y))
+BIN_KERNEL(k_pow, kc__powf(x, y))
 BIN_KERNEL(k_max, (x >= y || isnan(x)) ? x : y)
 BIN_KERNEL(k_min, (x <= y || isnan(x)) ? x : y)
 BIN_KERNEL(k_lt, x < y ? 1.0f : 0.0f)
@@ -226,7 +227,7 @@ kc_tensor *kc_scalar_sub(float b, kc_tensor *a, kc_error *err) { return with_sca
 
 /* ---- where -------------------------------------------------------------------- */
 
-static void k_where(const float *restrict c, int64_t sc, const float *restrict a, int64_t sa,
+KC__VECTORIZE static void k_where(const float *restrict c, int64_t sc, const float *restrict a, int64_t sa,
                     const float *restrict b, int64_t sb, float *restrict o, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) o[i] = c[i * sc] != 0.0f ? a[i * sa] : b[i * sb];
@@ -247,15 +248,35 @@ kc_tensor *kc_where(kc_tensor *cond, kc_tensor *a, kc_tensor *b, kc_error *err)
 
 /* ---- backward ----------------------------------------------------------------- */
 
+/* Gradient kernels see g at the output's shape (stride 1) and the inputs
+ * with stride 0 or 1; the four cases are written out so each loop is a
+ * plain vector loop. */
+#define TRI_LOOP(ia, ib, expr)                                                                     \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+        float G = gp[i * sg], A = ap[ia], B = bp[ib];                                              \
+        (void)A;                                                                                   \
+        (void)B;                                                                                   \
+        o[i] = (expr);                                                                             \
+    }
 #define TRI_KERNEL(fname, expr)                                                                    \
-    static void fname(const float *restrict gp, int64_t sg, const float *restrict ap, int64_t sa,  \
-                      const float *restrict bp, int64_t sb, float *restrict o, int64_t n)          \
+    KC__VECTORIZE static void fname(const float *restrict gp, int64_t sg, const float *restrict ap, \
+                                    int64_t sa, const float *restrict bp, int64_t sb,              \
+                                    float *restrict o, int64_t n)                                  \
     {                                                                                              \
-        for (int64_t i = 0; i < n; i++) {                                                          \
-            float G = gp[i * sg], A = ap[i * sa], B = bp[i * sb];                                  \
-            (void)A;                                                                               \
-            (void)B;                                                                               \
-            o[i] = (expr);                                                                         \
+        if (sg != 1) {                                                                             \
+            TRI_LOOP(i * sa, i * sb, expr)                                                         \
+        } else if (sa && sb) {                                                                     \
+            sg = 1;                                                                                \
+            TRI_LOOP(i, i, expr)                                                                   \
+        } else if (sa) {                                                                           \
+            sg = 1;                                                                                \
+            TRI_LOOP(i, 0, expr)                                                                   \
+        } else if (sb) {                                                                           \
+            sg = 1;                                                                                \
+            TRI_LOOP(0, i, expr)                                                                   \
+        } else {                                                                                   \
+            sg = 1;                                                                                \
+            TRI_LOOP(0, 0, expr)                                                                   \
         }                                                                                          \
     }
 
@@ -264,8 +285,8 @@ TRI_KERNEL(t_g_mul_b, G *B)
 TRI_KERNEL(t_g_mul_a, G *A)
 TRI_KERNEL(t_g_div_b, G / B)
 TRI_KERNEL(t_div_b, -G * A / (B * B))
-TRI_KERNEL(t_pow_a, G *B *powf(A, B - 1.0f))
-TRI_KERNEL(t_pow_b, A > 0.0f ? G * powf(A, B) * logf(A) : 0.0f)
+TRI_KERNEL(t_pow_a, G *B *kc__powf(A, B - 1.0f))
+TRI_KERNEL(t_pow_b, A > 0.0f ? G * kc__powf(A, B) * kc__logf(A) : 0.0f)
 TRI_KERNEL(t_max_a, (A >= B || isnan(A)) ? G : 0.0f)
 TRI_KERNEL(t_max_b, (A >= B || isnan(A)) ? 0.0f : G)
 TRI_KERNEL(t_min_a, (A <= B || isnan(A)) ? G : 0.0f)

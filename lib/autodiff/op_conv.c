@@ -28,6 +28,7 @@
  * conv2d_backprop_input). */
 #include "conv_int.h"
 #include "../core/blas_int.h"
+#include "../core/conv_backend.h"
 
 #include <string.h>
 
@@ -97,6 +98,7 @@ void kc__conv_plan_init(const kc__conv_geom *g, kc__conv_plan *t)
         t->d[d + off] = g->dilation[d];
         t->p[d + off] = g->pad[d];
     }
+    t->nsp = g->nsp;
     t->n = g->batch;
     t->cin = g->cin;
     t->cout = g->cout;
@@ -129,23 +131,6 @@ void kc__conv_row_taps(const kc__conv_plan *t, int64_t r, int64_t *toff)
                               ? (((b * t->in[0] + iz) * t->in[1] + iy) * t->in[2] + ix) * t->cin
                               : -1;
             }
-        }
-    }
-}
-
-/* col[0..nr) rows for output rows r0.., channels c0..c0+cg of every tap. */
-static void im2col(const kc__conv_plan *t, const float *x, int64_t r0, int64_t nr, int64_t c0, float *col,
-                   int64_t *toff)
-{
-    size_t bytes = sizeof(float) * (size_t)t->cg;
-    for (int64_t r = 0; r < nr; r++) {
-        kc__conv_row_taps(t, r0 + r, toff);
-        float *dst = col + r * t->kg;
-        for (int64_t i = 0; i < t->taps; i++, dst += t->cg) {
-            if (toff[i] < 0)
-                memset(dst, 0, bytes);
-            else
-                memcpy(dst, x + toff[i] + c0, bytes);
         }
     }
 }
@@ -205,44 +190,6 @@ static void scratch_fini(scratch *s)
 }
 
 /* ---- the three kernels ----------------------------------------------------------------- */
-
-/* y += conv(x, w). Direct loops when groups have one input channel. */
-static void conv_forward(const kc__conv_plan *t, const float *x, const float *w, float *y, scratch *s)
-{
-    if (t->cg == 1 && !t->direct) {
-        int64_t dm = t->coutg;
-        for (int64_t r = 0; r < t->m; r++) {
-            kc__conv_row_taps(t, r, s->toff);
-            float *yr = y + r * t->cout;
-            for (int64_t i = 0; i < t->taps; i++) {
-                if (s->toff[i] < 0) continue;
-                const float *xr = x + s->toff[i], *wr = w + i * t->cout;
-                if (dm == 1) {
-                    for (int64_t c = 0; c < t->cout; c++) yr[c] += xr[c] * wr[c];
-                } else {
-                    for (int64_t c = 0; c < t->cin; c++)
-                        for (int64_t q = 0; q < dm; q++) yr[c * dm + q] += xr[c] * wr[c * dm + q];
-                }
-            }
-        }
-        return;
-    }
-    int64_t rows = block_rows(t);
-    for (int64_t r0 = 0; r0 < t->m; r0 += rows) {
-        int64_t nr = t->m - r0 < rows ? t->m - r0 : rows;
-        for (int64_t j = 0; j < t->groups; j++) {
-            const float *a = x + r0 * t->cin + j * t->cg;
-            int64_t lda = t->cin;
-            if (!t->direct) {
-                im2col(t, x, r0, nr, j * t->cg, s->col, s->toff);
-                a = s->col;
-                lda = t->kg;
-            }
-            kc__sgemm(false, false, nr, t->coutg, t->kg, 1.0f, a, lda, w + j * t->coutg, t->cout,
-                      1.0f, y + r0 * t->cout + j * t->coutg, t->cout);
-        }
-    }
-}
 
 /* dx += the input gradient of conv for output gradient gy. */
 static void conv_backward_input(const kc__conv_plan *t, const float *gy, const float *w, float *dx,
@@ -317,7 +264,7 @@ static void conv_backward_kernel(const kc__conv_plan *t, const float *x, const f
             const float *a = x + r0 * t->cin + j * t->cg;
             int64_t lda = t->cin;
             if (!t->direct) {
-                im2col(t, x, r0, nr, j * t->cg, s->col, s->toff);
+                kc__im2col(t, x, r0, nr, j * t->cg, s->col, s->toff);
                 a = s->col;
                 lda = t->kg;
             }
@@ -371,6 +318,14 @@ static void dims_of(const kc__conv_geom *g, bool out, int64_t c, int64_t *dims)
     dims[g->nsp + 1] = c;
 }
 
+/* Scratch for kc__conv_forward: one block per thread slot. */
+static void *forward_scratch(const kc__conv_plan *t, size_t *cap)
+{
+    size_t n;
+    if (!kc__mul_size((size_t)kc__parallel_slots(), kc__conv_scratch_bytes(t), &n)) return NULL;
+    return kc__buffer_alloc(n, cap);
+}
+
 static kc_status conv_forward_fn(void *ctx, kc_tensor *const *in, int n_in, kc_tensor **out,
                                  int n_out, kc_error *err)
 {
@@ -383,19 +338,38 @@ static kc_status conv_forward_fn(void *ctx, kc_tensor *const *in, int n_in, kc_t
     dims_of(&c->g, !c->transpose, c->transpose ? c->g.cin : c->g.cout, dims);
     kc_tensor *y = kc_tensor_empty(KC_FLOAT32, c->g.nsp + 2, dims, err);
     if (!y) return kc__error_code(err, KC_ENOMEM);
-    scratch s;
-    if (scratch_init(&s, &t, true, err) != KC_OK) {
-        kc_tensor_unref(y);
-        return err ? err->code : KC_ENOMEM;
-    }
     const float *b = n_in > 2 ? in[2]->data : NULL;
-    int64_t rows = y->size / (dims[c->g.nsp + 1] ? dims[c->g.nsp + 1] : 1);
-    fill_bias(y->data, rows, dims[c->g.nsp + 1], b);
-    if (c->transpose)
+    if (c->transpose) {
+        scratch s;
+        if (scratch_init(&s, &t, true, err) != KC_OK) {
+            kc_tensor_unref(y);
+            return err ? err->code : KC_ENOMEM;
+        }
+        int64_t rows = y->size / (dims[c->g.nsp + 1] ? dims[c->g.nsp + 1] : 1);
+        fill_bias(y->data, rows, dims[c->g.nsp + 1], b);
         conv_backward_input(&t, in[0]->data, in[1]->data, y->data, &s);
-    else
-        conv_forward(&t, in[0]->data, in[1]->data, y->data, &s);
-    scratch_fini(&s);
+        scratch_fini(&s);
+    } else {
+        /* the compute backend when there is one for it, else the own kernels */
+        kc__conv_shape cs;
+        kc__conv_shape_of(&t, &cs);
+        cs.bias = b != NULL;
+        bool done = false;
+        kc_status rc = kc__conv_backend_run_once(&cs, in[0]->data, in[1]->data, b, y->data, &done, err);
+        if (rc != KC_OK || done) {
+            if (rc != KC_OK) kc_tensor_unref(y);
+            else out[0] = y;
+            return rc;
+        }
+        size_t cap;
+        void *s = forward_scratch(&t, &cap);
+        if (!s) {
+            kc_tensor_unref(y);
+            return kc__errf(err, KC_ENOMEM, "out of memory (convolution buffer)");
+        }
+        kc__conv_forward(&t, in[0]->data, in[1]->data, b, y->data, NULL, s);
+        kc__buffer_free(s, cap);
+    }
     out[0] = y;
     return KC_OK;
 }
@@ -409,6 +383,25 @@ static kc_status conv_backward_fn(void *ctx, kc_tensor *const *in, int n_in,
     kc__conv_plan t;
     kc__conv_plan_init(&c->g, &t);
     const float *x = in[0]->data, *w = in[1]->data, *gy = gout[0]->data;
+    if (!c->transpose) { /* the compute backend when there is one for it */
+        kc__conv_shape cs;
+        kc__conv_shape_of(&t, &cs);
+        cs.bias = n_in > 2;
+        bool want_b = n_in > 2 && needs[2], done = false;
+        kc_tensor *gx = needs[0] ? kc__tensor_like(in[0], err) : NULL, *gw = needs[1] ? kc__tensor_like(in[1], err) : NULL;
+        kc_tensor *gb = want_b ? kc__tensor_like(in[2], err) : NULL;
+        kc_status rc = (needs[0] && !gx) || (needs[1] && !gw) || (want_b && !gb) ? kc__error_code(err, KC_ENOMEM)
+                       : kc__conv_backend_gradients(&cs, x, w, gy, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                                                    gb ? gb->data : NULL, &done, err);
+        if (rc == KC_OK && done) {
+            gin[0] = gx;
+            gin[1] = gw;
+            if (want_b) gin[2] = gb;
+            return KC_OK;
+        }
+        kc_tensor_unref(gx), kc_tensor_unref(gw), kc_tensor_unref(gb);
+        if (rc != KC_OK) return rc;
+    }
     scratch s;
     if (scratch_init(&s, &t, true, err) != KC_OK) return err ? err->code : KC_ENOMEM;
     kc_status rc = KC_OK;
@@ -425,9 +418,13 @@ static kc_status conv_backward_fn(void *ctx, kc_tensor *const *in, int n_in,
     if (rc == KC_OK && needs[0]) {
         if (!(gin[0] = kc__tensor_zeros_like(in[0], err)))
             rc = kc__error_code(err, KC_ENOMEM);
-        else if (c->transpose)
-            conv_forward(&t, gy, w, gin[0]->data, &s);
-        else
+        else if (c->transpose) {
+            size_t cap;
+            void *fs = forward_scratch(&t, &cap);
+            if (!fs) rc = kc__errf(err, KC_ENOMEM, "out of memory (convolution buffer)");
+            else kc__conv_forward(&t, gy, w, NULL, gin[0]->data, NULL, fs);
+            if (fs) kc__buffer_free(fs, cap);
+        } else
             conv_backward_input(&t, gy, w, gin[0]->data, &s);
     }
     if (rc == KC_OK && n_in > 2 && needs[2]) {

@@ -25,6 +25,32 @@ static int64_t valid_taps(const kc__conv_plan *t, const int64_t *toff)
     return n;
 }
 
+void kc__pool_forward(const kc__conv_plan *t, kc__pool_kind kind, const float *x, float *y, int64_t *toff)
+{
+    int64_t c = t->cin;
+    for (int64_t r = 0; r < t->m; r++) {
+        kc__conv_row_taps(t, r, toff);
+        float *yr = y + r * c;
+        if (kind == KC__POOL_MAX) {
+            for (int64_t k = 0; k < c; k++) yr[k] = -INFINITY;
+            for (int64_t i = 0; i < t->taps; i++) {
+                if (toff[i] < 0) continue;
+                const float *xr = x + toff[i];
+                for (int64_t k = 0; k < c; k++) yr[k] = xr[k] > yr[k] ? xr[k] : yr[k];
+            }
+        } else {
+            memset(yr, 0, sizeof(float) * (size_t)c);
+            for (int64_t i = 0; i < t->taps; i++) {
+                if (toff[i] < 0) continue;
+                const float *xr = x + toff[i];
+                for (int64_t k = 0; k < c; k++) yr[k] += xr[k];
+            }
+            float inv = 1.0f / (float)valid_taps(t, toff);
+            for (int64_t k = 0; k < c; k++) yr[k] *= inv;
+        }
+    }
+}
+
 static kc_status pool_forward(void *ctx, kc_tensor *const *in, int n_in, kc_tensor **out,
                               int n_out, kc_error *err)
 {
@@ -43,29 +69,7 @@ static kc_status pool_forward(void *ctx, kc_tensor *const *in, int n_in, kc_tens
         kc__free(toff);
         return kc__errf(err, KC_ENOMEM, "out of memory (pooling)");
     }
-    const float *x = in[0]->data;
-    int64_t c = t.cin;
-    for (int64_t r = 0; r < t.m; r++) {
-        kc__conv_row_taps(&t, r, toff);
-        float *yr = (float *)y->data + r * c;
-        if (p->kind == KC__POOL_MAX) {
-            for (int64_t k = 0; k < c; k++) yr[k] = -INFINITY;
-            for (int64_t i = 0; i < t.taps; i++) {
-                if (toff[i] < 0) continue;
-                const float *xr = x + toff[i];
-                for (int64_t k = 0; k < c; k++) yr[k] = xr[k] > yr[k] ? xr[k] : yr[k];
-            }
-        } else {
-            memset(yr, 0, sizeof(float) * (size_t)c);
-            for (int64_t i = 0; i < t.taps; i++) {
-                if (toff[i] < 0) continue;
-                const float *xr = x + toff[i];
-                for (int64_t k = 0; k < c; k++) yr[k] += xr[k];
-            }
-            float inv = 1.0f / (float)valid_taps(&t, toff);
-            for (int64_t k = 0; k < c; k++) yr[k] *= inv;
-        }
-    }
+    kc__pool_forward(&t, p->kind, in[0]->data, y->data, toff);
     kc__free(toff);
     out[0] = y;
     return KC_OK;

@@ -28,6 +28,8 @@
  * unchanged and the output is the previous output (zeros before the first
  * step), or zeros with zero_output_for_mask. */
 #include "op_rnn.h"
+#include "kernels.h"
+#include "vmath.h"
 
 #include "../core/blas_int.h"
 
@@ -44,76 +46,36 @@ const char *const kc__ract_names[KC__RACT_COUNT] = {
 #define SELU_SCALE 1.0507009873554804934193349852946f
 
 /* ---- activations ------------------------------------------------------------
- * The gates' sigmoid and tanh dominate the elementwise work: they run as
- * vectors (op_rnn_simd.h), 4 floats wide everywhere and, where the CPU
- * has AVX2, 8 wide (chosen at run time). The rarer activations
- * are plain loops. */
-
-#define VEC_WIDTH 4
-#define VEC_ATTR
-#define VEC_NAME(f) f##_4
-#include "op_rnn_simd.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define VEC_WIDTH 8
-#define VEC_ATTR __attribute__((target("avx2")))
-#define VEC_NAME(f) f##_8
-#include "op_rnn_simd.h"
-static bool narrow_only; /* tests: exercise the 4-wide code on AVX2 machines too */
-static bool wide(void) { return !narrow_only && __builtin_cpu_supports("avx2"); }
-void kc__rnn_simd_narrow(bool on) { narrow_only = on; }
-#define MAP(f, x, n) (wide() ? f##_8(x, n) : f##_4(x, n))
-#else
-#define MAP(f, x, n) f##_4(x, n)
-void kc__rnn_simd_narrow(bool on) { (void)on; }
-#endif
+ * The gates' activations are the unary ops' kernels (vectorized at the
+ * widest width the CPU has, vmath.h): the same values as kc_sigmoid,
+ * kc_tanh, ... on the same inputs. */
 
 /* x <- f(x), in place. */
 static void act_forward(kc__ract a, float *restrict x, int64_t n)
 {
-    switch (a) {
-    case KC__RACT_LINEAR:
-    case KC__RACT_COUNT:
-        return;
-    case KC__RACT_TANH:
-        MAP(map_tanh, x, n);
-        return;
-    case KC__RACT_SIGMOID:
-        MAP(map_sigmoid, x, n);
-        return;
-    case KC__RACT_HARD_SIGMOID:
-        MAP(map_hard_sigmoid, x, n);
-        return;
-    case KC__RACT_RELU:
-        MAP(map_relu, x, n);
-        return;
-    case KC__RACT_SOFTSIGN:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + fabsf(x[i]));
-        return;
-    case KC__RACT_ELU:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : expm1f(x[i]);
-        return;
-    case KC__RACT_SELU:
-        for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] > 0.0f ? SELU_SCALE * x[i] : SELU_SCALE * SELU_ALPHA * expm1f(x[i]);
-        return;
-    case KC__RACT_EXPONENTIAL:
-        for (int64_t i = 0; i < n; i++) x[i] = expf(x[i]);
-        return;
-    case KC__RACT_SOFTPLUS:
-        for (int64_t i = 0; i < n; i++) x[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
-        return;
-    case KC__RACT_RELU6:
-        for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(x[i], 0.0f), 6.0f);
-        return;
-    case KC__RACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.2f * x[i];
-        return;
-    }
+    static const struct {
+        kc__op op;
+        double f[4];
+    } ops[KC__RACT_COUNT] = {
+        [KC__RACT_LINEAR] = {KC__OP_COUNT, {0}},
+        [KC__RACT_TANH] = {KC__OP_TANH, {0}},
+        [KC__RACT_SIGMOID] = {KC__OP_SIGMOID, {0}},
+        [KC__RACT_HARD_SIGMOID] = {KC__OP_HARD_SIGMOID, {0}},
+        [KC__RACT_RELU] = {KC__OP_RELU, {0}},
+        [KC__RACT_SOFTSIGN] = {KC__OP_SOFTSIGN, {0}},
+        [KC__RACT_ELU] = {KC__OP_ELU, {1.0}},
+        [KC__RACT_SELU] = {KC__OP_SELU, {0}},
+        [KC__RACT_EXPONENTIAL] = {KC__OP_EXP, {0}},
+        [KC__RACT_SOFTPLUS] = {KC__OP_SOFTPLUS, {0}},
+        [KC__RACT_RELU6] = {KC__OP_RELU_EX, {0.0, 6.0, 0.0}},
+        [KC__RACT_LEAKY_RELU] = {KC__OP_RELU_EX, {0.2f, INFINITY, 0.0}},
+    };
+    if (a >= KC__RACT_COUNT || ops[a].op == KC__OP_COUNT) return;
+    kc__unary_inplace(ops[a].op, x, n, ops[a].f);
 }
 
 /* g <- g * f'(x), where y = f(x): every derivative here is a function of y. */
-static void act_backward(kc__ract a, const float *restrict y, float *restrict g, int64_t n)
+KC__VECTORIZE static void act_backward(kc__ract a, const float *restrict y, float *restrict g, int64_t n)
 {
     switch (a) {
     case KC__RACT_LINEAR:
@@ -148,7 +110,7 @@ static void act_backward(kc__ract a, const float *restrict y, float *restrict g,
         for (int64_t i = 0; i < n; i++) g[i] *= y[i];
         return;
     case KC__RACT_SOFTPLUS: /* sigmoid(x) = 1 - e^-y */
-        for (int64_t i = 0; i < n; i++) g[i] *= -expm1f(-y[i]);
+        for (int64_t i = 0; i < n; i++) g[i] *= -kc__expm1f(-y[i]);
         return;
     case KC__RACT_RELU6:
         for (int64_t i = 0; i < n; i++) g[i] = (y[i] > 0.0f && y[i] < 6.0f) ? g[i] : 0.0f;

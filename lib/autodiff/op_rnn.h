@@ -61,7 +61,4 @@ typedef struct kc__rnn_args {
 kc_status kc__rnn_run(const kc__rnn_spec *spec, const kc__rnn_args *args, kc_tensor **out,
                       kc_error *err);
 
-/* Tests: use only the 4-wide vector code, even where AVX2 is available. */
-void kc__rnn_simd_narrow(bool on);
-
 #endif /* CKERAS_OP_RNN_H */

@@ -6,6 +6,8 @@
  *   softmax:     gx = y * (g - sum(g * y))
  *   log_softmax: gx = g - exp(y) * sum(g) */
 #include "autodiff_int.h"
+#include "kernels.h"
+#include "vmath.h"
 
 #include <math.h>
 
@@ -21,8 +23,19 @@ static bool split_axis(const kc_tensor *x, int axis, int64_t *outer, int64_t *n,
     return true;
 }
 
-static void softmax_rows(const float *x, float *y, int64_t outer, int64_t n, int64_t inner,
-                         bool log_form)
+/* The exp pass is a separate loop (it vectorizes); the sum stays in
+ * order, in double. */
+KC__VECTORIZE static void exp_shifted(const float *restrict x, float *restrict y, int64_t n, int64_t stride,
+                                      float m)
+{
+    if (stride == 1) {
+        for (int64_t j = 0; j < n; j++) y[j] = kc__expf(x[j] - m);
+    } else {
+        for (int64_t j = 0; j < n; j++) y[j * stride] = kc__expf(x[j * stride] - m);
+    }
+}
+
+void kc__softmax_rows(const float *x, float *y, int64_t outer, int64_t n, int64_t inner, bool log_form)
 {
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {
@@ -32,16 +45,12 @@ static void softmax_rows(const float *x, float *y, int64_t outer, int64_t n, int
             for (int64_t j = 0; j < n; j++) m = fmaxf(m, xp[j * inner]);
             if (isinf(m) && m < 0) m = 0.0f; /* all -inf: avoid inf - inf */
             double s = 0.0;
+            exp_shifted(xp, yp, n, inner, m);
+            for (int64_t j = 0; j < n; j++) s += yp[j * inner];
             if (log_form) {
-                for (int64_t j = 0; j < n; j++) s += expf(xp[j * inner] - m);
                 float ls = (float)log(s);
                 for (int64_t j = 0; j < n; j++) yp[j * inner] = xp[j * inner] - m - ls;
             } else {
-                for (int64_t j = 0; j < n; j++) {
-                    float e = expf(xp[j * inner] - m);
-                    yp[j * inner] = e;
-                    s += e;
-                }
                 float inv = (float)(1.0 / s);
                 for (int64_t j = 0; j < n; j++) yp[j * inner] *= inv;
             }
@@ -60,7 +69,7 @@ static kc_tensor *softmax_op(kc__op op, kc_tensor *x, int axis, kc_error *err)
     }
     kc_tensor *y = kc__tensor_like(x, err);
     if (!y) return NULL;
-    softmax_rows(x->data, y->data, outer, n, inner, op == KC__OP_LOG_SOFTMAX);
+    kc__softmax_rows(x->data, y->data, outer, n, inner, op == KC__OP_LOG_SOFTMAX);
     kc__attrs at = {.i = {axis}};
     return kc__finish(op, y, &x, 1, &at, err);
 }
@@ -89,7 +98,7 @@ kc_status kc__softmax_backward(const kc__node *node, kc_tensor *const *gout, con
                 for (int64_t j = 0; j < n; j++) s += g[base + j * inner];
                 for (int64_t j = 0; j < n; j++) {
                     int64_t k = base + j * inner;
-                    d[k] = g[k] - expf(y[k]) * (float)s;
+                    d[k] = g[k] - kc__expf(y[k]) * (float)s;
                 }
             } else {
                 for (int64_t j = 0; j < n; j++) s += (double)g[base + j * inner] * y[base + j * inner];

@@ -1,16 +1,21 @@
 /* Unary elementwise ops: math functions and activations.
  *
- * Each op is a pair of loops: forward y = f(x) and backward gx = g * f'(x),
- * where f' may use the saved output y (sigmoid, tanh, exp, sqrt) to avoid
- * recomputing. Numerically delicate functions use their stable forms:
+ * Each op is a forward loop y = f(x) (and its in-place twin) and a
+ * backward loop gx = g * f'(x), where f' may use the saved output y
+ * (sigmoid, tanh, exp, sqrt) to avoid recomputing. The math functions are
+ * vmath.h's, so every loop vectorizes and gives the same bits on any vector
+ * width. Numerically delicate functions use their stable forms:
  * softplus = max(x, 0) + log1p(exp(-|x|)), sigmoid through exp(-|x|), so
  * that neither overflows for large |x|. Keras' hard_sigmoid is the Keras 2 /
  * TensorFlow.js one, clip(0.2 x + 0.5, 0, 1) (Keras 3 changed the slope). */
 #include "autodiff_int.h"
+#include "kernels.h"
+#include "vmath.h"
 
 #include <math.h>
 
 typedef void (*fwd_fn)(const float *restrict x, float *restrict y, int64_t n, const double *f);
+typedef void (*inplace_fn)(float *y, int64_t n, const double *f);
 typedef void (*bwd_fn)(const float *restrict x, const float *restrict y, const float *restrict g,
                        float *restrict gx, int64_t n, const double *f);
 
@@ -20,176 +25,156 @@ typedef void (*bwd_fn)(const float *restrict x, const float *restrict y, const f
 #define INV_SQRT_2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
 
-static inline float sigmoidf(float x)
-{
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
-static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-
+/* Each op is three loops over one expression of x (and of the parameters
+ * f[], read as float p0..p3): forward, forward in place (the inference
+ * path applies activations to a producer's output where it lies), and
+ * backward gx = g * f'(x), which may use the saved output y. All of them
+ * vectorize (vmath.h); the parameters are loop invariants, so conditions
+ * on them are hoisted out of the loops. */
 #define UNARY(name, fexpr, bexpr)                                                                  \
-    static void f_##name(const float *restrict xp, float *restrict yp, int64_t n, const double *f) \
+    KC__VECTORIZE static void f_##name(const float *restrict xp, float *restrict yp, int64_t n,   \
+                                       const double *f)                                            \
     {                                                                                              \
-        (void)f;                                                                                   \
+        const float p0 = (float)f[0], p1 = (float)f[1], p2 = (float)f[2];                           \
+        (void)p0, (void)p1, (void)p2;                                                              \
         for (int64_t i = 0; i < n; i++) {                                                          \
             float x = xp[i];                                                                       \
             yp[i] = (fexpr);                                                                       \
         }                                                                                          \
     }                                                                                              \
-    static void b_##name(const float *restrict xp, const float *restrict yp,                       \
-                         const float *restrict gp, float *restrict gx, int64_t n, const double *f) \
+    KC__VECTORIZE static void i_##name(float *yp, int64_t n, const double *f)                     \
     {                                                                                              \
-        (void)f;                                                                                   \
-        (void)xp;                                                                                  \
-        (void)yp;                                                                                  \
+        const float p0 = (float)f[0], p1 = (float)f[1], p2 = (float)f[2];                           \
+        (void)p0, (void)p1, (void)p2;                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            float x = yp[i];                                                                       \
+            yp[i] = (fexpr);                                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    KC__VECTORIZE static void b_##name(const float *restrict xp, const float *restrict yp,        \
+                                       const float *restrict gp, float *restrict gx, int64_t n,    \
+                                       const double *f)                                            \
+    {                                                                                              \
+        const float p0 = (float)f[0], p1 = (float)f[1], p2 = (float)f[2];                           \
+        (void)p0, (void)p1, (void)p2, (void)xp, (void)yp;                                          \
         for (int64_t i = 0; i < n; i++) {                                                          \
             float x = xp[i], y = yp[i], g = gp[i];                                                 \
-            (void)x;                                                                               \
-            (void)y;                                                                               \
-            (void)g;                                                                               \
+            (void)x, (void)y, (void)g;                                                             \
             gx[i] = (bexpr);                                                                       \
         }                                                                                          \
     }
 
+/* Selects written out (fmaxf / fminf are calls that keep loops scalar);
+ * like the libm forms they replace, a NaN input to relu, relu_ex,
+ * hard_sigmoid and clip gives the lower bound. */
+static inline float pos_part(float v) { return v > 0.0f ? v : 0.0f; }
+static inline float cap(float v, float hi) { return v < hi ? v : hi; }
+
+static inline float swishf(float x) { return x * kc__sigmoidf(x); }
+static inline float mishf(float x) { return x * kc__tanhf(kc__softplusf(x)); }
+static inline float mish_grad(float x)
+{
+    float t = kc__tanhf(kc__softplusf(x));
+    return t + x * (1.0f - t * t) * kc__sigmoidf(x);
+}
+static inline float gelu_tanh(float x)
+{
+    return 0.5f * x * (1.0f + kc__tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
+}
+static inline float gelu_tanh_grad(float x)
+{
+    float t = kc__tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x));
+    float dt = (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
+    return 0.5f * (1.0f + t) + 0.5f * x * dt;
+}
+static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + kc__erff(x * INV_SQRT_2)); }
+static inline float gelu_erf_grad(float x)
+{
+    float cdf = 0.5f * (1.0f + kc__erff(x * INV_SQRT_2));
+    float pdf = INV_SQRT_2PI * kc__expf(-0.5f * x * x);
+    return cdf + x * pdf;
+}
+/* Keras' relu(x, negative_slope p0, max_value p1, threshold p2), step by
+ * step as keras.backend.relu computes it. */
+static inline float relu_ex(float x, float a, float m, float t)
+{
+    float pos = x > t ? x : 0.0f;
+    pos = m < __builtin_inff() ? cap(pos_part(pos), m) : pos;
+    float neg = a != 0.0f ? a * pos_part(t - x) : 0.0f;
+    return pos - neg;
+}
+static inline float relu_ex_grad(float x, float a, float m, float t)
+{
+    float d = (x > t && (!(m < __builtin_inff()) || (x >= 0.0f && x <= m))) ? 1.0f : 0.0f;
+    return x < t ? d + a : d;
+}
+/* Keras 3's hard_silu: x * relu6(x + 3) / 6. */
+static inline float hard_swishf(float x) { return x * (cap(pos_part(x + 3.0f), 6.0f) / 6.0f); }
+static inline float hard_swish_grad(float x)
+{
+    return x < -3.0f ? 0.0f : x > 3.0f ? 1.0f : (2.0f * x + 3.0f) / 6.0f;
+}
+
 UNARY(neg, -x, -g)
-UNARY(abs, fabsf(x), x > 0.0f ? g : x < 0.0f ? -g : 0.0f)
+UNARY(abs, kc__fabs(x), x > 0.0f ? g : x < 0.0f ? -g : 0.0f)
 UNARY(sign, x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x, 0.0f)
 UNARY(square, x *x, 2.0f * x * g)
 UNARY(sqrt, sqrtf(x), g * 0.5f / y)
 UNARY(rsqrt, 1.0f / sqrtf(x), -0.5f * g * y * y * y)
-UNARY(exp, expf(x), g *y)
-UNARY(log, logf(x), g / x)
-UNARY(log1p, log1pf(x), g / (1.0f + x))
+UNARY(exp, kc__expf(x), g *y)
+UNARY(log, kc__logf(x), g / x)
+UNARY(log1p, kc__log1pf(x), g / (1.0f + x))
 UNARY(relu, x > 0.0f ? x : 0.0f, x > 0.0f ? g : 0.0f)
-UNARY(sigmoid, sigmoidf(x), g *y *(1.0f - y))
-UNARY(tanh, tanhf(x), g *(1.0f - y * y))
-UNARY(softplus, softplusf(x), g *sigmoidf(x))
-UNARY(softsign, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
-UNARY(selu, x > 0.0f ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * expm1f(x),
+UNARY(sigmoid, kc__sigmoidf(x), g *y *(1.0f - y))
+UNARY(tanh, kc__tanhf(x), g *(1.0f - y * y))
+UNARY(softplus, kc__softplusf(x), g *kc__sigmoidf(x))
+UNARY(softsign, x / (1.0f + kc__fabs(x)), g / ((1.0f + kc__fabs(x)) * (1.0f + kc__fabs(x))))
+UNARY(selu, x > 0.0f ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * kc__expm1f(x),
       x > 0.0f ? g * SELU_SCALE : g * (y + SELU_SCALE * SELU_ALPHA))
-UNARY(swish, x *sigmoidf(x), g *sigmoidf(x) * (1.0f + x * (1.0f - sigmoidf(x))))
-UNARY(hard_sigmoid, fminf(fmaxf(0.2f * x + 0.5f, 0.0f), 1.0f),
-      (x > -2.5f && x < 2.5f) ? 0.2f * g : 0.0f)
-UNARY(mish, x *tanhf(softplusf(x)),
-      g *(tanhf(softplusf(x)) +
-          x * (1.0f - tanhf(softplusf(x)) * tanhf(softplusf(x))) * sigmoidf(x)))
-
-/* Ops with parameters read f[]: elu alpha; gelu approximate; relu_ex
- * (negative_slope, max_value, threshold); clip (lo, hi). */
-static void f_elu(const float *restrict xp, float *restrict yp, int64_t n, const double *f)
-{
-    float a = (float)f[0];
-    for (int64_t i = 0; i < n; i++) yp[i] = xp[i] > 0.0f ? xp[i] : a * expm1f(xp[i]);
-}
-static void b_elu(const float *restrict xp, const float *restrict yp, const float *restrict gp,
-                  float *restrict gx, int64_t n, const double *f)
-{
-    float a = (float)f[0];
-    for (int64_t i = 0; i < n; i++) gx[i] = xp[i] > 0.0f ? gp[i] : gp[i] * (yp[i] + a);
-}
-
-static void f_gelu(const float *restrict xp, float *restrict yp, int64_t n, const double *f)
-{
-    if (f[0] != 0.0) {
-        for (int64_t i = 0; i < n; i++) {
-            float x = xp[i];
-            yp[i] = 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
-        }
-    } else {
-        for (int64_t i = 0; i < n; i++) yp[i] = 0.5f * xp[i] * (1.0f + erff(xp[i] * INV_SQRT_2));
-    }
-}
-static void b_gelu(const float *restrict xp, const float *restrict yp, const float *restrict gp,
-                   float *restrict gx, int64_t n, const double *f)
-{
-    (void)yp;
-    if (f[0] != 0.0) {
-        for (int64_t i = 0; i < n; i++) {
-            float x = xp[i];
-            float t = tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x));
-            float dt = (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
-            gx[i] = gp[i] * (0.5f * (1.0f + t) + 0.5f * x * dt);
-        }
-    } else {
-        for (int64_t i = 0; i < n; i++) {
-            float x = xp[i];
-            float cdf = 0.5f * (1.0f + erff(x * INV_SQRT_2));
-            float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
-            gx[i] = gp[i] * (cdf + x * pdf);
-        }
-    }
-}
-
-/* Keras' relu(x, negative_slope, max_value, threshold), step by step as
- * keras.backend.relu computes it. */
-static void f_relu_ex(const float *restrict xp, float *restrict yp, int64_t n, const double *f)
-{
-    float a = (float)f[0], m = (float)f[1], t = (float)f[2];
-    bool cap = isfinite(m);
-    for (int64_t i = 0; i < n; i++) {
-        float x = xp[i];
-        float pos = t != 0.0f ? (x > t ? x : 0.0f) : (x > 0.0f ? x : 0.0f);
-        if (cap) pos = fminf(fmaxf(pos, 0.0f), m);
-        float neg = a != 0.0f ? a * fmaxf(t - x, 0.0f) : 0.0f;
-        yp[i] = pos - neg;
-    }
-}
-static void b_relu_ex(const float *restrict xp, const float *restrict yp, const float *restrict gp,
-                      float *restrict gx, int64_t n, const double *f)
-{
-    (void)yp;
-    float a = (float)f[0], m = (float)f[1], t = (float)f[2];
-    bool cap = isfinite(m);
-    for (int64_t i = 0; i < n; i++) {
-        float x = xp[i];
-        float d = (x > t && (!cap || (x >= 0.0f && x <= m))) ? 1.0f : 0.0f;
-        if (x < t) d += a;
-        gx[i] = gp[i] * d;
-    }
-}
-
-static void f_clip(const float *restrict xp, float *restrict yp, int64_t n, const double *f)
-{
-    float lo = (float)f[0], hi = (float)f[1];
-    for (int64_t i = 0; i < n; i++) yp[i] = fminf(fmaxf(xp[i], lo), hi);
-}
-static void b_clip(const float *restrict xp, const float *restrict yp, const float *restrict gp,
-                   float *restrict gx, int64_t n, const double *f)
-{
-    (void)yp;
-    float lo = (float)f[0], hi = (float)f[1];
-    for (int64_t i = 0; i < n; i++) gx[i] = (xp[i] >= lo && xp[i] <= hi) ? gp[i] : 0.0f;
-}
+UNARY(swish, swishf(x), g *kc__sigmoidf(x) * (1.0f + x * (1.0f - kc__sigmoidf(x))))
+UNARY(hard_sigmoid, cap(pos_part(0.2f * x + 0.5f), 1.0f), (x > -2.5f && x < 2.5f) ? 0.2f * g : 0.0f)
+UNARY(hard_swish, hard_swishf(x), g *hard_swish_grad(x))
+UNARY(mish, mishf(x), g *mish_grad(x))
+/* with parameters: elu alpha p0; gelu approximate p0 != 0; relu_ex; clip
+ * bounds p0, p1 (NaN gives the lower one, as fmaxf did) */
+UNARY(elu, x > 0.0f ? x : p0 * kc__expm1f(x), x > 0.0f ? g : g * (y + p0))
+UNARY(gelu, p0 != 0.0f ? gelu_tanh(x) : gelu_erf(x), g *(p0 != 0.0f ? gelu_tanh_grad(x) : gelu_erf_grad(x)))
+UNARY(relu_ex, relu_ex(x, p0, p1, p2), g *relu_ex_grad(x, p0, p1, p2))
+UNARY(clip, cap(x > p0 ? x : p0, p1), (x >= p0 && x <= p1) ? g : 0.0f)
 
 static const struct {
     fwd_fn fwd;
+    inplace_fn inplace;
     bwd_fn bwd;
 } kernels[KC__OP_COUNT] = {
-    [KC__OP_NEG] = {f_neg, b_neg},
-    [KC__OP_ABS] = {f_abs, b_abs},
-    [KC__OP_SIGN] = {f_sign, b_sign},
-    [KC__OP_SQUARE] = {f_square, b_square},
-    [KC__OP_SQRT] = {f_sqrt, b_sqrt},
-    [KC__OP_RSQRT] = {f_rsqrt, b_rsqrt},
-    [KC__OP_EXP] = {f_exp, b_exp},
-    [KC__OP_LOG] = {f_log, b_log},
-    [KC__OP_LOG1P] = {f_log1p, b_log1p},
-    [KC__OP_RELU] = {f_relu, b_relu},
-    [KC__OP_SIGMOID] = {f_sigmoid, b_sigmoid},
-    [KC__OP_TANH] = {f_tanh, b_tanh},
-    [KC__OP_SOFTPLUS] = {f_softplus, b_softplus},
-    [KC__OP_SOFTSIGN] = {f_softsign, b_softsign},
-    [KC__OP_ELU] = {f_elu, b_elu},
-    [KC__OP_SELU] = {f_selu, b_selu},
-    [KC__OP_GELU] = {f_gelu, b_gelu},
-    [KC__OP_SWISH] = {f_swish, b_swish},
-    [KC__OP_HARD_SIGMOID] = {f_hard_sigmoid, b_hard_sigmoid},
-    [KC__OP_MISH] = {f_mish, b_mish},
-    [KC__OP_RELU_EX] = {f_relu_ex, b_relu_ex},
-    [KC__OP_CLIP] = {f_clip, b_clip},
+#define K(OP, name) [KC__OP_##OP] = {f_##name, i_##name, b_##name}
+    K(NEG, neg),           K(ABS, abs),       K(SIGN, sign),         K(SQUARE, square),
+    K(SQRT, sqrt),         K(RSQRT, rsqrt),   K(EXP, exp),           K(LOG, log),
+    K(LOG1P, log1p),       K(RELU, relu),     K(SIGMOID, sigmoid),   K(TANH, tanh),
+    K(SOFTPLUS, softplus), K(SOFTSIGN, softsign), K(ELU, elu),       K(SELU, selu),
+    K(GELU, gelu),         K(SWISH, swish),   K(HARD_SIGMOID, hard_sigmoid),
+    K(HARD_SWISH, hard_swish), K(MISH, mish), K(RELU_EX, relu_ex),   K(CLIP, clip),
+#undef K
 };
+
+bool kc__unary_op(kc__op op) { return (unsigned)op < KC__OP_COUNT && kernels[op].fwd != NULL; }
+
+void kc__unary_forward(kc__op op, const float *x, float *y, int64_t n, const double *f)
+{
+    static const double no_f[4];
+    kernels[op].fwd(x, y, n, f ? f : no_f);
+}
+
+void kc__unary_inplace(kc__op op, float *y, int64_t n, const double *f)
+{
+    static const double no_f[4];
+    kernels[op].inplace(y, n, f ? f : no_f);
+}
+
+void kc__act_apply(const kc__act *act, float *y, int64_t n)
+{
+    if (!kc__act_none(act) && n > 0) kernels[act->op].inplace(y, n, act->f);
+}
 
 /* The kernels are elementwise: ranges of a tensor go to worker threads. */
 typedef struct unary_job {
@@ -252,6 +237,7 @@ kc_tensor *kc_selu(kc_tensor *x, kc_error *err) { return unary(KC__OP_SELU, x, N
 kc_tensor *kc_swish(kc_tensor *x, kc_error *err) { return unary(KC__OP_SWISH, x, NULL, err); }
 kc_tensor *kc_hard_sigmoid(kc_tensor *x, kc_error *err) { return unary(KC__OP_HARD_SIGMOID, x, NULL, err); }
 kc_tensor *kc_mish(kc_tensor *x, kc_error *err) { return unary(KC__OP_MISH, x, NULL, err); }
+kc_tensor *kc_hard_swish(kc_tensor *x, kc_error *err) { return unary(KC__OP_HARD_SWISH, x, NULL, err); }
 
 kc_tensor *kc_elu(kc_tensor *x, float alpha, kc_error *err)
 {

@@ -75,6 +75,7 @@ typedef struct kc__storage {
     void (*release)(void *ctx); /* external memory: called at the end */
     void *release_ctx;
     bool external;              /* data is not ours (kc_tensor_wrap) */
+    atomic_ulong version;       /* bumped by every writable access (kc_tensor_data, ...) */
 } kc__storage;
 
 struct kc_tensor {
@@ -88,6 +89,18 @@ struct kc_tensor {
     uint64_t id;           /* unique: how tapes recognise tensors */
     kc_variable *variable; /* borrowed back-pointer when this is a variable's value */
 };
+
+/* How many times the buffer has been handed out for writing (kc_tensor_data,
+ * kc_tensor_f32, kc_tensor_assign, kc_tensor_fill): a weight whose version
+ * moved may have changed (the inference plans refold then). */
+static inline unsigned long kc__tensor_version(const kc_tensor *t)
+{
+    return atomic_load_explicit(&t->storage->version, memory_order_relaxed);
+}
+static inline void kc__tensor_touch(kc_tensor *t)
+{
+    atomic_fetch_add_explicit(&t->storage->version, 1, memory_order_relaxed);
+}
 
 /* Validate ndim/dims and compute the element count. */
 kc_status kc__check_dims(int ndim, const int64_t *dims, int64_t *size, kc_error *err);
@@ -120,6 +133,14 @@ int kc__num_threads(void);
  * Each chunk must write only its own range. */
 typedef void (*kc__range_fn)(void *ctx, int64_t begin, int64_t end);
 void kc__parallel_for(int64_t n, int64_t grain, kc__range_fn fn, void *ctx);
+/* The same, telling each chunk the slot of the thread running it: 0 for
+ * the calling thread, 1.. for workers, always below kc__parallel_slots()
+ * (read when the loop starts). Scratch indexed by slot is private to the
+ * thread for the loop; a nested loop runs inline and sees slot 0, so only
+ * the outermost loop may index scratch by slot. */
+typedef void (*kc__slot_range_fn)(void *ctx, int64_t begin, int64_t end, int slot);
+void kc__parallel_for_slots(int64_t n, int64_t grain, kc__slot_range_fn fn, void *ctx);
+int kc__parallel_slots(void);
 /* Elements per chunk below which an elementwise loop is not worth a thread. */
 #define KC__GRAIN 32768
 

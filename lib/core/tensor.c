@@ -47,6 +47,7 @@ static kc__storage *storage_new(size_t nbytes, kc_error *err)
         return NULL;
     }
     atomic_init(&s->refcount, 1);
+    atomic_init(&s->version, 0);
     return s;
 }
 
@@ -161,6 +162,7 @@ kc_tensor *kc_tensor_wrap(kc_dtype dtype, int ndim, const int64_t *dims, void *d
     }
     memset(s, 0, sizeof(*s));
     atomic_init(&s->refcount, 1);
+    atomic_init(&s->version, 0);
     s->data = data;
     s->capacity = (size_t)size * kc_dtype_size(dtype);
     s->external = true;
@@ -281,9 +283,18 @@ int64_t kc_tensor_dim(const kc_tensor *t, int axis)
 kc_shape kc_tensor_shape(const kc_tensor *t) { return kc_shape_make(t->ndim, t->dims); }
 int64_t kc_tensor_size(const kc_tensor *t) { return t->size; }
 size_t kc_tensor_nbytes(const kc_tensor *t) { return (size_t)t->size * kc_dtype_size(t->dtype); }
-void *kc_tensor_data(kc_tensor *t) { return t->data; }
+/* The writable accessors count as writes (kc__tensor_version). */
+void *kc_tensor_data(kc_tensor *t)
+{
+    kc__tensor_touch(t);
+    return t->data;
+}
 const void *kc_tensor_cdata(const kc_tensor *t) { return t->data; }
-float *kc_tensor_f32(kc_tensor *t) { return t->dtype == KC_FLOAT32 ? t->data : NULL; }
+float *kc_tensor_f32(kc_tensor *t)
+{
+    kc__tensor_touch(t);
+    return t->dtype == KC_FLOAT32 ? t->data : NULL;
+}
 
 double kc_tensor_get(const kc_tensor *t, int64_t i)
 {
@@ -322,12 +333,14 @@ kc_status kc_tensor_assign(kc_tensor *dst, const kc_tensor *src, kc_error *err)
                         kc__dims_format(src->ndim, src->dims, a, sizeof(a)),
                         kc__dims_format(dst->ndim, dst->dims, b, sizeof(b)));
     }
+    kc__tensor_touch(dst);
     if (dst->data != src->data) memmove(dst->data, src->data, kc_tensor_nbytes(dst));
     return KC_OK;
 }
 
 void kc_tensor_fill(kc_tensor *t, double value)
 {
+    kc__tensor_touch(t);
     int64_t n = t->size;
     switch (t->dtype) {
     case KC_FLOAT32: {

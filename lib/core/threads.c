@@ -1,10 +1,14 @@
-/* Thread settings. OpenBLAS keeps its own pool; our setting is the one
- * number both follow, so a user never has to set OPENBLAS_NUM_THREADS. */
+/* Thread settings: the size of ckeras' worker pool (parallel.c), which
+ * runs the elementwise loops and also shares out matrix products
+ * (tensor_blas.c keeps OpenBLAS itself on one thread), so a user never has
+ * to set OPENBLAS_NUM_THREADS. */
 #define _DEFAULT_SOURCE
 #include "blas_int.h"
+#include "conv_backend.h"
 #include "internal.h"
 #include <ckeras/runtime.h>
 
+#include <stdio.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -29,6 +33,14 @@ int kc_get_num_threads(void)
 {
     int n = atomic_load_explicit(&n_threads, memory_order_relaxed);
     return n ? n : cores();
+}
+
+const char *kc_compute_backends(void)
+{
+    static char text[256];
+    snprintf(text, sizeof(text), "matrix products: %s; convolutions: %s", kc__blas_name(),
+             kc__conv_backend_available() ? kc__conv_backend_name() : "ckeras (im2col + OpenBLAS, direct loops)");
+    return text;
 }
 
 int kc__num_threads(void) { return kc_get_num_threads(); }

@@ -17,6 +17,8 @@
 
 #include <ckeras/ops.h>
 
+#include "layer_infer.h"
+
 #include <math.h>
 
 /* ---- Activation ------------------------------------------------------------------ */
@@ -320,3 +322,42 @@ static const kc_layer_methods softmax_methods = {
 
 KC__LAYER_CLASS(kc__softmax_layer_class, "Softmax", softmax_layer, softmax_init, NULL,
                 softmax_get_config, softmax_from_config, &softmax_methods);
+
+/* ---- inference slots ------------------------------------------------------------------ */
+
+/* The op each class's call runs, with the parameters it passes (as the
+ * floats the call converts them to). */
+static void set_act(kc__layer_infer *out, kc__op op, float f0, float f1, float f2)
+{
+    out->kind = KC__LI_ACT;
+    out->act.op = op;
+    out->act.f[0] = f0;
+    out->act.f[1] = f1;
+    out->act.f[2] = f2;
+}
+
+void kc__activation_layer_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    if (n_in != 1) return;
+    const kc_class *c = self->cls;
+    if (c == &kc__activation_layer_class) {
+        kc__layer_infer t = *out;
+        if (!kc__describe_activation(((const activation_layer *)self)->activation, &t)) return;
+        t.kind = kc__act_none(&t.act) && t.softmax == KC__LI_NO_SOFTMAX ? KC__LI_IDENTITY : KC__LI_ACT;
+        *out = t;
+    } else if (c == &kc__relu_layer_class) {
+        const relu_layer *r = (const relu_layer *)self;
+        set_act(out, KC__OP_RELU_EX, (float)r->negative_slope, r->has_max ? (float)r->max_value : INFINITY,
+                (float)r->threshold);
+    } else if (c == &kc__leaky_relu_layer_class) {
+        set_act(out, KC__OP_RELU_EX, (float)((const alpha_layer *)self)->alpha, INFINITY, 0.0f);
+    } else if (c == &kc__elu_layer_class) {
+        set_act(out, KC__OP_ELU, (float)((const alpha_layer *)self)->alpha, 0.0f, 0.0f);
+    } else if (c == &kc__softmax_layer_class) {
+        const softmax_layer *s = (const softmax_layer *)self;
+        int64_t a = s->axes[0] < 0 ? s->axes[0] + in[0].ndim : s->axes[0];
+        if (s->n_axes != 1 || a < 0 || a >= in[0].ndim) return;
+        out->kind = KC__LI_SOFTMAX;
+        out->axis = (int)a;
+    }
+}

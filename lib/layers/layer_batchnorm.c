@@ -26,6 +26,7 @@
  * two small all-reduces per layer in the forward pass and two in the
  * backward pass. */
 #include "cross_replica.h"
+#include "layer_infer.h"
 #include "layers_int.h"
 
 #include <string.h>
@@ -344,3 +345,20 @@ const kc_class kc__layernorm_class = {
     .from_config = bn_from_config,
     .methods = &bn_methods,
 };
+
+/* Inference slot: BatchNormalization over one axis, with its moving
+ * statistics (what a call with training off uses, frozen or not). */
+void kc__batchnorm_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    const batchnorm *b = (const batchnorm *)self;
+    if (n_in != 1 || b->normalize_layer || b->n_axes != 1 || !b->moving_mean || !b->moving_var) return;
+    int64_t a = b->axes[0] < 0 ? b->axes[0] + in[0].ndim : b->axes[0];
+    if (a < 1 || a >= in[0].ndim) return;
+    out->kind = KC__LI_AFFINE;
+    out->axis = (int)a;
+    out->gamma = b->gamma;
+    out->beta = b->beta;
+    out->mean = b->moving_mean;
+    out->var = b->moving_var;
+    out->epsilon = b->epsilon;
+}

@@ -18,6 +18,7 @@
  * turns the AND into an OR. We broadcast (Keras 3) and take all() (tf.keras
  * 2.15, and what the brief of this layer asks): where tf.keras 2.15 gives a
  * result, it is the same. */
+#include "layer_infer.h"
 #include "layer_util.h"
 
 #include <ckeras/ops.h>
@@ -163,3 +164,12 @@ static const kc_layer_methods concatenate_methods = {
 
 KC__LAYER_CLASS(kc__concatenate_class, "Concatenate", concatenate, concatenate_init, NULL,
                 concatenate_get_config, concatenate_from_config, &concatenate_methods);
+
+void kc__concatenate_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    int axis = 0;
+    kc_error ignore = {0};
+    if (n_in < 1 || concat_axis((const concatenate *)self, in[0].ndim, &axis, &ignore) != KC_OK || axis < 1) return;
+    out->kind = KC__LI_CONCAT;
+    out->axis = axis;
+}

@@ -33,6 +33,7 @@
  * backend, and the silent (3, 2, 0, 1) transpose of a 4-D kernel whose
  * shape does not match. */
 #include "conv_layers_int.h"
+#include "layer_infer.h"
 
 #include <string.h>
 
@@ -549,3 +550,31 @@ CONV_CLASS(kc__depthwise_conv1d_class, "DepthwiseConv1D", dw1d_init)
 CONV_CLASS(kc__depthwise_conv2d_class, "DepthwiseConv2D", dw2d_init)
 CONV_CLASS(kc__separable_conv1d_class, "SeparableConv1D", sep1d_init)
 CONV_CLASS(kc__separable_conv2d_class, "SeparableConv2D", sep2d_init)
+
+/* ---- inference slot ----------------------------------------------------------------------------- */
+
+/* Channels-last convolutions of every kind but the transposed ones; a
+ * separable one is its depthwise part with the 1x1 kernel after it. */
+void kc__conv_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    const conv_layer *c = (const conv_layer *)self;
+    (void)in;
+    if (n_in != 1 || !c->kernel || c->channels_first || c->kind == CONV_T) return;
+    kc__layer_infer t = *out;
+    if (!kc__describe_activation(c->activation, &t)) return;
+    t.kind = KC__LI_CONV;
+    t.nsp = c->rank;
+    for (int i = 0; i < c->rank; i++) {
+        t.k[i] = c->kernel_size[i];
+        t.stride[i] = c->strides[i];
+        t.dilation[i] = c->dilation[i];
+    }
+    t.padding = c->padding;
+    t.groups = c->groups;
+    t.depthwise = c->kind == DEPTHWISE || c->kind == SEPARABLE;
+    t.depth_multiplier = c->depth_multiplier;
+    t.kernel = c->kernel;
+    t.pointwise = c->pointwise;
+    t.bias = c->bias;
+    *out = t;
+}

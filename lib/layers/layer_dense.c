@@ -3,7 +3,7 @@
  * bias_initializer, kernel_regularizer, bias_regularizer,
  * activity_regularizer, kernel_constraint, bias_constraint. Inputs of rank
  * > 2 multiply along their last axis (one GEMM over all leading axes). */
-#include "layers_int.h"
+#include "layer_infer.h"
 
 typedef struct dense {
     kc_layer base;
@@ -145,3 +145,15 @@ const kc_class kc__dense_class = {
     .from_config = dense_from_config,
     .methods = &dense_methods,
 };
+
+void kc__dense_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    const dense *d = (const dense *)self;
+    if (n_in != 1 || !d->kernel || in[0].ndim < 2) return;
+    kc__layer_infer t = *out;
+    if (!kc__describe_activation(d->activation, &t)) return;
+    t.kind = KC__LI_DENSE;
+    t.kernel = d->kernel;
+    t.bias = d->bias;
+    *out = t;
+}

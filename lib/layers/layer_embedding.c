@@ -3,7 +3,7 @@
  * id 0 is padding: the output mask is (inputs != 0), as Keras. Float ids
  * are truncated to integers (Keras casts inputs to int32); an id outside
  * [0, input_dim) is an error naming it (TensorFlow on CPU fails too). */
-#include "layers_int.h"
+#include "layer_infer.h"
 
 typedef struct embedding {
     kc_layer base;
@@ -214,3 +214,10 @@ const kc_class kc__masking_class = {
     .from_config = masking_from_config,
     .methods = &masking_methods,
 };
+
+/* Inference slot: the plan calls the layer, unless it makes masks. */
+void kc__embedding_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    (void)in, (void)n_in;
+    if (((const embedding *)self)->mask_zero) out->kind = KC__LI_MASKS;
+}

@@ -13,6 +13,7 @@
  *
  * Masks (Keras' _Merge.compute_mask): the output mask is the logical AND of
  * the inputs' masks, ignoring inputs without one; no masks, no mask. */
+#include "layer_infer.h"
 #include "layer_util.h"
 
 #include <ckeras/ops.h>
@@ -162,3 +163,19 @@ KC__LAYER_CLASS(kc__multiply_class, "Multiply", merge, merge_init, NULL, NULL, N
 KC__LAYER_CLASS(kc__average_class, "Average", merge, merge_init, NULL, NULL, NULL, &merge_methods);
 KC__LAYER_CLASS(kc__maximum_class, "Maximum", merge, merge_init, NULL, NULL, NULL, &merge_methods);
 KC__LAYER_CLASS(kc__minimum_class, "Minimum", merge, merge_init, NULL, NULL, NULL, &merge_methods);
+
+/* Inference slot: inputs of one shape (no broadcasting), folded left to
+ * right as merge_call does. */
+void kc__merge_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    for (int i = 1; i < n_in; i++)
+        if (!kc_shape_equal(&in[i], &in[0])) return;
+    const kc_class *c = self->cls;
+    out->merge = c == &kc__subtract_class   ? KC__MERGE_SUB
+                 : c == &kc__multiply_class ? KC__MERGE_MUL
+                 : c == &kc__average_class  ? KC__MERGE_AVG
+                 : c == &kc__maximum_class  ? KC__MERGE_MAX
+                 : c == &kc__minimum_class  ? KC__MERGE_MIN
+                                            : KC__MERGE_ADD;
+    out->kind = KC__LI_MERGE;
+}

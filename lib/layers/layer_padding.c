@@ -8,6 +8,7 @@
  * It is written back in Keras' canonical form: [before, after] for 1D,
  * [[before, after], ...] otherwise. */
 #include "conv_layers_int.h"
+#include "layer_infer.h"
 
 #include <string.h>
 
@@ -201,3 +202,18 @@ PAD_CLASS(kc__zero_padding3d_class, "ZeroPadding3D", zp3_init)
 PAD_CLASS(kc__cropping1d_class, "Cropping1D", cr1_init)
 PAD_CLASS(kc__cropping2d_class, "Cropping2D", cr2_init)
 PAD_CLASS(kc__cropping3d_class, "Cropping3D", cr3_init)
+
+/* Inference slot: ZeroPadding of channels-last data (the plan folds it into
+ * a convolution that follows). */
+void kc__padding_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    const pad_layer *p = (const pad_layer *)self;
+    (void)in;
+    if (n_in != 1 || p->crop || p->channels_first) return;
+    out->kind = KC__LI_PAD;
+    out->nsp = p->rank;
+    for (int i = 0; i < p->rank; i++) {
+        out->pads[i][0] = p->amount[i][0];
+        out->pads[i][1] = p->amount[i][1];
+    }
+}

@@ -10,6 +10,7 @@
  * GlobalAveragePooling1D honours a mask as Keras does: masked steps are
  * left out of the mean, and no mask goes further. */
 #include "conv_layers_int.h"
+#include "layer_infer.h"
 
 #include <string.h>
 
@@ -217,3 +218,20 @@ POOL_CLASS(kc__global_max_pooling3d_class, "GlobalMaxPooling3D", gmax3_init)
 POOL_CLASS(kc__global_average_pooling1d_class, "GlobalAveragePooling1D", gavg1_init)
 POOL_CLASS(kc__global_average_pooling2d_class, "GlobalAveragePooling2D", gavg2_init)
 POOL_CLASS(kc__global_average_pooling3d_class, "GlobalAveragePooling3D", gavg3_init)
+
+/* Inference slot: channels-last pooling windows and global pooling. */
+void kc__pool_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    const pool_layer *p = (const pool_layer *)self;
+    (void)in;
+    if (n_in != 1 || p->channels_first) return;
+    out->kind = p->global ? KC__LI_GPOOL : KC__LI_POOL;
+    out->pool = p->kind;
+    out->nsp = p->rank;
+    out->padding = p->padding;
+    for (int i = 0; i < p->rank; i++) {
+        out->k[i] = p->pool_size[i];
+        out->stride[i] = p->strides[i];
+        out->dilation[i] = 1;
+    }
+}

@@ -13,6 +13,7 @@
  *   Permute(dims): 1-based, a permutation of 1..len(dims); inputs have rank
  *     len(dims) + 1.
  *   RepeatVector(n): inputs of rank 2. */
+#include "layer_infer.h"
 #include "layer_util.h"
 
 #include <ckeras/ops.h>
@@ -331,3 +332,9 @@ static const kc_layer_methods repeat_vector_methods = {
 
 KC__LAYER_CLASS(kc__repeat_vector_class, "RepeatVector", repeat_vector, NULL, NULL,
                 repeat_vector_get_config, repeat_vector_from_config, &repeat_vector_methods);
+
+/* Inference slot: a channels-last Flatten only renames the shape. */
+void kc__flatten_describe(const kc_object *self, const kc_shape *in, int n_in, kc__layer_infer *out)
+{
+    if (n_in == 1 && (((const flatten *)self)->data_format == 0 || in[0].ndim <= 2)) out->kind = KC__LI_VIEW;
+}

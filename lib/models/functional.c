@@ -5,6 +5,7 @@
  * intermediate tensor is freed after its last use) and writes its config,
  * with node indices renumbered to count only this model's nodes. */
 #include "graph.h"
+#include "../inference/inference.h"
 
 #include <string.h>
 
@@ -89,6 +90,9 @@ kc_object *kc_functional_new(kc_symbol *const *inputs, int n_inputs, kc_symbol *
 static kc_status functional_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
                                  kc_error *err)
 {
+    bool planned = false; /* the inference path; else node by node */
+    kc_status prc = kc__infer_call(self, a, out, n_out, &planned, err);
+    if (prc != KC_OK || planned) return prc;
     kc__graph *g = kc__mstate(self)->graph;
     size_t slots = (size_t)g->n_nodes * KC_MAX_LAYER_OUTPUTS;
     kc_tensor **val = kc__calloc(slots, sizeof(kc_tensor *)),

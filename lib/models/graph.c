@@ -101,6 +101,11 @@ int kc__first_node_index(const kc_object *layer)
            kc__mstate(layer)->io_known;
 }
 
+int kc__graph_num_inputs(const kc__graph *g) { return g->n_inputs; }
+int kc__graph_num_outputs(const kc__graph *g) { return g->n_outputs; }
+kc_symbol *kc__graph_input(const kc__graph *g, int i) { return g->inputs[i]; }
+kc_symbol *kc__graph_output(const kc__graph *g, int i) { return g->outputs[i]; }
+
 bool kc__graph_sequential_like(const kc__graph *g)
 {
     /* Keras: one node per depth with at most one input, and no layer with

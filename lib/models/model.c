@@ -3,6 +3,7 @@
  * batched prediction, and the kind hooks. Sequential, Functional and
  * subclassed models differ only in how they call their layers. */
 #include "models_int.h"
+#include "../inference/inference.h"
 
 #include <string.h>
 
@@ -22,6 +23,7 @@ static void model_base_fini(kc_object *self)
     kc__model_state *s = ((kc_model *)self)->state;
     if (s) {
         if (s->trainer && s->trainer_free) s->trainer_free(s->trainer);
+        if (s->inference && s->inference_free) s->inference_free(s->inference);
         kc__graph_free(s->graph);
         for (int i = 0; i < s->n_layers; i++) kc_object_unref(s->layers[i]);
         kc__free(s->layers);
@@ -233,6 +235,10 @@ kc_status kc_model_predict(kc_object *model, kc_tensor *const *inputs, int n_inp
                             i, (long long)b, (long long)n);
         n = b;
     }
+    bool planned = false; /* the inference path; else layer by layer */
+    kc_status prc = kc__infer_predict(model, inputs, n_inputs, batch_size, outputs, n_out, &planned, err);
+    if (prc != KC_OK) kc__error_context(err, "predict of '%s'", kc_layer_name(model));
+    if (prc != KC_OK || planned) return prc;
     int64_t n_batches = n == 0 ? 0 : (n + batch_size - 1) / batch_size;
     kc_tensor **parts = NULL; /* [n_batches][n_heads] */
     int heads = 0;

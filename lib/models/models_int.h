@@ -90,6 +90,8 @@ struct kc__model_state {
     kc__graph *graph;     /* Functional only */
     void *trainer;        /* compile state (trainer.c), owned */
     void (*trainer_free)(void *);
+    void *inference;      /* inference plans (lib/inference), owned */
+    void (*inference_free)(void *);
 };
 
 static inline kc__model_state *kc__mstate(const kc_object *m)
@@ -143,6 +145,11 @@ int kc__first_node_index(const kc_object *layer);
 /* Node index of n renumbered within the model (Keras' node_conversion_map). */
 int kc__graph_node_index(const kc__graph *g, const kc__gnode *n);
 bool kc__graph_sequential_like(const kc__graph *g);
+/* The model's input and output symbols (lib/inference). Borrowed. */
+int kc__graph_num_inputs(const kc__graph *g);
+int kc__graph_num_outputs(const kc__graph *g);
+kc_symbol *kc__graph_input(const kc__graph *g, int i);
+kc_symbol *kc__graph_output(const kc__graph *g, int i);
 
 /* InputLayer details. */
 kc_shape kc__input_layer_shape(const kc_object *input_layer);

@@ -7,6 +7,7 @@
  * shape is known every added layer is built at once, so a wrong shape is
  * reported by the add that causes it. */
 #include "models_int.h"
+#include "../inference/inference.h"
 
 #include <string.h>
 
@@ -210,7 +211,9 @@ static kc_status seq_build(kc_object *self, const kc_shape *in, int n_in, kc_err
 static kc_status seq_call(kc_object *self, const kc_call_args *a, kc_tensor **out, int n_out,
                           kc_error *err)
 {
-    (void)n_out;
+    bool planned = false; /* the inference path; else layer by layer */
+    kc_status prc = kc__infer_call(self, a, out, n_out, &planned, err);
+    if (prc != KC_OK || planned) return prc;
     kc__model_state *s = kc__mstate(self);
     kc_tensor *cur = kc_tensor_ref(a->inputs[0]);
     kc_tensor *mask = a->masks ? kc_tensor_ref(a->masks[0]) : NULL;
