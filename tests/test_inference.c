@@ -193,6 +193,13 @@ START_TEST(convolutions_and_pooling_match)
 {
     SEQ("Conv2D same, strided, relu", true, S(9, 8, 3),
         {"Conv2D", "{\"filters\": 5, \"kernel_size\": 3, \"strides\": 2, \"padding\": \"same\", \"activation\": \"relu\"}"});
+    /* relu, leaky and capped ReLUs go into oneDNN's primitive as it writes
+     * (exactly: the same comparisons); a threshold, or a slope with a cap,
+     * is applied after the convolution */
+    SEQ("Conv2D with the ReLU family", true, S(9, 8, 3), {"Conv2D", "{\"filters\": 5, \"kernel_size\": 3}"},
+        {"LeakyReLU", "{\"alpha\": 0.2}"}, {"Conv2D", "{\"filters\": 4, \"kernel_size\": 3, \"activation\": \"relu6\"}"},
+        {"Conv2D", "{\"filters\": 4, \"kernel_size\": 1}"}, {"ReLU", "{\"threshold\": 0.1}"},
+        {"Conv2D", "{\"filters\": 3, \"kernel_size\": 1}"}, {"ReLU", "{\"max_value\": 1.0, \"negative_slope\": 0.1}"});
     SEQ("Conv2D valid, dilated, groups", true, S(9, 8, 4),
         {"Conv2D", "{\"filters\": 6, \"kernel_size\": [3, 2], \"dilation_rate\": 2, \"groups\": 2}"});
     SEQ("Conv2D 1x1", true, S(5, 5, 8), {"Conv2D", "{\"filters\": 3, \"kernel_size\": 1, \"activation\": \"swish\"}"});

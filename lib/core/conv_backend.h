@@ -26,6 +26,15 @@ typedef struct kc__conv_shape {
     int64_t in[3], out[3], k[3], stride[3], dilation[3], pad[3]; /* first nsp used */
 } kc__conv_shape;
 
+/* A ReLU-family activation (Keras' relu with negative_slope, or with
+ * max_value: ReLU6) the backend can apply to its output as it writes it,
+ * exactly (the same comparisons as kc_relu / kc_relu_ex, no rounding), so
+ * the output never makes a second trip through memory. */
+typedef struct kc__conv_relu {
+    float negative_slope;         /* used when max_value is infinite */
+    float max_value;              /* INFINITY: no cap (then slope may be set) */
+} kc__conv_relu;
+
 /* A forward convolution bound to the backend: its slices (run in parallel
  * on ckeras' pool, the backend itself on one thread) with their
  * primitives, layouts and streams. One owner. */
@@ -34,8 +43,12 @@ typedef struct kc__conv_backend kc__conv_backend;
 /* True when ckeras was built with a backend. */
 bool kc__conv_backend_available(void);
 /* The backend's forward for this geometry, or NULL (no backend, or it
- * refuses it; err is not touched then). */
-kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s);
+ * refuses it; err is not touched then). With `relu` (may be NULL) the
+ * backend applies that activation itself when it can: see
+ * kc__conv_backend_applies_relu. */
+kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s, const kc__conv_relu *relu);
+/* True when the backend's output already has the kc__conv_relu applied. */
+bool kc__conv_backend_applies_relu(const kc__conv_backend *b);
 void kc__conv_backend_free(kc__conv_backend *b);
 /* Bytes of the kernel in the backend's layout. */
 size_t kc__conv_backend_weights_bytes(const kc__conv_backend *b);

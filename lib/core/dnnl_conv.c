@@ -24,6 +24,7 @@
 
 #include "dnnl_int.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct kc__conv_backend {
     int n_slices;
     size_t weights_bytes;
     bool bias;
+    bool relu;                   /* the primitives apply the kc__conv_relu */
 };
 
 typedef struct run_job {
@@ -189,8 +191,29 @@ void kc__dnnl_window(const kc__conv_shape *s, dnnl_dims_t strides, dnnl_dims_t d
     }
 }
 
-/* The primitives of a slice geometry. */
-static bool make_kind(kind *k, const kc__conv_shape *s)
+/* The attributes of a primitive: the shared ones (a user scratchpad),
+ * plus the activation as an eltwise post-op (bounded_relu for a cap,
+ * relu with its slope otherwise), or NULL. Owned by the caller. */
+static dnnl_primitive_attr_t attr_with_relu(const kc__conv_relu *relu)
+{
+    dnnl_primitive_attr_t a = NULL;
+    dnnl_post_ops_t po = NULL;
+    bool capped = relu->max_value < INFINITY;
+    bool ok = dnnl_primitive_attr_clone(&a, kc__dnnl_attr()) == dnnl_success &&
+              dnnl_post_ops_create(&po) == dnnl_success &&
+              dnnl_post_ops_append_eltwise(po, 1.0f, capped ? dnnl_eltwise_bounded_relu : dnnl_eltwise_relu,
+                                           capped ? relu->max_value : relu->negative_slope, 0.0f) == dnnl_success &&
+              dnnl_primitive_attr_set_post_ops(a, po) == dnnl_success;
+    if (po) dnnl_post_ops_destroy(po);
+    if (!ok && a) {
+        dnnl_primitive_attr_destroy(a);
+        a = NULL;
+    }
+    return a;
+}
+
+/* The primitives of a slice geometry, with the activation when `relu`. */
+static bool make_kind(kind *k, const kc__conv_shape *s, const kc__conv_relu *relu)
 {
     dnnl_memory_desc_t src, wei_user, wei_any, bias, dst;
     if (!kc__dnnl_describe(s, &src, &wei_user, &wei_any, &bias, &dst)) return false;
@@ -202,7 +225,9 @@ static bool make_kind(kind *k, const kc__conv_shape *s)
         dnnl_success)
         return false;
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    bool ok = dnnl_primitive_desc_create(&pd, &cd, kc__dnnl_attr(), engine, NULL) == dnnl_success;
+    dnnl_primitive_attr_t a = relu ? attr_with_relu(relu) : NULL;
+    bool ok = (a || !relu) && dnnl_primitive_desc_create(&pd, &cd, a ? a : kc__dnnl_attr(), engine, NULL) == dnnl_success;
+    if (a) dnnl_primitive_attr_destroy(a);
     const dnnl_memory_desc_t *wq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     const dnnl_memory_desc_t *dq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0) : NULL;
     const dnnl_memory_desc_t *sq = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0) : NULL;
@@ -291,7 +316,25 @@ static int cut(const kc__conv_shape *s, kc__conv_shape *sub, int64_t *x_off, int
     return n;
 }
 
-kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
+/* A ReLU oneDNN computes as ckeras does: a cap without a slope, or a
+ * slope without a cap (both at once would take two post-ops). */
+static bool relu_exact(const kc__conv_relu *r)
+{
+    return r && (r->max_value < INFINITY ? r->negative_slope == 0.0f && r->max_value >= 0.0f
+                                         : isfinite(r->negative_slope));
+}
+
+static kc__conv_backend *backend_new(const kc__conv_shape *s, const kc__conv_relu *relu);
+
+kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s, const kc__conv_relu *relu)
+{
+    kc__conv_backend *b = relu_exact(relu) ? backend_new(s, relu) : NULL;
+    return b ? b : backend_new(s, NULL); /* declined with the activation: apply it after */
+}
+
+bool kc__conv_backend_applies_relu(const kc__conv_backend *b) { return b && b->relu; }
+
+static kc__conv_backend *backend_new(const kc__conv_shape *s, const kc__conv_relu *relu)
 {
     kc__dnnl_one_thread();
     if (!kc__dnnl_engine() || s->nsp < 1 || s->nsp > 3 || s->groups < 1 || s->cin % s->groups || s->cout % s->groups || s->n < 1)
@@ -302,6 +345,7 @@ kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
     kc__conv_backend *b = n > 0 ? kc__calloc(1, sizeof(*b)) : NULL;
     if (!b) return NULL;
     b->bias = s->bias;
+    b->relu = relu != NULL;
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
         slice *sl = &b->slices[i];
@@ -317,7 +361,7 @@ kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
                 break;
             }
             kind *k = &b->kinds[b->n_kinds];
-            if (!(ok = make_kind(k, &sub[i]))) break;
+            if (!(ok = make_kind(k, &sub[i], relu))) break;
             k->w_offset = b->weights_bytes;
             b->weights_bytes += k->w_bytes;
             sl->kind = b->n_kinds++;
@@ -417,7 +461,7 @@ kc_status kc__conv_backend_run_once(const kc__conv_shape *s, const float *x, con
     for (int i = 0; i < ONEOFF_SLOTS && !e; i++)
         if (oneoffs[i].b && memcmp(&oneoffs[i].shape, s, sizeof(*s)) == 0) e = &oneoffs[i];
     if (!e) {
-        kc__conv_backend *b = kc__conv_backend_new(s);
+        kc__conv_backend *b = kc__conv_backend_new(s, NULL);
         if (!b) {
             pthread_mutex_unlock(&oneoff_lock);
             return KC_OK; /* declined: the own kernels */
@@ -448,10 +492,15 @@ kc_status kc__conv_backend_run_once(const kc__conv_shape *s, const float *x, con
 
 bool kc__conv_backend_available(void) { return false; }
 const char *kc__conv_backend_name(void) { return "none"; }
-kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s)
+kc__conv_backend *kc__conv_backend_new(const kc__conv_shape *s, const kc__conv_relu *relu)
 {
-    (void)s;
+    (void)s, (void)relu;
     return NULL;
+}
+bool kc__conv_backend_applies_relu(const kc__conv_backend *b)
+{
+    (void)b;
+    return false;
 }
 void kc__conv_backend_free(kc__conv_backend *b) { (void)b; }
 size_t kc__conv_backend_weights_bytes(const kc__conv_backend *b)

@@ -174,6 +174,19 @@ static kc_status fold_bn(kc__plan *p, kc__pstep *s, kc_variable *kernel, kc_vari
     return rc;
 }
 
+/* The step's activation as the backend's ReLU (relu, or Keras' relu with
+ * a slope or a cap and no threshold: ReLU6, LeakyReLU), or NULL. */
+static const kc__conv_relu *relu_of(const kc__act *act, kc__conv_relu *out)
+{
+    if (act->op == KC__OP_RELU) {
+        *out = (kc__conv_relu){0.0f, INFINITY};
+        return out;
+    }
+    if (act->op != KC__OP_RELU_EX || act->f[2] != 0.0) return NULL;
+    *out = (kc__conv_relu){(float)act->f[0], (float)act->f[1]};
+    return out;
+}
+
 /* The compute backend's primitive for the step, with the kernel (folded or
  * not) reordered for it; that copy follows the kernel's version. */
 static kc_status prepare_backend(kc__plan *p, kc__pstep *s, kc_variable *kernel, kc_error *err)
@@ -182,7 +195,8 @@ static kc_status prepare_backend(kc__plan *p, kc__pstep *s, kc_variable *kernel,
         kc__conv_shape cs;
         kc__conv_shape_of(&s->conv, &cs);
         cs.bias = s->b != NULL;
-        if (!(s->backend = kc__conv_backend_new(&cs))) return KC_OK; /* the own kernels */
+        kc__conv_relu relu;
+        if (!(s->backend = kc__conv_backend_new(&cs, relu_of(&s->act, &relu)))) return KC_OK; /* the own kernels */
     }
     size_t need = kc__conv_backend_weights_bytes(s->backend);
     if (need > s->backend_w_cap) {

@@ -293,9 +293,11 @@ static kc_status run_step(const run_ctx *r, const kc__pstep *s, bool *fallback, 
             kc__conv_forward(&s->conv, x[0], s->w, s->b, y, &s->act, p->scratch);
             break;
         }
-        /* the backend's convolution (as the conv op's), each slice then
-         * getting the activation from the thread that computed it */
-        if (kc__conv_backend_run(s->backend, x[0], s->backend_w, s->b, y, kc__act_none(&s->act) ? NULL : slice_act,
+        /* the backend's convolution (as the conv op's) with the activation
+         * as it writes (ReLUs), or each slice then getting it from the
+         * thread that computed it */
+        if (kc__conv_backend_run(s->backend, x[0], s->backend_w, s->b, y,
+                                 kc__act_none(&s->act) || kc__conv_backend_applies_relu(s->backend) ? NULL : slice_act,
                                  (void *)&s->act, err) != KC_OK)
             return kc__error_code(err, KC_EINTERNAL);
         break;
