@@ -292,8 +292,10 @@ static kc_status add_model(builder *b, kc_object *model, const int *ins, int n_i
     return add_functional(b, model, ins, n_in, outs, n_out);
 }
 
-kc_status kc__plan_build(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
-                         kc__plan **out, bool *refused, kc_error *err)
+/* The plan's steps, folded; then either prepared and placed (a plan to
+ * run) or only laid out (`layout_only`: for its arena size). */
+static kc_status build(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
+                       bool layout_only, kc__plan **out, bool *refused, kc_error *err)
 {
     *out = NULL;
     *refused = false;
@@ -333,8 +335,8 @@ kc_status kc__plan_build(kc_object *model, const kc_shape *shapes, const kc_dtyp
     p->n_outputs = n_out;
     for (int i = 0; rc == KC_OK && i < n_out; i++) p->values[p->output_value[i]].output = true;
     if (rc == KC_OK) rc = kc__plan_fold(p, err);
-    if (rc == KC_OK) rc = kc__plan_prepare(p, err);
-    if (rc == KC_OK) rc = kc__plan_place(p, err);
+    if (rc == KC_OK && !layout_only) rc = kc__plan_prepare(p, err);
+    if (rc == KC_OK) rc = layout_only ? kc__plan_layout(p, err) : kc__plan_place(p, err);
     p->generation = kc__layers_generation; /* building may have built layers */
     if (rc != KC_OK) {
         kc__plan_free(p);
@@ -342,4 +344,22 @@ kc_status kc__plan_build(kc_object *model, const kc_shape *shapes, const kc_dtyp
     }
     *out = p;
     return KC_OK;
+}
+
+kc_status kc__plan_build(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
+                         kc__plan **out, bool *refused, kc_error *err)
+{
+    return build(model, shapes, dtypes, n_inputs, false, out, refused, err);
+}
+
+kc_status kc__plan_arena_estimate(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
+                                  size_t *bytes, kc_error *err)
+{
+    kc__plan *p = NULL;
+    bool refused = false;
+    *bytes = 0;
+    kc_status rc = build(model, shapes, dtypes, n_inputs, true, &p, &refused, err);
+    if (p) *bytes = p->arena_bytes;
+    kc__plan_free(p);
+    return rc;
 }

@@ -104,7 +104,7 @@ static kc_status place_outputs(kc__plan *p, kc_error *err)
     return KC_OK;
 }
 
-kc_status kc__plan_place(kc__plan *p, kc_error *err)
+kc_status kc__plan_layout(kc__plan *p, kc_error *err)
 {
     kc_status rc = place_outputs(p, err);
     if (rc != KC_OK) return rc;
@@ -158,9 +158,16 @@ kc_status kc__plan_place(kc__plan *p, kc_error *err)
         }
     }
     p->arena_bytes = need;
-    if (need && !(p->arena = kc__buffer_alloc(need, &p->arena_cap)))
-        return kc__errf(err, KC_ENOMEM, "out of memory allocating %zu bytes for an inference plan", need);
     p->scratch_per_slot = align64(scratch);
+    return KC_OK;
+}
+
+kc_status kc__plan_place(kc__plan *p, kc_error *err)
+{
+    kc_status rc = kc__plan_layout(p, err);
+    if (rc != KC_OK) return rc;
+    if (p->arena_bytes && !(p->arena = kc__buffer_alloc(p->arena_bytes, &p->arena_cap)))
+        return kc__errf(err, KC_ENOMEM, "out of memory allocating %zu bytes for an inference plan", p->arena_bytes);
     return kc__plan_scratch(p, kc__parallel_slots(), err);
 }
 

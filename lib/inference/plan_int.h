@@ -108,6 +108,11 @@ typedef struct kc__plan {
 kc_status kc__plan_build(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
                          kc__plan **out, bool *refused, kc_error *err);
 void kc__plan_free(kc__plan *p);
+/* The arena a plan for these inputs would need, from its steps and their
+ * layout alone (no weights folded, no primitives, nothing allocated):
+ * *bytes 0 when the model cannot have a plan. */
+kc_status kc__plan_arena_estimate(kc_object *model, const kc_shape *shapes, const kc_dtype *dtypes, int n_inputs,
+                                  size_t *bytes, kc_error *err);
 /* Add a value / a step (growing the arrays). Return the id or -1. */
 int kc__plan_value(kc__plan *p, kc_dtype dtype, int ndim, const int64_t *dims);
 int kc__plan_step(kc__plan *p, kc__step_kind kind, kc_object *layer, const int *in, int n_in, const int *out,
@@ -119,8 +124,10 @@ static inline int kc__plan_root(const kc__plan *p, int v) { return p->values[v].
 kc_status kc__plan_fold(kc__plan *p, kc_error *err);
 kc_status kc__plan_prepare(kc__plan *p, kc_error *err);
 
-/* memory.c: offsets for every intermediate, the arena and the scratch. */
+/* memory.c: offsets for every intermediate, the arena and the scratch;
+ * kc__plan_layout only the offsets and arena_bytes (nothing allocated). */
 kc_status kc__plan_place(kc__plan *p, kc_error *err);
+kc_status kc__plan_layout(kc__plan *p, kc_error *err);
 /* Scratch for this many thread slots (grows when the thread count did). */
 kc_status kc__plan_scratch(kc__plan *p, int slots, kc_error *err);
 
