@@ -17,7 +17,8 @@
  * first, middle and last band), one forward-inference primitive each with
  * the kernel layout oneDNN picks for it, and per slice the memory objects
  * and stream it runs with (buffers set per run: a run allocates nothing).
- * Without oneDNN this file compiles to the stubs at the end. */
+ * Without oneDNN this file compiles to the no-backend versions at the end
+ * (every geometry declined: ckeras' own kernels run). */
 #include "conv_backend.h"
 
 #ifdef KC_HAVE_ONEDNN
