@@ -59,11 +59,13 @@ static plan_cache *cache_of(kc_object *model)
     return ms->inference;
 }
 
-static bool same_inputs(const kc__plan *p, const kc_shape *shapes, const kc_dtype *dtypes, int n)
+/* The same n input shapes and dtypes as the na in `as` and `ad`. */
+static bool same_inputs(const kc_shape *as, const kc_dtype *ad, int na, const kc_shape *shapes, const kc_dtype *dtypes,
+                        int n)
 {
-    if (p->n_inputs != n) return false;
+    if (na != n) return false;
     for (int i = 0; i < n; i++)
-        if (dtypes[i] != p->in_dtypes[i] || !kc_shape_equal(&shapes[i], &p->in_shapes[i])) return false;
+        if (dtypes[i] != ad[i] || !kc_shape_equal(&shapes[i], &as[i])) return false;
     return true;
 }
 
@@ -82,7 +84,9 @@ static kc_status plan_for(kc_object *model, const kc_shape *shapes, const kc_dty
     kc_error quiet = {0};
     int slot = -1;
     for (int i = 0; i < MAX_PLANS && slot < 0; i++)
-        if (c->plans[i] && same_inputs(c->plans[i], shapes, dtypes, n)) slot = i;
+        if (c->plans[i] && same_inputs(c->plans[i]->in_shapes, c->plans[i]->in_dtypes, c->plans[i]->n_inputs, shapes,
+                                       dtypes, n))
+            slot = i;
     if (slot >= 0) {
         kc__plan *p = c->plans[slot];
         if (!kc__plan_valid(p)) {
@@ -219,10 +223,8 @@ static kc_status rows_per_run(kc_object *model, kc_tensor *const *inputs, int n_
         shapes[i].dims[0] = 1;
         dtypes[i] = kc_tensor_dtype(inputs[i]);
     }
-    bool known = c->sample_inputs == n_inputs && c->sample_generation == kc__layers_generation;
-    for (int i = 0; known && i < n_inputs; i++)
-        known = dtypes[i] == c->sample_dtypes[i] && kc_shape_equal(&shapes[i], &c->sample_shapes[i]);
-    if (!known) {
+    if (c->sample_generation != kc__layers_generation ||
+        !same_inputs(c->sample_shapes, c->sample_dtypes, c->sample_inputs, shapes, dtypes, n_inputs)) {
         kc_error quiet = {0};
         size_t bytes = 0;
         if (kc__plan_arena_estimate(model, shapes, dtypes, n_inputs, &bytes, &quiet) != KC_OK) {
